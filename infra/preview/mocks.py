@@ -1,0 +1,205 @@
+"""AWS-shaped answers for the mock runtime: ids, ARNs, auto-names and the invokes programs use.
+
+Everything is derived from the resource's URN with a hash, so two runs of the same program
+give the same values and a diff between two previews shows only real changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from infra import aws_regions
+from infra.aws_types import is_auto_named, takes_tag_map
+
+FAKE_ACCOUNT_ID = "123456789012"
+
+# type token -> AWS id prefix (ids look like vpc-0a1b2c3d4e5f67890)
+_ID_PREFIX = {
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/internetGateway:InternetGateway": "igw",
+    "aws:ec2/natGateway:NatGateway": "nat",
+    "aws:ec2/eip:Eip": "eipalloc",
+    "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc",
+    "aws:ec2/route:Route": "r",
+    "aws:ec2/securityGroup:SecurityGroup": "sg",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr",
+    "aws:ec2/flowLog:FlowLog": "fl",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
+    "aws:ec2/launchTemplate:LaunchTemplate": "lt",
+    "aws:ec2/networkAcl:NetworkAcl": "acl",
+}
+
+# type token -> ARN resource part; {id} and {name} are filled in, region/account added.
+_ARN_RESOURCE = {
+    "aws:ec2/vpc:Vpc": ("ec2", "vpc/{id}"),
+    "aws:ec2/subnet:Subnet": ("ec2", "subnet/{id}"),
+    "aws:ec2/internetGateway:InternetGateway": ("ec2", "internet-gateway/{id}"),
+    "aws:ec2/natGateway:NatGateway": ("ec2", "natgateway/{id}"),
+    "aws:ec2/eip:Eip": ("ec2", "elastic-ip/{id}"),
+    "aws:ec2/routeTable:RouteTable": ("ec2", "route-table/{id}"),
+    "aws:ec2/securityGroup:SecurityGroup": ("ec2", "security-group/{id}"),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": ("ec2", "security-group/{id}"),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("ec2", "security-group-rule/{id}"),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("ec2", "security-group-rule/{id}"),
+    "aws:ec2/flowLog:FlowLog": ("ec2", "vpc-flow-log/{id}"),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": ("ec2", "vpc-endpoint/{id}"),
+    "aws:cloudwatch/logGroup:LogGroup": ("logs", "log-group:{name}"),
+    "aws:kms/key:Key": ("kms", "key/{id}"),
+    "aws:kms/alias:Alias": ("kms", "{name}"),
+    "aws:iam/role:Role": ("iam", "role/{name}"),
+    "aws:iam/policy:Policy": ("iam", "policy/{name}"),
+}
+_GLOBAL_SERVICES = {"iam"}  # ARNs without a region
+
+# Types whose id is their name, as the AWS provider reports it.
+_ID_IS_NAME = {
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:iam/role:Role",
+    "aws:iam/policy:Policy",
+    "aws:kms/alias:Alias",
+}
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+@dataclass
+class AwsMocks:
+    """Answers for resources and invokes, for one stack in one region of a fake account."""
+
+    region: str = "us-east-1"
+    account_id: str = FAKE_ACCOUNT_ID
+    unknowns: bool = False  # leave computed attributes unknown, like a first real preview
+
+    @property
+    def partition(self) -> str:
+        return aws_regions.partition(self.region)
+
+    def check(self, type_token: str, name: str, urn: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """What the provider's Check adds to the inputs: an auto-name (logical name plus a
+        random suffix) for types that have a ``name`` the program left out. This happens
+        in a real preview too, so it is not subject to ``unknowns``."""
+        if is_auto_named(type_token) and "name" not in inputs:
+            return {**inputs, "name": f"{name}-{_digest(urn)[:7]}"}
+        return inputs
+
+    def new_resource(
+        self, type_token: str, name: str, urn: str, inputs: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        """The resource's id and the attributes the provider computes (inputs excluded)."""
+        if self.unknowns or not type_token.startswith("aws:"):
+            return "", {}
+        digest = _digest(urn)
+        computed: dict[str, Any] = {}
+        resource_name = str(inputs.get("name") or name)
+        resource_id = self._resource_id(type_token, resource_name, digest)
+        arn = self._arn(type_token, resource_id, resource_name)
+        if arn:
+            computed["arn"] = arn
+        if takes_tag_map(type_token):
+            computed["tagsAll"] = inputs.get("tags") or {}
+        computed.update(self._type_specific(type_token, resource_id, digest))
+        return resource_id, computed
+
+    def _resource_id(self, type_token: str, resource_name: str, digest: str) -> str:
+        if type_token in _ID_IS_NAME:
+            return resource_name
+        if type_token == "aws:kms/key:Key":
+            return f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-a{digest[17:20]}-{digest[20:32]}"
+        prefix = _ID_PREFIX.get(type_token)
+        return f"{prefix}-0{digest[:16]}" if prefix else f"{resource_name}-{digest[:8]}"
+
+    def _arn(self, type_token: str, resource_id: str, resource_name: str) -> str | None:
+        service, pattern = _ARN_RESOURCE.get(type_token, (None, None))
+        if service is None or pattern is None:
+            module = type_token.split(":")[1].split("/")[0]
+            kind = type_token.split(":")[-1].lower()
+            service, pattern = module, kind + "/{id}"
+        region = "" if service in _GLOBAL_SERVICES else self.region
+        resource = pattern.format(id=resource_id, name=resource_name)
+        return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"
+
+    def _type_specific(self, type_token: str, resource_id: str, digest: str) -> dict[str, Any]:
+        if type_token == "aws:ec2/vpc:Vpc":
+            return {
+                "defaultSecurityGroupId": f"sg-1{digest[16:32]}",
+                "defaultRouteTableId": f"rtb-1{digest[16:32]}",
+                "mainRouteTableId": f"rtb-1{digest[16:32]}",
+                "defaultNetworkAclId": f"acl-1{digest[16:32]}",
+                "ownerId": self.account_id,
+            }
+        if type_token in ("aws:ec2/eip:Eip", "aws:ec2/natGateway:NatGateway"):
+            octet = int(digest[:2], 16) % 254 + 1
+            return {"allocationId": resource_id, "publicIp": f"203.0.113.{octet}"}
+        if type_token == "aws:kms/key:Key":
+            return {"keyId": resource_id}
+        if type_token == "aws:iam/role:Role":
+            return {"uniqueId": "AROA" + digest[:17].upper()}
+        if type_token == "aws:ec2/vpcEndpoint:VpcEndpoint":
+            return {"prefixListId": f"pl-{digest[:8]}", "dnsEntries": [], "networkInterfaceIds": []}
+        return {}
+
+    # -- invokes -----------------------------------------------------------------------
+
+    def call(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
+        handler = self._invokes().get(token)
+        if handler is None:
+            raise LookupError(
+                f"the offline engine has no answer for invoke '{token}'; "
+                f"answered: {', '.join(sorted(self._invokes()))}"
+            )
+        return handler(args)
+
+    def _invokes(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+        return {
+            "aws:index/getAvailabilityZones:getAvailabilityZones": self._availability_zones,
+            "aws:index/getCallerIdentity:getCallerIdentity": self._caller_identity,
+            "aws:index/getRegion:getRegion": self._region,
+            "aws:index/getPartition:getPartition": self._partition,
+        }
+
+    def _availability_zones(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.region not in aws_regions.REGION_ZONES:
+            return {"id": self.region, "names": [], "zoneIds": [], "groupNames": []}
+        names = aws_regions.zone_names(self.region)
+        ids = aws_regions.zone_ids(self.region)
+        return {
+            "id": self.region,
+            "names": names,
+            "zoneIds": ids,
+            "groupNames": [self.region] * len(names),
+            "state": args.get("state"),
+        }
+
+    def _caller_identity(self, _args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": self.account_id,
+            "accountId": self.account_id,
+            "arn": f"arn:{self.partition}:sts::{self.account_id}:assumed-role/offline/preview",
+            "userId": "AROAOFFLINEPREVIEW:preview",
+        }
+
+    def _region(self, _args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": self.region,
+            "name": self.region,
+            "region": self.region,
+            "endpoint": f"ec2.{self.region}.amazonaws.com",
+            "description": self.region,
+        }
+
+    def _partition(self, _args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": self.partition,
+            "partition": self.partition,
+            "dnsSuffix": "amazonaws.com",
+            "reverseDnsPrefix": "com.amazonaws",
+        }

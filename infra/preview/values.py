@@ -1,0 +1,78 @@
+"""Property values in the engine's wire form (``google.protobuf.Struct`` as JSON).
+
+Secrets stay wrapped in Pulumi's secret marker and unknowns stay the unknown sentinel, as
+the engine and policy packs see them. :func:`present` is the only way values are shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi.runtime.rpc import (
+    UNKNOWN,
+    _special_resource_sig,
+    _special_secret_sig,
+    _special_sig_key,
+)
+
+SECRET_MARK = "[secret]"
+UNKNOWN_MARK = "[unknown]"
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(_special_sig_key) == _special_secret_sig
+
+
+def is_unknown(value: Any) -> bool:
+    return value == UNKNOWN
+
+
+def make_secret(value: Any) -> dict[str, Any]:
+    return {_special_sig_key: _special_secret_sig, "value": value}
+
+
+def present(value: Any) -> Any:
+    """For people and JSON: secrets print as ``[secret]`` (as Pulumi does), unknowns as
+    ``[unknown]``, resource references as their URN."""
+    if is_secret(value):
+        return SECRET_MARK
+    if is_unknown(value):
+        return UNKNOWN_MARK
+    if isinstance(value, dict):
+        if value.get(_special_sig_key) == _special_resource_sig:
+            return value.get("urn")
+        return {k: present(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [present(v) for v in value]
+    return value
+
+
+def reveal(value: Any) -> Any:
+    """Unwrap secrets (keeping unknowns) for assertions in tests and for the mocks."""
+    if is_secret(value):
+        return reveal(value.get("value"))
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+def contains_secret(value: Any) -> bool:
+    if is_secret(value):
+        return True
+    if isinstance(value, dict):
+        return any(contains_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_secret(v) for v in value)
+    return False
+
+
+def contains_unknown(value: Any) -> bool:
+    if is_unknown(value):
+        return True
+    if isinstance(value, dict):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_unknown(v) for v in value)
+    return False
