@@ -1,0 +1,53 @@
+"""The standard tags, applied to every taggable AWS resource from this one place.
+
+A stack transform (run by the engine for every resource, including components' children)
+merges the standard tags into the resource's own. Standard tags win over a resource's
+own tag of the same key: ownership and cost allocation must not be overridden by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+
+from infra.aws_types import takes_tag_map
+from infra.config import StackSettings
+
+MANAGED_BY = "pulumi"
+
+
+def standard_tags(settings: StackSettings) -> dict[str, str]:
+    platform = settings.platform
+    return {
+        **platform.tags,
+        "project": settings.project,
+        "stack": settings.stack,
+        "environment": platform.environment,
+        "owner": platform.owner,
+        "cost-center": platform.cost_center,
+        "managed-by": MANAGED_BY,
+    }
+
+
+def tag_transform(tags: Mapping[str, str]) -> pulumi.ResourceTransform:
+    def add_standard_tags(
+        args: pulumi.ResourceTransformArgs,
+    ) -> pulumi.ResourceTransformResult | None:
+        if not args.custom or not takes_tag_map(args.type_):
+            return None
+        own = args.props.get("tags")
+        if own is not None and not isinstance(own, Mapping):
+            # Tags built from other resources' outputs can be unknown during a preview;
+            # replacing them would drop the resource's own tags, so leave them as they are.
+            return None
+        props = {**args.props, "tags": {**(own or {}), **tags}}
+        return pulumi.ResourceTransformResult(props=props, opts=args.opts)
+
+    return add_standard_tags
+
+
+def register_standard_tags(settings: StackSettings) -> dict[str, str]:
+    tags = standard_tags(settings)
+    pulumi.runtime.register_resource_transform(tag_transform(tags))
+    return tags

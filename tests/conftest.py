@@ -1,0 +1,33 @@
+"""Shared fixtures: offline previews of the shipped stacks, built once per test session."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.preview.engine import PreviewResult, run_preview
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+STACKS = ("dev", "staging", "prod")
+
+
+@functools.cache
+def _cached_preview(stack: str, unknowns: bool) -> PreviewResult:
+    return run_preview(REPOSITORY, stack, unknowns=unknowns)
+
+
+def preview(stack: str, *, unknowns: bool = False, **overrides: Any) -> PreviewResult:
+    """The stack's offline preview; ``overrides`` replace config keys (``platform:x`` form
+    given as ``platform__x``) and are never cached."""
+    if not overrides:
+        return _cached_preview(stack, unknowns)
+    config = {key.replace("__", ":"): value for key, value in overrides.items()}
+    return run_preview(REPOSITORY, stack, unknowns=unknowns, config_overrides=config)
+
+
+@pytest.fixture(params=STACKS)
+def stack_preview(request: pytest.FixtureRequest) -> PreviewResult:
+    return preview(request.param)
