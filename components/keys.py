@@ -61,9 +61,7 @@ class EncryptionKeys(pulumi.ComponentResource):
             )
             self.key_arns[purpose] = key.arn
             self.alias_names[purpose] = alias_name
-        self.register_outputs(
-            {f"{purpose}KeyArn": arn for purpose, arn in self.key_arns.items()}
-        )
+        self.register_outputs({f"{purpose}KeyArn": arn for purpose, arn in self.key_arns.items()})
 
     def arn(self, purpose: KeyPurpose) -> pulumi.Output[str]:
         return self.key_arns[purpose]
@@ -100,8 +98,7 @@ def key_policy(args: EncryptionKeysArgs, purpose: KeyPurpose) -> dict[str, Any]:
                 "Condition": {
                     "ArnLike": {
                         "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{args.partition}:logs:{args.region}:{args.account_id}:"
-                            "log-group:*"
+                            f"arn:{args.partition}:logs:{args.region}:{args.account_id}:log-group:*"
                         )
                     }
                 },

@@ -63,9 +63,7 @@ class Network(pulumi.ComponentResource):
     endpoint_security_group_id: pulumi.Output[str] | None
     flow_log_group_name: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
-    ):
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:components:Network", name, None, opts)
         if len(args.availability_zones) != args.subnet_plan.zone_count:
             raise ValueError(
@@ -156,7 +154,9 @@ class Network(pulumi.ComponentResource):
                 },
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            for zone, cidr in zip(args.availability_zones, args.subnet_plan.cidrs(tier), strict=True)
+            for zone, cidr in zip(
+                args.availability_zones, args.subnet_plan.cidrs(tier), strict=True
+            )
         ]
 
     def _route_table(self, vpc: aws.ec2.Vpc, suffix: str) -> aws.ec2.RouteTable:
@@ -226,7 +226,9 @@ class Network(pulumi.ComponentResource):
         subnets: list[aws.ec2.Subnet],
     ) -> list[aws.ec2.RouteTable]:
         route_tables = []
-        for zone, nat_id, subnet in zip(self._args.availability_zones, nat_ids, subnets, strict=True):
+        for zone, nat_id, subnet in zip(
+            self._args.availability_zones, nat_ids, subnets, strict=True
+        ):
             route_table = self._route_table(vpc, f"private-{zone}")
             aws.ec2.Route(
                 f"{self._name}-private-{zone}-egress",

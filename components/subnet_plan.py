@@ -42,11 +42,7 @@ class SubnetPlan:
         return len(self.subnets[Tier.PUBLIC])
 
     def all_subnets(self) -> list[tuple[Tier, int, ipaddress.IPv4Network]]:
-        return [
-            (tier, index, net)
-            for tier in Tier
-            for index, net in enumerate(self.subnets[tier])
-        ]
+        return [(tier, index, net) for tier in Tier for index, net in enumerate(self.subnets[tier])]
 
 
 def plan_subnets(
@@ -68,9 +64,7 @@ def plan_subnets(
                 f"(/{MIN_SUBNET_PREFIX} to /{MAX_SUBNET_PREFIX})"
             )
         if prefix < vpc_cidr.prefixlen:
-            raise SubnetPlanError(
-                f"{tier} subnets /{prefix} are larger than the VPC {vpc_cidr}"
-            )
+            raise SubnetPlanError(f"{tier} subnets /{prefix} are larger than the VPC {vpc_cidr}")
 
     requests = sorted(
         ((tier, zone) for tier in Tier for zone in range(zone_count)),
@@ -130,6 +124,4 @@ def check_explicit_plan(
                     f"{tier_a}[{index_a}] {net_a} overlaps {tier_b}[{index_b}] {net_b}; "
                     f"allowed: disjoint CIDRs"
                 )
-    return SubnetPlan(
-        vpc_cidr=vpc_cidr, subnets={tier: tuple(cidrs[tier]) for tier in Tier}
-    )
+    return SubnetPlan(vpc_cidr=vpc_cidr, subnets={tier: tuple(cidrs[tier]) for tier in Tier})

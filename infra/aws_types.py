@@ -43,4 +43,3 @@ def takes_tag_map(type_token: str) -> bool:
 
 def is_auto_named(type_token: str) -> bool:
     return "name" in resource_parameters(type_token)
-

@@ -48,9 +48,7 @@ INTERFACE_ENDPOINT_SERVICES = (
 )  # fmt: skip
 DEFAULT_INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "logs", "secretsmanager")
 
-RFC1918 = tuple(
-    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
-)
+RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 _TAG_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _.:/=+-@")
 
 
@@ -253,8 +251,12 @@ def parse_settings(
     region = config.get("aws:region")
     if region is None:
         problems.append(
-            Problem("aws:region", None, "required key is missing; allowed: an AWS region "
-                    "such as us-east-1", missing=True)
+            Problem(
+                "aws:region",
+                None,
+                "required key is missing; allowed: an AWS region such as us-east-1",
+                missing=True,
+            )
         )
     elif region not in REGION_ZONES:
         problems.append(
@@ -323,8 +325,7 @@ def _environment_rules(platform: PlatformConfig) -> list[Problem]:
                 "platform:logRetentionDays",
                 platform.log_retention_days,
                 f"prod keeps logs for at least {PROD_MIN_LOG_RETENTION_DAYS} days; allowed: "
-                + ", ".join(str(d) for d in LOG_RETENTION_DAYS
-                            if d >= PROD_MIN_LOG_RETENTION_DAYS),
+                + ", ".join(str(d) for d in LOG_RETENTION_DAYS if d >= PROD_MIN_LOG_RETENTION_DAYS),
             )
         )
     return problems

@@ -67,9 +67,7 @@ def availability_zones(settings: StackSettings) -> list[str]:
     offered = aws.get_availability_zones(
         state="available",
         filters=[
-            aws.GetAvailabilityZonesFilterArgs(
-                name="opt-in-status", values=["opt-in-not-required"]
-            )
+            aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])
         ],
     ).names
     if len(offered) < wanted:

@@ -66,7 +66,9 @@ def test_config_as_the_cli_passes_it_parses_like_typed_yaml():
     as_strings["platform:logRetentionDays"] = "30"
     typed = parse_settings(
         {**BASE, "platform:protectResources": False, "platform:logRetentionDays": 30},
-        project="platform", stack="staging", source="x",
+        project="platform",
+        stack="staging",
+        source="x",
     )
     from_cli = parse_settings(as_strings, project="platform", stack="staging", source="x")
     assert from_cli == typed

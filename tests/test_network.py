@@ -85,7 +85,8 @@ def test_dev_shares_one_nat_gateway_between_its_zones():
     [nat] = result.of_type(NAT)
     routes = _routes_by_table(result)
     nat_targets = {
-        routes[_table_of_subnet(result, s)].inputs["natGatewayId"] for s in subnets(result, "private")
+        routes[_table_of_subnet(result, s)].inputs["natGatewayId"]
+        for s in subnets(result, "private")
     }
     assert nat_targets == {nat.id}
 
@@ -127,9 +128,7 @@ def test_flow_logs_go_to_an_encrypted_retained_group_through_a_scoped_role(stack
     [role] = result.of_type("aws:iam/role:Role")
     [policy] = result.of_type("aws:iam/rolePolicy:RolePolicy")
     [key] = result.of_type("aws:kms/key:Key")
-    log_group_arn = (
-        f"arn:aws:logs:us-east-1:123456789012:log-group:{log_group.inputs['name']}"
-    )
+    log_group_arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{log_group.inputs['name']}"
     assert flow_log.inputs["vpcId"] == vpc.id
     assert flow_log.inputs["logDestinationType"] == "cloud-watch-logs"
     assert flow_log.inputs["logDestination"] == log_group_arn
@@ -176,7 +175,9 @@ def test_dev_has_only_the_free_s3_gateway_endpoint():
 def test_prod_interface_endpoints_sit_in_private_subnets_behind_https_only():
     result = preview("prod")
     interface = [e for e in result.of_type(ENDPOINT) if e.inputs["vpcEndpointType"] == "Interface"]
-    services = sorted(e.inputs["serviceName"].removeprefix("com.amazonaws.us-east-1.") for e in interface)
+    services = sorted(
+        e.inputs["serviceName"].removeprefix("com.amazonaws.us-east-1.") for e in interface
+    )
     assert services == ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts"]
     private_ids = sorted(s.id for s in subnets(result, "private"))
     [sg] = result.of_type("aws:ec2/securityGroup:SecurityGroup")
@@ -186,7 +187,11 @@ def test_prod_interface_endpoints_sit_in_private_subnets_behind_https_only():
         assert endpoint.inputs["securityGroupIds"] == [sg.id]
     [rule] = result.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     assert rule.inputs["securityGroupId"] == sg.id
-    assert (rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["ipProtocol"]) == (443, 443, "tcp")
+    assert (rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["ipProtocol"]) == (
+        443,
+        443,
+        "tcp",
+    )
     assert rule.inputs["cidrIpv4"] == "10.30.0.0/16"
 
 
@@ -229,7 +234,9 @@ def test_prod_protects_the_vpc_log_group_and_key_and_dev_protects_nothing():
 
 
 def test_every_aws_resource_is_a_child_of_a_component(stack_preview):
-    components = {r.urn for r in stack_preview.resources if r.type.startswith("platform:components:")}
+    components = {
+        r.urn for r in stack_preview.resources if r.type.startswith("platform:components:")
+    }
     for resource in stack_preview.resources:
         if resource.type.startswith("aws:"):
             assert resource.parent in components, resource.urn

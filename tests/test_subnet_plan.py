@@ -81,7 +81,10 @@ def test_valid_explicit_plan_is_kept_as_written():
     cidrs = {
         Tier.PUBLIC: [ipaddress.ip_network("10.0.100.0/24"), ipaddress.ip_network("10.0.101.0/24")],
         Tier.PRIVATE: [ipaddress.ip_network("10.0.0.0/20"), ipaddress.ip_network("10.0.16.0/20")],
-        Tier.ISOLATED: [ipaddress.ip_network("10.0.200.0/24"), ipaddress.ip_network("10.0.201.0/24")],
+        Tier.ISOLATED: [
+            ipaddress.ip_network("10.0.200.0/24"),
+            ipaddress.ip_network("10.0.201.0/24"),
+        ],
     }
     plan = check_explicit_plan(vpc, 2, cidrs)
     assert plan.cidrs(Tier.PUBLIC) == ("10.0.100.0/24", "10.0.101.0/24")

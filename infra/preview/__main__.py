@@ -13,7 +13,7 @@ import os
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 import argparse
-import json  # noqa: E402
+import json
 import signal
 import sys
 from pathlib import Path

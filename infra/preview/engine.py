@@ -117,7 +117,9 @@ class PreviewResult:
         return next(r for r in self.resources if r.urn == urn)
 
     def children(self, urn: str) -> list[CapturedResource]:
-        return sorted((r for r in self.resources if r.parent == urn), key=lambda r: (r.name, r.type))
+        return sorted(
+            (r for r in self.resources if r.parent == urn), key=lambda r: (r.name, r.type)
+        )
 
     def descendants(self, urn: str) -> list[CapturedResource]:
         found = []
@@ -205,7 +207,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             properties, options = self._transform(request, properties, options)
         inputs = _wire(properties)
 
-        resource_id, computed = "", {}
+        resource_id, computed = "", dict[str, Any]()
         if request.custom:
             checked = self.aws.check(request.type, request.name, urn, inputs)
             if checked is not inputs:
@@ -423,10 +425,12 @@ def run_preview(
             runtime_settings.ROOT.set(None)
             runtime_config.set_all_config(values, sorted(stack_config.secret_keys))
             program = str(project.main)
-            loop.run_until_complete(
-                run_in_stack(lambda: runpy.run_path(program, run_name="__main__"))
-            )
-        except BaseException as exc:  # noqa: BLE001 - reported to the caller as ProgramError
+
+            def run_program() -> None:
+                runpy.run_path(program, run_name="__main__")
+
+            loop.run_until_complete(run_in_stack(run_program))
+        except BaseException as exc:
             error = exc
         finally:
             _shutdown_loop(loop)

@@ -46,7 +46,10 @@ _ARN_RESOURCE = {
     "aws:ec2/routeTable:RouteTable": ("ec2", "route-table/{id}"),
     "aws:ec2/securityGroup:SecurityGroup": ("ec2", "security-group/{id}"),
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": ("ec2", "security-group/{id}"),
-    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("ec2", "security-group-rule/{id}"),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
+        "ec2",
+        "security-group-rule/{id}",
+    ),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("ec2", "security-group-rule/{id}"),
     "aws:ec2/flowLog:FlowLog": ("ec2", "vpc-flow-log/{id}"),
     "aws:ec2/vpcEndpoint:VpcEndpoint": ("ec2", "vpc-endpoint/{id}"),

@@ -28,8 +28,7 @@ class Project:
 
     def stacks(self) -> list[str]:
         return sorted(
-            p.name[len("Pulumi.") : -len(".yaml")]
-            for p in self.directory.glob("Pulumi.*.yaml")
+            p.name[len("Pulumi.") : -len(".yaml")] for p in self.directory.glob("Pulumi.*.yaml")
         )
 
 

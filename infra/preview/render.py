@@ -70,7 +70,13 @@ def _walk(
     result: PreviewResult, node: CapturedResource, indent: str, last: bool, is_root: bool = False
 ) -> Any:
     branch = "" if is_root else indent + ("└─ " if last else "├─ ")
-    yield (_SYMBOLS.get(node.operation, "?"), branch, short_type(node.type), node.name, node.operation)
+    yield (
+        _SYMBOLS.get(node.operation, "?"),
+        branch,
+        short_type(node.type),
+        node.name,
+        node.operation,
+    )
     children = result.children(node.urn)
     child_indent = "" if is_root else indent + ("   " if last else "│  ")
     for i, child in enumerate(children):
