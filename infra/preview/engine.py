@@ -222,20 +222,14 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         implicit = {urn for urns in property_dependencies.values() for urn in urns}
         options["dependsOn"] = [d for d in request.dependencies if d not in implicit]
         self._record(
-            CapturedResource(
-                urn=urn,
-                type=request.type,
-                name=request.name,
-                parent=request.parent or None,
-                provider=request.provider or None,
-                custom=request.custom,
-                id=resource_id or None,
-                inputs=inputs,
-                options=options,
-                dependencies=list(request.dependencies),
-                property_dependencies=property_dependencies,
-                raw_inputs=properties,
-            )
+            request,
+            urn,
+            custom=request.custom,
+            id=resource_id or None,
+            inputs=inputs,
+            options=options,
+            property_dependencies=property_dependencies,
+            raw_inputs=properties,
         )
         if not request.custom:
             return resource_pb2.RegisterResourceResponse(urn=urn)
@@ -249,21 +243,15 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         _, computed = self.aws.new_resource(request.type, request.name, urn, reveal(inputs))
         state = {**inputs, **computed}
         self._record(
-            CapturedResource(
-                urn=urn,
-                type=request.type,
-                name=request.name,
-                parent=request.parent or None,
-                provider=request.provider or None,
-                custom=True,
-                id=request.id,
-                inputs=inputs,
-                options={},
-                dependencies=list(request.dependencies),
-                property_dependencies={},
-                operation="read",
-                raw_inputs=request.properties,
-            )
+            request,
+            urn,
+            custom=True,
+            id=request.id,
+            inputs=inputs,
+            options={},
+            property_dependencies={},
+            operation="read",
+            raw_inputs=request.properties,
         )
         return resource_pb2.ReadResourceResponse(urn=urn, properties=_struct(state))
 
@@ -283,7 +271,16 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         result = self.aws.call(request.tok, reveal(_wire(request.args)))
         return resource_pb2.ResourceInvokeResponse(failures=None, **{"return": _struct(result)})
 
-    def _record(self, resource: CapturedResource) -> None:
+    def _record(self, request: Any, urn: str, **fields: Any) -> None:
+        resource = CapturedResource(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent or None,
+            provider=request.provider or None,
+            dependencies=list(request.dependencies),
+            **fields,
+        )
         with self._lock:
             self.captured.append(resource)
 

@@ -6,6 +6,7 @@ the engine and policy packs see them. :func:`present` is the only way values are
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pulumi.runtime.rpc import (
@@ -59,20 +60,18 @@ def reveal(value: Any) -> Any:
 
 
 def contains_secret(value: Any) -> bool:
-    if is_secret(value):
-        return True
-    if isinstance(value, dict):
-        return any(contains_secret(v) for v in value.values())
-    if isinstance(value, list):
-        return any(contains_secret(v) for v in value)
-    return False
+    return _contains(value, is_secret)
 
 
 def contains_unknown(value: Any) -> bool:
-    if is_unknown(value):
+    return _contains(value, is_unknown)
+
+
+def _contains(value: Any, matches: Callable[[Any], bool]) -> bool:
+    if matches(value):
         return True
     if isinstance(value, dict):
-        return any(contains_unknown(v) for v in value.values())
+        return any(_contains(v, matches) for v in value.values())
     if isinstance(value, list):
-        return any(contains_unknown(v) for v in value)
+        return any(_contains(v, matches) for v in value)
     return False
