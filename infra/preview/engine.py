@@ -253,7 +253,8 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             operation="read",
             raw_inputs=request.properties,
         )
-        return resource_pb2.ReadResourceResponse(urn=urn, properties=_struct(state))
+        # A real preview performs reads too, so the id is known in either mode.
+        return resource_pb2.ReadResourceResponse(urn=urn, id=request.id, properties=_struct(state))
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         outputs = _wire(request.outputs)
