@@ -287,7 +287,7 @@ class Network(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.iam.RolePolicy(
+        writer_policy = aws.iam.RolePolicy(
             f"{self._name}-flow-logs",
             role=role.id,
             policy=log_group.arn.apply(_flow_log_writer_policy),
@@ -302,7 +302,8 @@ class Network(pulumi.ComponentResource):
             iam_role_arn=role.arn,
             max_aggregation_interval=60,
             tags={"Name": f"{args.name_prefix}-flow-log"},
-            opts=pulumi.ResourceOptions(parent=self),
+            # Delivery starts at creation and fails until the role may write to the group.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[writer_policy]),
         )
         return log_group.name
 

@@ -15,10 +15,17 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from components.subnet_plan import (
@@ -83,6 +90,19 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _not_a_bool(value: Any) -> Any:
+    # pydantic would read `true` as 1; a count or a number of days is never a yes/no.
+    if isinstance(value, bool):
+        raise ValueError("a yes/no value is not a number; allowed: a whole number")
+    return value
+
+
+Number = Annotated[int, BeforeValidator(_not_a_bool)]
+
+# Keys the standard tags own (infra/tagging.py); platform:tags may not redefine them.
+STANDARD_TAG_KEYS = ("project", "stack", "environment", "owner", "cost-center", "managed-by")
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid", alias_generator=to_camel, validate_by_alias=True, frozen=True
@@ -100,9 +120,9 @@ def _tag_text(value: str, limit: int) -> str:
 class SubnetPrefixLengths(_Model):
     """Prefix length of each tier's subnet in every zone."""
 
-    public: int = 24
-    private: int = 20
-    isolated: int = 24
+    public: Number = 24
+    private: Number = 20
+    isolated: Number = 24
 
 
 class SubnetCidrs(_Model):
@@ -115,7 +135,7 @@ class SubnetCidrs(_Model):
 
 class NetworkSettings(_Model):
     cidr: ipaddress.IPv4Network
-    availability_zone_count: int = 3
+    availability_zone_count: Number = 3
     nat_gateways: Literal["perAz", "single"] = "perAz"
     allow_single_nat_gateway: bool = False
     subnet_prefix_lengths: SubnetPrefixLengths = SubnetPrefixLengths()
@@ -165,8 +185,8 @@ class PlatformConfig(_Model):
     cost_center: str
     tags: dict[str, str] = Field(default_factory=dict)
     protect_resources: bool = True
-    log_retention_days: int = 365
-    kms_key_deletion_window_days: int = 30
+    log_retention_days: Number = 365
+    kms_key_deletion_window_days: Number = 30
     network: NetworkSettings
 
     @field_validator("owner", "cost_center")
@@ -180,8 +200,19 @@ class PlatformConfig(_Model):
         for key, value in tags.items():
             if key.lower().startswith("aws:"):
                 raise ValueError(f"tag key {key!r} uses the reserved aws: prefix")
-            _tag_text(key, 128)
-            _tag_text(value, 256)
+            if key in STANDARD_TAG_KEYS:
+                raise ValueError(
+                    f"tag key {key!r} is a standard tag set from the stack's settings; "
+                    f"allowed: any key but {', '.join(STANDARD_TAG_KEYS)}"
+                )
+            try:
+                _tag_text(key, 128)
+            except ValueError as exc:
+                raise ValueError(f"tag key {key!r}: {exc}") from None
+            try:
+                _tag_text(value, 256)
+            except ValueError as exc:
+                raise ValueError(f"value of tag {key!r}: {exc}") from None
         return tags
 
     @field_validator("log_retention_days")
@@ -249,7 +280,10 @@ def parse_settings(
             platform_raw[key] = _decode(value)
 
     region = config.get("aws:region")
-    if region is None:
+    if region is not None and not isinstance(region, str):
+        problems.append(Problem("aws:region", region, "allowed: a region name such as us-east-1"))
+        region = None
+    elif region is None:
         problems.append(
             Problem(
                 "aws:region",
@@ -457,5 +491,8 @@ def _pulumi_config_snapshot() -> tuple[dict[str, Any], frozenset[str]]:
     for key, value in merged.items():
         namespace, _, rest = key.partition(":")
         normalised[f"{namespace}:{rest.removeprefix('config:')}"] = value
-    secret_keys = frozenset(k for k in normalised if runtime_config.is_config_secret(k))
+    env_secret_keys = set(runtime_config.get_config_secret_keys_env())
+    secret_keys = frozenset(
+        k for k in normalised if runtime_config.is_config_secret(k) or k in env_secret_keys
+    )
     return normalised, secret_keys

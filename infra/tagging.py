@@ -12,14 +12,14 @@ from collections.abc import Mapping
 import pulumi
 
 from infra.aws_types import takes_tag_map
-from infra.config import StackSettings
+from infra.config import STANDARD_TAG_KEYS, StackSettings
 
 MANAGED_BY = "pulumi"
 
 
 def standard_tags(settings: StackSettings) -> dict[str, str]:
     platform = settings.platform
-    return {
+    tags = {
         **platform.tags,
         "project": settings.project,
         "stack": settings.stack,
@@ -28,6 +28,8 @@ def standard_tags(settings: StackSettings) -> dict[str, str]:
         "cost-center": platform.cost_center,
         "managed-by": MANAGED_BY,
     }
+    assert set(STANDARD_TAG_KEYS) <= set(tags), "config.STANDARD_TAG_KEYS is out of date"
+    return tags
 
 
 def tag_transform(tags: Mapping[str, str]) -> pulumi.ResourceTransform:

@@ -212,3 +212,43 @@ def test_invalid_settings_register_nothing_but_the_stack():
         )
     assert "platform:network.cidr" in str(error.value)
     assert [r.type for r in error.value.registered] == ["pulumi:pulumi:Stack"]
+
+
+def test_a_secret_key_with_a_bad_value_is_named_without_its_value():
+    config = settings_with(platform__owner="s3cr3t-value!!\n")
+    with pytest.raises(SettingsError) as error:
+        parse_settings(
+            config,
+            project="platform",
+            stack="staging",
+            source="x",
+            secret_keys=frozenset({"platform:owner"}),
+        )
+    assert 'platform:owner = "[secret]"' in str(error.value)
+    assert "s3cr3t" not in str(error.value)
+
+
+def test_a_yes_no_value_is_not_taken_as_a_number():
+    [problem] = problems_for(
+        settings_with(platform__network=network_with(availabilityZoneCount=True))
+    )
+    assert problem.startswith("platform:network.availabilityZoneCount = true")
+    assert "not a number" in problem
+
+
+def test_extra_tags_may_not_redefine_standard_tags_and_bad_ones_are_named():
+    [problem] = problems_for(settings_with(platform__tags={"owner": "someone-else"}))
+    assert "tag key 'owner' is a standard tag" in problem
+    [problem] = problems_for(settings_with(platform__tags={"team": ""}))
+    assert "value of tag 'team'" in problem
+
+
+def test_an_empty_value_in_the_stack_file_counts_as_missing(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: platform\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text("")
+    stack_file = (REPOSITORY / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        stack_file.replace("platform:owner: platform-team", "platform:owner:")
+    )
+    with pytest.raises(SettingsError, match="platform:owner: required key is missing"):
+        load_settings_from_stack_file(tmp_path, "dev")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -111,3 +112,56 @@ def test_a_project_in_another_language_is_refused(tmp_path):
     (tmp_path / "Pulumi.yaml").write_text("name: js\nruntime: nodejs\n")
     with pytest.raises(ProjectError, match='runtime = "nodejs"; allowed: python'):
         run_preview(tmp_path, "dev")
+
+
+def test_duplicate_logical_names_are_refused_like_the_engine_does(tmp_path):
+    program = """
+        import pulumi_aws as aws
+        aws.s3.Bucket("b")
+        aws.s3.Bucket("b")
+    """
+    with pytest.raises(ProgramError, match="duplicate resource URN"):
+        run_preview(project(tmp_path / "p", program), "dev")
+
+
+def test_a_failed_run_leaves_nothing_behind_for_the_next(tmp_path):
+    failing = """
+        import pulumi, pulumi_aws as aws
+        def explode(args):
+            raise ValueError("transform boom")
+        pulumi.runtime.register_resource_transform(explode)
+        aws.s3.Bucket("b")
+    """
+    with pytest.raises(ProgramError, match="transform boom"):
+        run_preview(project(tmp_path / "bad", failing), "dev")
+    ok = run_preview(
+        project(tmp_path / "ok", "import pulumi_aws as aws\naws.s3.Bucket('b')\n"), "dev"
+    )
+    assert [r.name for r in ok.resources] == ["scratch-dev", "b"]
+
+
+def test_secret_tags_stay_secret_in_computed_attributes(tmp_path):
+    program = """
+        import pulumi, pulumi_aws as aws
+        bucket = aws.s3.Bucket("b", tags={"pw": pulumi.Output.secret("hunter2")})
+        pulumi.export("tagsAll", bucket.tags_all)
+    """
+    result = run_preview(project(tmp_path / "p", program), "dev")
+    assert "hunter2" not in json.dumps(result.to_json())
+
+
+def test_program_prints_go_to_stderr_not_into_the_result(tmp_path, capsys):
+    run_preview(project(tmp_path / "p", "print('hello from the program')\n"), "dev")
+    captured = capsys.readouterr()
+    assert "hello from the program" not in captured.out
+    assert "hello from the program" in captured.err
+
+
+def test_sys_exit_with_success_ends_the_program_normally(tmp_path):
+    program = """
+        import sys, pulumi_aws as aws
+        aws.s3.Bucket("b")
+        sys.exit(0)
+    """
+    result = run_preview(project(tmp_path / "p", program), "dev")
+    assert [r.name for r in result.resources] == ["scratch-dev", "b"]

@@ -271,3 +271,10 @@ def test_a_different_region_gets_its_own_zones_and_endpoint_names():
     assert zones == {"eu-west-1a", "eu-west-1b", "eu-west-1c"}
     names = {e.inputs["serviceName"] for e in result.of_type(ENDPOINT)}
     assert "com.amazonaws.eu-west-1.s3" in names
+
+
+def test_the_flow_log_is_created_only_once_its_role_may_write():
+    result = preview("dev")
+    [flow_log] = result.of_type("aws:ec2/flowLog:FlowLog")
+    [policy] = result.of_type("aws:iam/rolePolicy:RolePolicy")
+    assert policy.urn in flow_log.options["dependsOn"]

@@ -33,7 +33,9 @@ from pulumi.runtime.stack import run_in_stack
 from infra.preview.mocks import AwsMocks
 from infra.preview.project import (
     SECRET_PLACEHOLDER,
+    Project,
     ProjectError,
+    StackConfig,
     _to_cli_string,
     load_project,
     load_stack_config,
@@ -213,9 +215,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             if checked is not inputs:
                 inputs = checked
                 properties = _struct(inputs)
-            resource_id, computed = self.aws.new_resource(
-                request.type, request.name, urn, reveal(inputs)
-            )
+            resource_id, computed = self.aws.new_resource(request.type, request.name, urn, inputs)
         property_dependencies = {
             key: list(deps.urns) for key, deps in request.propertyDependencies.items()
         }
@@ -240,7 +240,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
     def ReadResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
         inputs = _wire(request.properties)
-        _, computed = self.aws.new_resource(request.type, request.name, urn, reveal(inputs))
+        _, computed = self.aws.new_resource(request.type, request.name, urn, inputs)
         state = {**inputs, **computed}
         self._record(
             request,
@@ -283,6 +283,9 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             **fields,
         )
         with self._lock:
+            if any(r.urn == urn for r in self.captured):
+                # The engine refuses a second resource with the same URN; so do we.
+                raise ValueError(f"duplicate resource URN {urn}; logical names must be unique")
             self.captured.append(resource)
 
     # -- transforms ----------------------------------------------------------------------
@@ -399,42 +402,19 @@ def run_preview(
             values[key] = _to_cli_string(value)
 
     region = values.get("aws:region") or "us-east-1"
-    monitor = CapturingMonitor(AwsMocks(region=region, unknowns=unknowns))
-    logs: list[dict[str, Any]] = []
-    error: BaseException | None = None
-    with _program_environment(project.directory), _unknown_secrets(stack_config.secret_keys):
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            runtime_settings.configure(
-                pulumi_mocks.MockSettings(
-                    monitor=monitor,
-                    monitor_features=set(
-                        monitor.GetDeploymentInfo(empty_pb2.Empty()).supportedFeatures
-                    ),
-                    engine=_CapturingEngine(logs),
-                    project=project.name,
-                    stack=stack,
-                    dry_run=True,
-                    organization="organization",
-                    callbacks=None,
-                )
-            )
-            runtime_settings.ROOT.set(None)
-            runtime_config.set_all_config(values, sorted(stack_config.secret_keys))
-            program = str(project.main)
-
-            def run_program() -> None:
-                runpy.run_path(program, run_name="__main__")
-
-            loop.run_until_complete(run_in_stack(run_program))
-        except BaseException as exc:
-            error = exc
-        finally:
-            _shutdown_loop(loop)
-            runtime_settings.ROOT.set(None)
-            runtime_config.set_all_config({}, [])
-            monitor.close()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError(
+            "run_preview runs its own event loop; call it from synchronous code "
+            "(for example through asyncio.to_thread)"
+        )
+    # The SDK keeps process-wide state (settings, the stack root, config) and the program
+    # runs in the project's directory with its modules imported: one preview at a time.
+    with _ONE_RUN_AT_A_TIME:
+        monitor, logs, error = _run_program(project, stack, values, stack_config, region, unknowns)
     # Registrations arrive from a thread pool; order them so two runs print the same.
     resources = sorted(monitor.captured, key=lambda r: (r.type != STACK_TYPE, r.urn))
     if error is not None:
@@ -452,6 +432,86 @@ def run_preview(
         invokes=monitor.invokes,
         diagnostics=logs,
     )
+
+
+_ONE_RUN_AT_A_TIME = threading.Lock()
+
+
+def _run_program(
+    project: Project,
+    stack: str,
+    values: dict[str, str],
+    stack_config: StackConfig,
+    region: str,
+    unknowns: bool,
+) -> tuple[CapturingMonitor, list[dict[str, Any]], BaseException | None]:
+    monitor = CapturingMonitor(AwsMocks(region=region, unknowns=unknowns))
+    logs: list[dict[str, Any]] = []
+    error: BaseException | None = None
+    _reset_sdk_state()
+    with (
+        _program_environment(project.directory),
+        _unknown_secrets(stack_config.secret_keys),
+        # A program's print() must not corrupt --json on stdout.
+        contextlib.redirect_stdout(sys.stderr),
+    ):
+        loop = asyncio.new_event_loop()
+        loop.set_exception_handler(_quiet_about_reported_failures)
+        asyncio.set_event_loop(loop)
+        try:
+            runtime_settings.configure(
+                pulumi_mocks.MockSettings(
+                    monitor=monitor,
+                    monitor_features=set(
+                        monitor.GetDeploymentInfo(empty_pb2.Empty()).supportedFeatures
+                    ),
+                    engine=_CapturingEngine(logs),
+                    project=project.name,
+                    stack=stack,
+                    dry_run=True,
+                    organization="organization",
+                    callbacks=None,
+                )
+            )
+            runtime_config.set_all_config(values, sorted(stack_config.secret_keys))
+            program = str(project.main)
+
+            def run_program() -> None:
+                runpy.run_path(program, run_name="__main__")
+
+            loop.run_until_complete(run_in_stack(run_program))
+        except SystemExit as exc:
+            # sys.exit() with success ends a program normally, as under the language host.
+            if exc.code not in (None, 0):
+                error = exc
+        except BaseException as exc:
+            error = exc
+        finally:
+            try:
+                _shutdown_loop(loop)
+            finally:
+                _reset_sdk_state()
+                monitor.close()
+    return monitor, logs, error
+
+
+def _quiet_about_reported_failures(
+    loop: asyncio.AbstractEventLoop, context: dict[str, Any]
+) -> None:
+    # When a program fails, the SDK leaves futures holding that same failure; asyncio would
+    # print each one as "never retrieved" when collected. The failure is reported once.
+    if "never retrieved" in str(context.get("message", "")):
+        return
+    loop.default_exception_handler(context)
+
+
+def _reset_sdk_state() -> None:
+    """Forget what an earlier (possibly failed) run left in the SDK's process-wide state;
+    outputs still pending on a closed event loop would otherwise fail the next run."""
+    runtime_settings.SETTINGS.outputs.clear()
+    runtime_settings.SETTINGS.rpc_manager.clear()
+    runtime_settings.ROOT.set(None)
+    runtime_config.set_all_config({}, [])
 
 
 def _shutdown_loop(loop: asyncio.AbstractEventLoop) -> None:

@@ -97,12 +97,16 @@ class AwsMocks:
     def new_resource(
         self, type_token: str, name: str, urn: str, inputs: dict[str, Any]
     ) -> tuple[str, dict[str, Any]]:
-        """The resource's id and the attributes the provider computes (inputs excluded)."""
+        """The resource's id and the attributes the provider computes (inputs excluded).
+
+        ``inputs`` are in wire form, so values derived from them keep their secret markers.
+        """
         if self.unknowns or not type_token.startswith("aws:"):
             return "", {}
         digest = _digest(urn)
         computed: dict[str, Any] = {}
-        resource_name = str(inputs.get("name") or name)
+        given_name = inputs.get("name")
+        resource_name = given_name if isinstance(given_name, str) and given_name else name
         resource_id = self._resource_id(type_token, resource_name, digest)
         arn = self._arn(type_token, resource_id, resource_name)
         if arn:

@@ -95,6 +95,10 @@ def load_stack_config(project: Project, stack: str) -> StackConfig:
     secret_keys: set[str] = set()
     for key, value in raw.items():
         full_key = _full_key(str(key), project.name)
+        if value is None:
+            # `key:` with nothing after it sets nothing; the program sees the key as unset.
+            values.pop(full_key, None)
+            continue
         if isinstance(value, dict) and set(value) == {"secure"}:
             values[full_key] = SECRET_PLACEHOLDER
             secret_keys.add(full_key)
@@ -146,12 +150,14 @@ def _to_cli_string(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        return json.dumps(_strip_secure(value))
+        return json.dumps(_strip_secure(value), default=str)
     return str(value)
 
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ProjectError(f"{path}: not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ProjectError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
