@@ -1,5 +1,9 @@
-"""Times the offline preview of each stack as a user runs it (a whole process) and prints
-the median over several runs and the resources each stack registers.
+"""Times the offline preview of each stack and prints resources per stack.
+
+Two figures per stack, measured in one run so they compare:
+- whole process: ``python -m infra.preview STACK --json``, as a user or CI runs it;
+- in process: ``run_preview`` on an already warm interpreter, as the tests and (later) the
+  policy gate and release driver call it.
 
     .venv/bin/python bench/preview_stacks.py [--runs N] [--stacks dev staging prod]
 
@@ -17,9 +21,12 @@ import time
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPOSITORY))
+
+from infra.preview.engine import run_preview  # noqa: E402
 
 
-def preview_once(stack: str) -> tuple[float, int]:
+def whole_process(stack: str) -> tuple[float, int]:
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-m", "infra.preview", stack, "--json"],
@@ -32,6 +39,12 @@ def preview_once(stack: str) -> tuple[float, int]:
     return elapsed, json.loads(completed.stdout)["summary"]["resources"]
 
 
+def in_process(stack: str) -> float:
+    started = time.perf_counter()
+    run_preview(REPOSITORY, stack)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
@@ -40,19 +53,22 @@ def main() -> None:
     if args.runs < 1:
         parser.error(f"--runs {args.runs}: allowed: 1 or more")
 
-    print(f"offline preview, whole process, median of {args.runs} runs")
-    print(f"{'stack':<10} {'resources':>9} {'median s':>9} {'min s':>7} {'max s':>7} {'ms/res':>7}")
-    baseline = None
+    in_process(args.stacks[0])  # warm the interpreter's imports once
+    print(f"offline preview, median of {args.runs} runs")
+    print(
+        f"{'stack':<9} {'resources':>9} {'process s':>10} {'in-process s':>13} "
+        f"{'ms/resource':>12} {'process/in-process':>19}"
+    )
     for stack in args.stacks:
-        times, resources = [], 0
+        process_times, resources = [], 0
         for _ in range(args.runs):
-            elapsed, resources = preview_once(stack)
-            times.append(elapsed)
-        median = statistics.median(times)
-        baseline = baseline or median
+            elapsed, resources = whole_process(stack)
+            process_times.append(elapsed)
+        warm_times = [in_process(stack) for _ in range(args.runs)]
+        process, warm = statistics.median(process_times), statistics.median(warm_times)
         print(
-            f"{stack:<10} {resources:>9} {median:>9.2f} {min(times):>7.2f} {max(times):>7.2f} "
-            f"{1000 * median / resources:>7.1f}   x{median / baseline:.2f} of {args.stacks[0]}"
+            f"{stack:<9} {resources:>9} {process:>10.2f} {warm:>13.3f} "
+            f"{1000 * warm / resources:>12.1f} {process / warm:>18.1f}x"
         )
 
 

@@ -274,10 +274,24 @@ def parse_settings(
 
     problems: list[Problem] = []
     platform_raw: dict[str, Any] = {}
+    secret_settings: set[str] = set()
     for full_key, value in config.items():
         namespace, _, key = full_key.partition(":")
-        if namespace == NAMESPACE:
-            platform_raw[key] = _decode(value)
+        if namespace != NAMESPACE:
+            continue
+        if full_key in secret_keys:
+            # No platform setting is a secret; saying so beats validating a placeholder.
+            secret_settings.add(full_key)
+            problems.append(
+                Problem(
+                    full_key,
+                    "[secret]",
+                    "set as a secret, but platform settings are plain values; allowed: "
+                    f"`pulumi config set {full_key} VALUE` without --secret",
+                )
+            )
+            continue
+        platform_raw[key] = _decode(value)
 
     region = config.get("aws:region")
     if region is not None and not isinstance(region, str):
@@ -301,7 +315,11 @@ def parse_settings(
     try:
         platform = PlatformConfig.model_validate(platform_raw)
     except ValidationError as exc:
-        problems += [_problem_from_pydantic(err, shown) for err in exc.errors()]
+        problems += [
+            problem
+            for problem in (_problem_from_pydantic(err, shown) for err in exc.errors())
+            if not (problem.missing and problem.key in secret_settings)
+        ]
 
     plan: SubnetPlan | None = None
     if platform is not None:

@@ -278,3 +278,39 @@ def test_the_flow_log_is_created_only_once_its_role_may_write():
     [flow_log] = result.of_type("aws:ec2/flowLog:FlowLog")
     [policy] = result.of_type("aws:iam/rolePolicy:RolePolicy")
     assert policy.urn in flow_log.options["dependsOn"]
+
+
+def test_captured_values_follow_the_settings_so_assertions_on_them_can_fail():
+    """Guards against the mock pitfall: a value the tests check must move with its setting."""
+    baseline = preview("dev")
+    changed = preview(
+        "dev",
+        platform__logRetentionDays=30,
+        platform__network={
+            "cidr": "172.16.0.0/16",
+            "availabilityZoneCount": 3,
+            "natGateways": "perAz",
+            "flowLogTrafficType": "ALL",
+            "interfaceEndpoints": ["sts"],
+        },
+    )
+    for result, retention, traffic, nats, endpoints in (
+        (baseline, 7, "REJECT", 1, 1),
+        (changed, 30, "ALL", 3, 2),
+    ):
+        [log_group] = result.of_type("aws:cloudwatch/logGroup:LogGroup")
+        [flow_log] = result.of_type("aws:ec2/flowLog:FlowLog")
+        assert log_group.inputs["retentionInDays"] == retention
+        assert flow_log.inputs["trafficType"] == traffic
+        assert len(result.of_type(NAT)) == nats
+        assert len(result.of_type(ENDPOINT)) == endpoints
+    changed_cidrs = [s.inputs["cidrBlock"] for s in changed.of_type(SUBNET)]
+    assert all(cidr.startswith("172.16.") for cidr in changed_cidrs)
+    # Values built inside .apply callbacks change too, so those callbacks really ran.
+    [policy] = changed.of_type("aws:iam/rolePolicy:RolePolicy")
+    [baseline_policy] = baseline.of_type("aws:iam/rolePolicy:RolePolicy")
+    assert policy.inputs["policy"] == baseline_policy.inputs["policy"]  # same group name
+    [key] = changed.of_type("aws:kms/key:Key")
+    assert json.loads(key.inputs["policy"])["Statement"][1]["Principal"] == {
+        "Service": "logs.us-east-1.amazonaws.com"
+    }

@@ -337,8 +337,16 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                 self._channels[target] = grpc.insecure_channel(target)
             return callback_pb2_grpc.CallbacksStub(self._channels[target])
 
+    def SignalAndWaitForShutdown(self, request: Any) -> Any:
+        # The program is done and its callback server stops next: hang up first, so gRPC
+        # has no open connection to complain about.
+        self.close()
+        return super().SignalAndWaitForShutdown(request)
+
     def close(self) -> None:
-        for channel in self._channels.values():
+        with self._lock:
+            channels, self._channels = list(self._channels.values()), {}
+        for channel in channels:
             channel.close()
 
 
