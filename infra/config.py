@@ -269,9 +269,6 @@ def parse_settings(
     Raises :class:`SettingsError` listing every problem.
     """
 
-    def shown(key: str, value: Any) -> Any:
-        return "[secret]" if key in secret_keys else value
-
     problems: list[Problem] = []
     platform_raw: dict[str, Any] = {}
     secret_settings: set[str] = set()
@@ -307,8 +304,9 @@ def parse_settings(
             )
         )
     elif region not in REGION_ZONES:
+        shown = "[secret]" if "aws:region" in secret_keys else region
         problems.append(
-            Problem("aws:region", region, "unknown region; allowed: " + ", ".join(REGION_ZONES))
+            Problem("aws:region", shown, "unknown region; allowed: " + ", ".join(REGION_ZONES))
         )
 
     platform: PlatformConfig | None = None
@@ -317,7 +315,7 @@ def parse_settings(
     except ValidationError as exc:
         problems += [
             problem
-            for problem in (_problem_from_pydantic(err, shown) for err in exc.errors())
+            for problem in map(_problem_from_pydantic, exc.errors())
             if not (problem.missing and problem.key in secret_settings)
         ]
 
@@ -413,10 +411,10 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _problem_from_pydantic(err: Any, shown: Any) -> Problem:
+def _problem_from_pydantic(err: Any) -> Problem:
+    # Secret platform: keys were refused before validation, so values here are plain.
     loc = tuple(err["loc"])
     key = _render_key(loc)
-    top_key = f"{NAMESPACE}:{loc[0]}" if loc else NAMESPACE
     kind = err["type"]
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
@@ -424,13 +422,13 @@ def _problem_from_pydantic(err: Any, shown: Any) -> Problem:
         hint = f"did you mean '{close[0]}'? " if close else ""
         return Problem(
             key,
-            shown(top_key, err.get("input")),
+            err.get("input"),
             f"unknown key ({hint}typos are not ignored); allowed: " + ", ".join(allowed),
         )
     if kind == "missing":
         return Problem(key, None, "required key is missing", missing=True)
     message = str(err["msg"]).removeprefix("Value error, ")
-    return Problem(key, shown(top_key, err.get("input")), message)
+    return Problem(key, err.get("input"), message)
 
 
 def _render_key(loc: tuple[Any, ...]) -> str:

@@ -254,3 +254,16 @@ def test_an_empty_value_in_the_stack_file_counts_as_missing(tmp_path):
     )
     with pytest.raises(SettingsError, match="platform:owner: required key is missing"):
         load_settings_from_stack_file(tmp_path, "dev")
+
+
+def test_an_unknown_region_stored_as_a_secret_is_not_shown():
+    with pytest.raises(SettingsError) as error:
+        parse_settings(
+            settings_with(aws__region="eu-secret-9"),
+            project="platform",
+            stack="staging",
+            source="x",
+            secret_keys=frozenset({"aws:region"}),
+        )
+    assert 'aws:region = "[secret]": unknown region' in str(error.value)
+    assert "eu-secret-9" not in str(error.value)

@@ -36,9 +36,9 @@ from infra.preview.project import (
     Project,
     ProjectError,
     StackConfig,
-    _to_cli_string,
     load_project,
     load_stack_config,
+    to_cli_string,
 )
 from infra.preview.values import present, reveal
 
@@ -115,20 +115,10 @@ class PreviewResult:
             raise KeyError(f"{len(matches)} resources named {name!r}")
         return matches[0]
 
-    def by_urn(self, urn: str) -> CapturedResource:
-        return next(r for r in self.resources if r.urn == urn)
-
     def children(self, urn: str) -> list[CapturedResource]:
         return sorted(
             (r for r in self.resources if r.parent == urn), key=lambda r: (r.name, r.type)
         )
-
-    def descendants(self, urn: str) -> list[CapturedResource]:
-        found = []
-        for child in self.children(urn):
-            found.append(child)
-            found.extend(self.descendants(child.urn))
-        return found
 
     def summary(self) -> dict[str, Any]:
         by_type: dict[str, int] = {}
@@ -407,7 +397,7 @@ def run_preview(
         if value is None:
             values.pop(key, None)
         else:
-            values[key] = _to_cli_string(value)
+            values[key] = to_cli_string(value)
 
     region = values.get("aws:region") or "us-east-1"
     try:

@@ -91,7 +91,7 @@ def load_stack_config(project: Project, stack: str) -> StackConfig:
     if not isinstance(raw, dict):
         raise ProjectError(f"{path}: 'config' must be a mapping of keys to values")
 
-    values = {key: _to_cli_string(value) for key, value in project.defaults.items()}
+    values = {key: to_cli_string(value) for key, value in project.defaults.items()}
     secret_keys: set[str] = set()
     for key, value in raw.items():
         full_key = _full_key(str(key), project.name)
@@ -105,7 +105,7 @@ def load_stack_config(project: Project, stack: str) -> StackConfig:
         else:
             if _holds_secure(value):
                 secret_keys.add(full_key)
-            values[full_key] = _to_cli_string(value)
+            values[full_key] = to_cli_string(value)
     return StackConfig(path=path, values=values, secret_keys=frozenset(secret_keys))
 
 
@@ -143,7 +143,7 @@ def _strip_secure(value: Any) -> Any:
     return value
 
 
-def _to_cli_string(value: Any) -> str:
+def to_cli_string(value: Any) -> str:
     """Render a YAML value the way the CLI passes it: scalars as text, objects as JSON."""
     if isinstance(value, str):
         return value

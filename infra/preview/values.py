@@ -6,7 +6,6 @@ the engine and policy packs see them. :func:`present` is the only way values are
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pulumi.runtime.rpc import (
@@ -26,10 +25,6 @@ def is_secret(value: Any) -> bool:
 
 def is_unknown(value: Any) -> bool:
     return value == UNKNOWN
-
-
-def make_secret(value: Any) -> dict[str, Any]:
-    return {_special_sig_key: _special_secret_sig, "value": value}
 
 
 def present(value: Any) -> Any:
@@ -57,21 +52,3 @@ def reveal(value: Any) -> Any:
     if isinstance(value, list):
         return [reveal(v) for v in value]
     return value
-
-
-def contains_secret(value: Any) -> bool:
-    return _contains(value, is_secret)
-
-
-def contains_unknown(value: Any) -> bool:
-    return _contains(value, is_unknown)
-
-
-def _contains(value: Any, matches: Callable[[Any], bool]) -> bool:
-    if matches(value):
-        return True
-    if isinstance(value, dict):
-        return any(_contains(v, matches) for v in value.values())
-    if isinstance(value, list):
-        return any(_contains(v, matches) for v in value)
-    return False
