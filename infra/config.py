@@ -10,23 +10,14 @@ Components never see ``pulumi.Config``: they receive the plain values held here.
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import pulumi
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from components.subnet_plan import (
     SubnetPlan,
@@ -36,27 +27,15 @@ from components.subnet_plan import (
     plan_subnets,
 )
 from infra.aws_regions import REGION_ZONES
+from infra.settings.base import Model, Number, Problem, tag_text
+from infra.settings.data import CacheSettings, DatabaseSettings
+from infra.settings.edge import FirewallSettings, RegistrySettings
+from infra.settings.network import NetworkSettings
+from infra.settings.profile import LOG_RETENTION_DAYS, environment_problems
 
 NAMESPACE = "platform"
 
 Environment = Literal["dev", "staging", "prod"]
-
-# CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-    1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
-PROD_MIN_LOG_RETENTION_DAYS = 365
-
-INTERFACE_ENDPOINT_SERVICES = (
-    "ecr.api", "ecr.dkr", "sts", "logs", "secretsmanager", "kms", "ssm", "ssmmessages",
-    "ec2messages", "ec2", "elasticloadbalancing", "autoscaling", "monitoring", "sqs", "sns",
-    "xray",
-)  # fmt: skip
-DEFAULT_INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "logs", "secretsmanager")
-
-RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
-_TAG_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _.:/=+-@")
 
 
 class SettingsError(pulumi.RunError):
@@ -72,112 +51,11 @@ class SettingsError(pulumi.RunError):
         super().__init__("\n".join(lines))
 
 
-@dataclass(frozen=True)
-class Problem:
-    key: str
-    value: Any
-    message: str
-    missing: bool = False
-
-    def __str__(self) -> str:
-        if self.missing:
-            return f"{self.key}: {self.message}"
-        return f"{self.key} = {_show(self.value)}: {self.message}"
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _not_a_bool(value: Any) -> Any:
-    # pydantic would read `true` as 1; a count or a number of days is never a yes/no.
-    if isinstance(value, bool):
-        raise ValueError("a yes/no value is not a number; allowed: a whole number")
-    return value
-
-
-Number = Annotated[int, BeforeValidator(_not_a_bool)]
-
 # Keys the standard tags own (infra/tagging.py); platform:tags may not redefine them.
 STANDARD_TAG_KEYS = ("project", "stack", "environment", "owner", "cost-center", "managed-by")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, validate_by_alias=True, frozen=True
-    )
-
-
-def _tag_text(value: str, limit: int) -> str:
-    if not value or len(value) > limit or not set(value) <= _TAG_CHARS:
-        raise ValueError(
-            f"allowed: 1 to {limit} characters of letters, digits, spaces and _.:/=+-@"
-        )
-    return value
-
-
-class SubnetPrefixLengths(_Model):
-    """Prefix length of each tier's subnet in every zone."""
-
-    public: Number = 24
-    private: Number = 20
-    isolated: Number = 24
-
-
-class SubnetCidrs(_Model):
-    """An explicit plan, one CIDR per zone per tier, for VPCs that must fit an IP plan."""
-
-    public: list[ipaddress.IPv4Network]
-    private: list[ipaddress.IPv4Network]
-    isolated: list[ipaddress.IPv4Network]
-
-
-class NetworkSettings(_Model):
-    cidr: ipaddress.IPv4Network
-    availability_zone_count: Number = 3
-    nat_gateways: Literal["perAz", "single"] = "perAz"
-    allow_single_nat_gateway: bool = False
-    subnet_prefix_lengths: SubnetPrefixLengths = SubnetPrefixLengths()
-    subnet_cidrs: SubnetCidrs | None = None
-    flow_log_traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = "ALL"
-    s3_gateway_endpoint: bool = True
-    interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
-
-    @field_validator("cidr")
-    @classmethod
-    def _private_and_sized(cls, net: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
-        if not any(net.subnet_of(block) for block in RFC1918):
-            raise ValueError(
-                "not a private range; allowed: a block inside 10.0.0.0/8, 172.16.0.0/12 "
-                "or 192.168.0.0/16"
-            )
-        if not 16 <= net.prefixlen <= 28:
-            raise ValueError("allowed: a VPC prefix between /16 and /28")
-        return net
-
-    @field_validator("availability_zone_count")
-    @classmethod
-    def _at_least_two_zones(cls, count: int) -> int:
-        if count < 2:
-            raise ValueError("allowed: 2 or more (one zone cannot survive a zone outage)")
-        return count
-
-    @field_validator("interface_endpoints")
-    @classmethod
-    def _known_services(cls, services: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [s for s in services if s not in INTERFACE_ENDPOINT_SERVICES]
-        if unknown:
-            raise ValueError(
-                f"unknown service {', '.join(unknown)}; allowed: "
-                + ", ".join(INTERFACE_ENDPOINT_SERVICES)
-            )
-        if len(set(services)) != len(services):
-            raise ValueError("each service may appear only once")
-        return services
-
-
-class PlatformConfig(_Model):
+class PlatformConfig(Model):
     """Everything under the ``platform:`` namespace of a stack file."""
 
     environment: Environment
@@ -188,11 +66,15 @@ class PlatformConfig(_Model):
     log_retention_days: Number = 365
     kms_key_deletion_window_days: Number = 30
     network: NetworkSettings
+    database: DatabaseSettings
+    cache: CacheSettings
+    firewall: FirewallSettings = FirewallSettings()
+    registry: RegistrySettings
 
     @field_validator("owner", "cost_center")
     @classmethod
     def _tag_value(cls, value: str) -> str:
-        return _tag_text(value, 256)
+        return tag_text(value, 256)
 
     @field_validator("tags")
     @classmethod
@@ -206,11 +88,11 @@ class PlatformConfig(_Model):
                     f"allowed: any key but {', '.join(STANDARD_TAG_KEYS)}"
                 )
             try:
-                _tag_text(key, 128)
+                tag_text(key, 128)
             except ValueError as exc:
                 raise ValueError(f"tag key {key!r}: {exc}") from None
             try:
-                _tag_text(value, 256)
+                tag_text(value, 256)
             except ValueError as exc:
                 raise ValueError(f"value of tag {key!r}: {exc}") from None
         return tags
@@ -321,7 +203,7 @@ def parse_settings(
 
     plan: SubnetPlan | None = None
     if platform is not None:
-        problems += _environment_rules(platform)
+        problems += environment_problems(platform)
         network = platform.network
         if region in REGION_ZONES and network.availability_zone_count > len(REGION_ZONES[region]):
             problems.append(
@@ -343,42 +225,6 @@ def parse_settings(
     return StackSettings(
         project=project, stack=stack, region=region, platform=platform, subnet_plan=plan
     )
-
-
-def _environment_rules(platform: PlatformConfig) -> list[Problem]:
-    """What an environment profile demands beyond well-formed values."""
-    if platform.environment != "prod":
-        return []
-    problems = []
-    network = platform.network
-    if network.nat_gateways == "single" and not network.allow_single_nat_gateway:
-        problems.append(
-            Problem(
-                "platform:network.natGateways",
-                "single",
-                "prod needs a NAT gateway per zone so one zone's outage does not cut the "
-                "others' egress; allowed: perAz, or single with "
-                "platform:network.allowSingleNatGateway: true",
-            )
-        )
-    if not platform.protect_resources:
-        problems.append(
-            Problem(
-                "platform:protectResources",
-                False,
-                "prod resources must be protected from deletion; allowed: true",
-            )
-        )
-    if platform.log_retention_days < PROD_MIN_LOG_RETENTION_DAYS:
-        problems.append(
-            Problem(
-                "platform:logRetentionDays",
-                platform.log_retention_days,
-                f"prod keeps logs for at least {PROD_MIN_LOG_RETENTION_DAYS} days; allowed: "
-                + ", ".join(str(d) for d in LOG_RETENTION_DAYS if d >= PROD_MIN_LOG_RETENTION_DAYS),
-            )
-        )
-    return problems
 
 
 def _subnet_plan(network: NetworkSettings) -> tuple[SubnetPlan | None, Problem | None]:

@@ -17,6 +17,14 @@ BASE: dict[str, Any] = {
     "platform:owner": "platform-team",
     "platform:costCenter": "cc-1",
     "platform:network": {"cidr": "10.0.0.0/16", "availabilityZoneCount": 3},
+    "platform:database": {
+        "engineVersion": "16.6",
+        "instanceClass": "db.r7g.large",
+        "instanceCount": 2,
+        "backupRetentionDays": 14,
+    },
+    "platform:cache": {"nodeType": "cache.t4g.small", "nodeCount": 2, "snapshotRetentionDays": 7},
+    "platform:registry": {"repositories": ["chat-api"]},
 }
 
 

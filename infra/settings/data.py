@@ -1,0 +1,211 @@
+"""``platform:database`` (Aurora PostgreSQL) and ``platform:cache`` (ElastiCache Redis)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import field_validator, model_validator
+
+from infra.settings.base import Decimal, Model, Number, matching, within
+from infra.settings.windows import daily_window, weekly_window, windows_apart
+
+SERVERLESS_CLASS = "db.serverless"
+_DB_INSTANCE_CLASS = re.compile(
+    r"db\.[a-z]+\d+[a-z]*(-[a-z0-9]+)?\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal)"
+)
+_CACHE_NODE_TYPE = re.compile(
+    r"cache\.[a-z]+\d+[a-z]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)"
+)
+_AURORA_VERSION = re.compile(r"(1[1-9]|[2-9]\d)\.\d{1,2}")
+_REDIS_VERSION = re.compile(r"([6-9])\.\d")
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
+# Performance Insights keeps 7 days free, or whole months (31 days) up to 2 years.
+PERFORMANCE_INSIGHTS_RETENTION_DAYS = (7, *(31 * months for months in range(1, 24)), 731)
+MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
+MAXMEMORY_POLICIES = (
+    "volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-random",
+    "allkeys-random", "volatile-ttl", "noeviction",
+)  # fmt: skip
+
+
+class ServerlessCapacity(Model):
+    """Aurora Serverless v2 capacity range in ACUs (0 lets the instance pause when idle)."""
+
+    min_capacity: Decimal
+    max_capacity: Decimal
+
+    @field_validator("min_capacity", "max_capacity")
+    @classmethod
+    def _half_steps(cls, acus: float) -> float:
+        if not 0 <= acus <= 256 or (acus * 2) != int(acus * 2):
+            raise ValueError("allowed: 0 to 256 ACUs in steps of 0.5")
+        return acus
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ServerlessCapacity:
+        if self.max_capacity < 1:
+            raise ValueError(f"maxCapacity {self.max_capacity:g} is below 1 ACU; allowed: 1 to 256")
+        if self.min_capacity > self.max_capacity:
+            raise ValueError(
+                f"the range is inverted (minCapacity {self.min_capacity:g} > maxCapacity "
+                f"{self.max_capacity:g}); allowed: minCapacity <= maxCapacity"
+            )
+        return self
+
+
+class DatabaseSettings(Model):
+    engine_version: str
+    instance_class: str = SERVERLESS_CLASS
+    instance_count: Number = 1
+    serverless: ServerlessCapacity | None = None
+    database_name: str = "app"
+    master_username: str = "platform_admin"
+    backup_retention_days: Number = 7
+    backup_window: str = "03:00-04:00"
+    maintenance_window: str = "sun:04:30-sun:05:30"
+    skip_final_snapshot: bool = False
+    apply_immediately: bool = False
+    performance_insights_retention_days: Number = 7
+    monitoring_interval_seconds: Number = 60
+    log_min_duration_statement_ms: Number = 1000
+    log_statement: Literal["none", "ddl", "mod", "all"] = "ddl"
+
+    @property
+    def engine_major(self) -> int:
+        return int(self.engine_version.split(".")[0])
+
+    @property
+    def is_serverless(self) -> bool:
+        return self.instance_class == SERVERLESS_CLASS
+
+    @field_validator("engine_version")
+    @classmethod
+    def _aurora_version(cls, version: str) -> str:
+        return matching(version, _AURORA_VERSION, "an Aurora PostgreSQL version such as 16.6")
+
+    @field_validator("instance_class")
+    @classmethod
+    def _instance_class(cls, value: str) -> str:
+        if value == SERVERLESS_CLASS:
+            return value
+        return matching(
+            value, _DB_INSTANCE_CLASS, f"{SERVERLESS_CLASS} or a class such as db.r7g.large"
+        )
+
+    @field_validator("instance_count")
+    @classmethod
+    def _instance_count(cls, count: int) -> int:
+        return within(count, 1, 16, " instances (one writer, up to 15 readers)")
+
+    @field_validator("database_name", "master_username")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        return matching(value, _IDENTIFIER, "a lowercase letter, then up to 62 of a-z, 0-9, _")
+
+    @field_validator("backup_retention_days")
+    @classmethod
+    def _backup_retention(cls, days: int) -> int:
+        return within(days, 1, 35, " days")
+
+    @field_validator("backup_window")
+    @classmethod
+    def _backup_window(cls, window: str) -> str:
+        return daily_window(window, min_minutes=30)
+
+    @field_validator("maintenance_window")
+    @classmethod
+    def _maintenance_window(cls, window: str) -> str:
+        return weekly_window(window, min_minutes=30)
+
+    @field_validator("performance_insights_retention_days")
+    @classmethod
+    def _insights_retention(cls, days: int) -> int:
+        if days not in PERFORMANCE_INSIGHTS_RETENTION_DAYS:
+            raise ValueError("allowed: 7, a multiple of 31 up to 713, or 731")
+        return days
+
+    @field_validator("monitoring_interval_seconds")
+    @classmethod
+    def _monitoring_interval(cls, seconds: int) -> int:
+        if seconds not in MONITORING_INTERVALS:
+            raise ValueError("allowed: " + ", ".join(map(str, MONITORING_INTERVALS)))
+        return seconds
+
+    @field_validator("log_min_duration_statement_ms")
+    @classmethod
+    def _slow_statement(cls, ms: int) -> int:
+        return within(ms, -1, 2_147_483_647, " milliseconds (-1 turns it off)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatabaseSettings:
+        if self.is_serverless and self.serverless is None:
+            raise ValueError(
+                f"instanceClass {SERVERLESS_CLASS} needs a capacity range; allowed: add "
+                "serverless: {minCapacity: 0.5, maxCapacity: 4} or pick a provisioned class"
+            )
+        if not self.is_serverless and self.serverless is not None:
+            raise ValueError(
+                f"serverless capacity is set but instanceClass is {self.instance_class}; "
+                f"allowed: instanceClass {SERVERLESS_CLASS}, or remove serverless"
+            )
+        windows_apart("backupWindow", self.backup_window, self.maintenance_window)
+        return self
+
+
+class CacheSettings(Model):
+    engine_version: str = "7.1"
+    node_type: str = "cache.t4g.micro"
+    node_count: Number = 1
+    snapshot_retention_days: Number = 1
+    snapshot_window: str = "05:00-06:00"
+    maintenance_window: str = "sun:06:30-sun:07:30"
+    maxmemory_policy: str = "volatile-lru"
+    apply_immediately: bool = False
+
+    @property
+    def engine_major(self) -> int:
+        return int(self.engine_version.split(".")[0])
+
+    @field_validator("engine_version")
+    @classmethod
+    def _redis_version(cls, version: str) -> str:
+        # AUTH with TLS and slow-log delivery need Redis 6 or newer.
+        return matching(version, _REDIS_VERSION, "a Redis version 6.x to 9.x such as 7.1")
+
+    @field_validator("node_type")
+    @classmethod
+    def _node_type(cls, value: str) -> str:
+        return matching(value, _CACHE_NODE_TYPE, "a node type such as cache.t4g.micro")
+
+    @field_validator("node_count")
+    @classmethod
+    def _node_count(cls, count: int) -> int:
+        return within(count, 1, 6, " nodes (one primary, up to 5 replicas)")
+
+    @field_validator("snapshot_retention_days")
+    @classmethod
+    def _snapshot_retention(cls, days: int) -> int:
+        return within(days, 0, 35, " days (0 turns snapshots off)")
+
+    @field_validator("snapshot_window")
+    @classmethod
+    def _snapshot_window(cls, window: str) -> str:
+        return daily_window(window, min_minutes=60)
+
+    @field_validator("maintenance_window")
+    @classmethod
+    def _maintenance_window(cls, window: str) -> str:
+        return weekly_window(window, min_minutes=60)
+
+    @field_validator("maxmemory_policy")
+    @classmethod
+    def _eviction(cls, policy: str) -> str:
+        if policy not in MAXMEMORY_POLICIES:
+            raise ValueError("allowed: " + ", ".join(MAXMEMORY_POLICIES))
+        return policy
+
+    @model_validator(mode="after")
+    def _windows_apart(self) -> CacheSettings:
+        windows_apart("snapshotWindow", self.snapshot_window, self.maintenance_window)
+        return self
