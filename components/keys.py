@@ -14,9 +14,19 @@ import pulumi_aws as aws
 
 class KeyPurpose(StrEnum):
     """What a key encrypts. A separate key per purpose keeps each grant narrow and lets a
-    key be disabled or audited without touching the others."""
+    key be disabled or audited without touching the others.
 
-    LOGS = "logs"  # CloudWatch log groups (VPC flow logs, later EKS, WAF, database logs)
+    Only CloudWatch Logs uses its key as itself (a service principal). RDS, ElastiCache,
+    Secrets Manager, ECR and EKS use a key on behalf of the caller, through grants that
+    the caller's IAM permissions allow, so their keys need no statement beyond the
+    account's; who may use them is decided in IAM.
+    """
+
+    LOGS = "logs"  # CloudWatch log groups: flow logs, database, cache, WAF and EKS logs
+    DATABASE = "database"  # Aurora storage, its master secret and Performance Insights
+    CACHE = "cache"  # ElastiCache at rest and the cache's AUTH token secret
+    REGISTRY = "registry"  # ECR images
+    EKS = "eks"  # envelope encryption of Kubernetes secrets
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.parts import LogArchive, log_group
 from components.subnet_plan import SubnetPlan, Tier
 
 # Subnet tags the AWS Load Balancer Controller uses to discover where to put load balancers.
@@ -23,8 +24,7 @@ _ELB_ROLE_TAGS = {
 @dataclass(frozen=True)
 class FlowLogArgs:
     traffic_type: Literal["ALL", "ACCEPT", "REJECT"]
-    retention_days: int
-    kms_key_arn: pulumi.Input[str]
+    archive: LogArchive
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,8 @@ class Network(pulumi.ComponentResource):
     """VPC with public, private (NAT egress) and isolated (no route out) subnets per zone.
 
     Consumers use the outputs below and nothing else: subnet and route table ids by tier,
-    the VPC id and CIDR, and the security group that interface endpoints accept.
+    the VPC id and CIDR, the security group that interface endpoints accept and the one
+    the platform's workloads carry.
     """
 
     vpc_id: pulumi.Output[str]
@@ -61,6 +62,7 @@ class Network(pulumi.ComponentResource):
     private_route_table_ids: pulumi.Output[list[str]]
     isolated_route_table_ids: pulumi.Output[list[str]]
     endpoint_security_group_id: pulumi.Output[str] | None
+    workload_security_group_id: pulumi.Output[str]
     flow_log_group_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
@@ -104,6 +106,15 @@ class Network(pulumi.ComponentResource):
         isolated_rt = self._isolated_routing(vpc, subnets[Tier.ISOLATED])
         self.flow_log_group_name = self._flow_logs(vpc)
         self.endpoint_security_group_id = self._endpoints(vpc, private_rts, subnets[Tier.PRIVATE])
+        # An identity, not a firewall: it has no rules. The platform's workloads (EKS
+        # nodes and pods) carry it, and data stores admit whoever carries it.
+        self.workload_security_group_id = aws.ec2.SecurityGroup(
+            f"{name}-workloads",
+            description=f"Identity of the workloads of {prefix}; data stores admit it",
+            vpc_id=vpc.id,
+            tags={"Name": f"{prefix}-workloads"},
+            opts=child,
+        ).id
 
         self.vpc_id = vpc.id
         self.vpc_cidr = str(args.subnet_plan.vpc_cidr)
@@ -126,6 +137,7 @@ class Network(pulumi.ComponentResource):
                 "privateRouteTableIds": self.private_route_table_ids,
                 "isolatedRouteTableIds": self.isolated_route_table_ids,
                 "endpointSecurityGroupId": self.endpoint_security_group_id,
+                "workloadSecurityGroupId": self.workload_security_group_id,
                 "flowLogGroupName": self.flow_log_group_name,
             }
         )
@@ -252,13 +264,12 @@ class Network(pulumi.ComponentResource):
 
     def _flow_logs(self, vpc: aws.ec2.Vpc) -> pulumi.Output[str]:
         args = self._args
-        log_group = aws.cloudwatch.LogGroup(
+        flow_log_group = log_group(
             f"{self._name}-flow-logs",
             name=f"/aws/vpc/{args.name_prefix}/flow-logs",
-            retention_in_days=args.flow_logs.retention_days,
-            kms_key_id=args.flow_logs.kms_key_arn,
-            deletion_protection_enabled=args.protect,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            archive=args.flow_logs.archive,
+            protect=args.protect,
+            parent=self,
         )
         role = aws.iam.Role(
             f"{self._name}-flow-logs",
@@ -290,7 +301,7 @@ class Network(pulumi.ComponentResource):
         writer_policy = aws.iam.RolePolicy(
             f"{self._name}-flow-logs",
             role=role.id,
-            policy=log_group.arn.apply(_flow_log_writer_policy),
+            policy=flow_log_group.arn.apply(_flow_log_writer_policy),
             opts=pulumi.ResourceOptions(parent=self),
         )
         aws.ec2.FlowLog(
@@ -298,14 +309,14 @@ class Network(pulumi.ComponentResource):
             vpc_id=vpc.id,
             traffic_type=args.flow_logs.traffic_type,
             log_destination_type="cloud-watch-logs",
-            log_destination=log_group.arn,
+            log_destination=flow_log_group.arn,
             iam_role_arn=role.arn,
             max_aggregation_interval=60,
             tags={"Name": f"{args.name_prefix}-flow-log"},
             # Delivery starts at creation and fails until the role may write to the group.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[writer_policy]),
         )
-        return log_group.name
+        return flow_log_group.name
 
     def _endpoints(
         self,

@@ -18,6 +18,9 @@ ROUTE = "aws:ec2/route:Route"
 ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
 ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+NETWORK = "platform:components:Network"
 
 
 def subnets(result, tier):
@@ -36,7 +39,7 @@ def test_each_stack_builds_the_network_its_profile_asks_for(stack, zones, nats, 
     assert len({s.inputs["availabilityZone"] for s in result.of_type(SUBNET)}) == zones
     assert len(result.of_type(NAT)) == nats
     assert len(result.of_type("aws:ec2/eip:Eip")) == nats
-    [log_group] = result.of_type("aws:cloudwatch/logGroup:LogGroup")
+    [log_group] = result.of_type(LOG_GROUP, within=NETWORK)
     assert log_group.inputs["retentionInDays"] == retention
     [flow_log] = result.of_type("aws:ec2/flowLog:FlowLog")
     assert flow_log.inputs["trafficType"] == traffic
@@ -124,10 +127,10 @@ def test_flow_logs_go_to_an_encrypted_retained_group_through_a_scoped_role(stack
     result = stack_preview
     [vpc] = result.of_type("aws:ec2/vpc:Vpc")
     [flow_log] = result.of_type("aws:ec2/flowLog:FlowLog")
-    [log_group] = result.of_type("aws:cloudwatch/logGroup:LogGroup")
-    [role] = result.of_type("aws:iam/role:Role")
+    [log_group] = result.of_type(LOG_GROUP, within=NETWORK)
+    [role] = result.of_type("aws:iam/role:Role", within=NETWORK)
     [policy] = result.of_type("aws:iam/rolePolicy:RolePolicy")
-    [key] = result.of_type("aws:kms/key:Key")
+    key = result.named("keys-logs")
     log_group_arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{log_group.inputs['name']}"
     assert flow_log.inputs["vpcId"] == vpc.id
     assert flow_log.inputs["logDestinationType"] == "cloud-watch-logs"
@@ -144,14 +147,14 @@ def test_flow_logs_go_to_an_encrypted_retained_group_through_a_scoped_role(stack
 
 
 def test_logs_key_rotates_and_grants_nothing_to_everyone(stack_preview):
-    [key] = stack_preview.of_type("aws:kms/key:Key")
+    key = stack_preview.named("keys-logs")
     assert key.inputs["enableKeyRotation"] is True
     policy = json.loads(key.inputs["policy"])
     for statement in policy["Statement"]:
         assert statement["Principal"] not in ("*", {"AWS": "*"})
     [logs_statement] = [s for s in policy["Statement"] if s["Sid"] == "CloudWatchLogsOfThisAccount"]
     assert logs_statement["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
-    [alias] = stack_preview.of_type("aws:kms/alias:Alias")
+    alias = stack_preview.named("keys-logs-alias")
     assert alias.inputs["targetKeyId"] == key.id
 
 
@@ -169,7 +172,8 @@ def test_dev_has_only_the_free_s3_gateway_endpoint():
     assert s3.inputs["serviceName"] == "com.amazonaws.us-east-1.s3"
     private_tables = {_table_of_subnet(result, s) for s in subnets(result, "private")}
     assert set(s3.inputs["routeTableIds"]) == private_tables
-    assert not result.of_type("aws:ec2/securityGroup:SecurityGroup")
+    [workloads] = result.of_type(SECURITY_GROUP, within=NETWORK)
+    assert workloads.name == "network-workloads"
 
 
 def test_prod_interface_endpoints_sit_in_private_subnets_behind_https_only():
@@ -180,12 +184,14 @@ def test_prod_interface_endpoints_sit_in_private_subnets_behind_https_only():
     )
     assert services == ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "sts"]
     private_ids = sorted(s.id for s in subnets(result, "private"))
-    [sg] = result.of_type("aws:ec2/securityGroup:SecurityGroup")
+    sg = result.named("network-endpoints")
     for endpoint in interface:
         assert endpoint.inputs["privateDnsEnabled"] is True
         assert sorted(endpoint.inputs["subnetIds"]) == private_ids
         assert endpoint.inputs["securityGroupIds"] == [sg.id]
-    [rule] = result.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    [rule] = result.of_type(
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", within=NETWORK
+    )
     assert rule.inputs["securityGroupId"] == sg.id
     assert (rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["ipProtocol"]) == (
         443,
@@ -222,13 +228,10 @@ def test_standard_tags_follow_the_settings_and_keep_resource_tags():
 
 def test_prod_protects_the_vpc_log_group_and_key_and_dev_protects_nothing():
     prod = preview("prod")
-    protected = {r.type for r in prod.resources if r.options.get("protect")}
-    assert protected == {
-        "aws:ec2/vpc:Vpc",
-        "aws:cloudwatch/logGroup:LogGroup",
-        "aws:kms/key:Key",
-    }
-    [log_group] = prod.of_type("aws:cloudwatch/logGroup:LogGroup")
+    protected = {r.type for r in prod.within(NETWORK) if r.options.get("protect")}
+    assert protected == {"aws:ec2/vpc:Vpc", "aws:cloudwatch/logGroup:LogGroup"}
+    assert all(key.options["protect"] for key in prod.of_type("aws:kms/key:Key"))
+    [log_group] = prod.of_type(LOG_GROUP, within=NETWORK)
     assert log_group.inputs["deletionProtectionEnabled"] is True
     assert not any(r.options.get("protect") for r in preview("dev").resources)
 
@@ -298,7 +301,7 @@ def test_captured_values_follow_the_settings_so_assertions_on_them_can_fail():
         (baseline, 7, "REJECT", 1, 1),
         (changed, 30, "ALL", 3, 2),
     ):
-        [log_group] = result.of_type("aws:cloudwatch/logGroup:LogGroup")
+        [log_group] = result.of_type(LOG_GROUP, within=NETWORK)
         [flow_log] = result.of_type("aws:ec2/flowLog:FlowLog")
         assert log_group.inputs["retentionInDays"] == retention
         assert flow_log.inputs["trafficType"] == traffic
@@ -310,7 +313,7 @@ def test_captured_values_follow_the_settings_so_assertions_on_them_can_fail():
     [policy] = changed.of_type("aws:iam/rolePolicy:RolePolicy")
     [baseline_policy] = baseline.of_type("aws:iam/rolePolicy:RolePolicy")
     assert policy.inputs["policy"] == baseline_policy.inputs["policy"]  # same group name
-    [key] = changed.of_type("aws:kms/key:Key")
+    key = changed.named("keys-logs")
     assert json.loads(key.inputs["policy"])["Statement"][1]["Principal"] == {
         "Service": "logs.us-east-1.amazonaws.com"
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPOSITORY
+from tests.conftest import REPOSITORY, preview
 
 pytestmark = pytest.mark.slow
 
@@ -64,8 +65,8 @@ def test_dev_preview_prints_the_resource_tree_and_summary():
     assert " +   pulumi:pulumi:Stack" in out
     assert "├─ platform:components:Network" in out or "└─ platform:components:Network" in out
     assert "aws:ec2:Vpc" in out and "network-vpc" in out
-    assert "+ 34 to create" in out
-    assert "aws:ec2:Subnet                        6" in out
+    assert f"+ {len(preview('dev').resources)} to create" in out
+    assert re.search(r"aws:ec2:Subnet +6\n", out)
 
 
 def test_json_output_has_the_documented_shape():
@@ -175,5 +176,5 @@ def test_a_directory_without_a_project_exits_2(tmp_path):
 def test_unknowns_mode_prints_unknown_outputs():
     result = run_cli("dev", "--unknowns")
     assert result.returncode == 0, result.stderr
-    assert 'vpcId:             "[unknown]"' in result.stdout
+    assert re.search(r'vpcId: +"\[unknown\]"', result.stdout)
     assert "computed attributes left unknown" in result.stdout

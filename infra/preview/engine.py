@@ -40,7 +40,7 @@ from infra.preview.project import (
     load_stack_config,
     to_cli_string,
 )
-from infra.preview.values import present, reveal
+from infra.preview.values import as_secret, present, reveal
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -106,8 +106,14 @@ class PreviewResult:
     def outputs(self) -> dict[str, Any]:
         return self.stack_resource.outputs or {}
 
-    def of_type(self, type_token: str) -> list[CapturedResource]:
-        return [r for r in self.resources if r.type == type_token]
+    def of_type(self, type_token: str, *, within: str | None = None) -> list[CapturedResource]:
+        scope = self.resources if within is None else self.within(within)
+        return [r for r in scope if r.type == type_token]
+
+    def within(self, component_type: str) -> list[CapturedResource]:
+        """Resources anywhere under components of a type, such as
+        ``platform:components:Network`` (a URN carries the chain of its parents' types)."""
+        return [r for r in self.resources if f"{component_type}$" in r.urn]
 
     def named(self, name: str) -> CapturedResource:
         matches = [r for r in self.resources if r.name == name]
@@ -223,8 +229,12 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         )
         if not request.custom:
             return resource_pb2.RegisterResourceResponse(urn=urn)
-        # Inputs come back as outputs with their secret markers, as the engine keeps them.
+        # Inputs come back as outputs with their secret markers, as the engine keeps them,
+        # and the engine marks the outputs the resource declares secret.
         state = {**inputs, **computed}
+        for key in options["additionalSecretOutputs"]:
+            if key in state:
+                state[key] = as_secret(state[key])
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=_struct(state))
 
     def ReadResource(self, request: Any) -> Any:

@@ -6,6 +6,7 @@ give the same values and a diff between two previews shows only real changes.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 
 from infra import aws_regions
 from infra.aws_types import is_auto_named, takes_tag_map
+from infra.preview.values import reveal
 
 FAKE_ACCOUNT_ID = "123456789012"
 
@@ -58,6 +60,17 @@ _ARN_RESOURCE = {
     "aws:kms/alias:Alias": ("kms", "{name}"),
     "aws:iam/role:Role": ("iam", "role/{name}"),
     "aws:iam/policy:Policy": ("iam", "policy/{name}"),
+    "aws:rds/cluster:Cluster": ("rds", "cluster:{name}"),
+    "aws:rds/clusterInstance:ClusterInstance": ("rds", "db:{name}"),
+    "aws:rds/subnetGroup:SubnetGroup": ("rds", "subgrp:{name}"),
+    "aws:rds/clusterParameterGroup:ClusterParameterGroup": ("rds", "cluster-pg:{name}"),
+    "aws:elasticache/replicationGroup:ReplicationGroup": ("elasticache", "replicationgroup:{name}"),
+    "aws:elasticache/subnetGroup:SubnetGroup": ("elasticache", "subnetgroup:{name}"),
+    "aws:elasticache/parameterGroup:ParameterGroup": ("elasticache", "parametergroup:{name}"),
+    "aws:secretsmanager/secret:Secret": ("secretsmanager", "secret:{name}-{suffix}"),
+    "aws:wafv2/webAcl:WebAcl": ("wafv2", "regional/webacl/{name}/{id}"),
+    "aws:wafv2/ipSet:IpSet": ("wafv2", "regional/ipset/{name}/{id}"),
+    "aws:ecr/repository:Repository": ("ecr", "repository/{name}"),
 }
 _GLOBAL_SERVICES = {"iam"}  # ARNs without a region
 
@@ -67,11 +80,56 @@ _ID_IS_NAME = {
     "aws:iam/role:Role",
     "aws:iam/policy:Policy",
     "aws:kms/alias:Alias",
+    "aws:rds/cluster:Cluster",
+    "aws:rds/clusterInstance:ClusterInstance",
+    "aws:rds/subnetGroup:SubnetGroup",
+    "aws:rds/clusterParameterGroup:ClusterParameterGroup",
+    "aws:elasticache/replicationGroup:ReplicationGroup",
+    "aws:elasticache/subnetGroup:SubnetGroup",
+    "aws:elasticache/parameterGroup:ParameterGroup",
+    "aws:ecr/repository:Repository",
 }
+# Types whose name is held in another input than ``name``.
+_NAME_INPUT = {
+    "aws:rds/cluster:Cluster": "clusterIdentifier",
+    "aws:rds/clusterInstance:ClusterInstance": "identifier",
+    "aws:elasticache/replicationGroup:ReplicationGroup": "replicationGroupId",
+}
+# Types whose id is their ARN.
+_ID_IS_ARN = {"aws:secretsmanager/secret:Secret"}
 
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def _uuid(digest: str) -> str:
+    return f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-a{digest[17:20]}-{digest[20:32]}"
+
+
+_ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def random_outputs(
+    type_token: str, inputs: dict[str, Any], digest: str
+) -> tuple[str, dict[str, Any]]:
+    """pulumi-random's results, derived from the URN: stable across runs, different per
+    resource. The program's additional secret outputs keep ``result`` secret."""
+    if type_token == "random:index/randomPassword:RandomPassword":
+        length = int(reveal(inputs.get("length", 16)))
+        stream = hashlib.sha256(digest.encode()).digest() * (length // 32 + 1)
+        result = "".join(_ALPHANUMERIC[b % len(_ALPHANUMERIC)] for b in stream[:length])
+        return "none", {"result": result, "bcryptHash": "$2a$10$" + digest[:53]}
+    if type_token == "random:index/randomId:RandomId":
+        raw = bytes.fromhex(digest)[: int(reveal(inputs.get("byteLength", 8)))]
+        b64 = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return b64, {
+            "hex": raw.hex(),
+            "b64Url": b64,
+            "b64Std": base64.b64encode(raw).decode(),
+            "dec": str(int.from_bytes(raw, "big")),
+        }
+    return "", {}
 
 
 @dataclass
@@ -101,40 +159,50 @@ class AwsMocks:
 
         ``inputs`` are in wire form, so values derived from them keep their secret markers.
         """
-        if self.unknowns or not type_token.startswith("aws:"):
+        if self.unknowns:
             return "", {}
         digest = _digest(urn)
+        if type_token.startswith("random:"):
+            return random_outputs(type_token, inputs, digest)
+        if not type_token.startswith("aws:"):
+            return "", {}
         computed: dict[str, Any] = {}
-        given_name = inputs.get("name")
+        given_name = inputs.get(_NAME_INPUT.get(type_token, "name"))
         resource_name = given_name if isinstance(given_name, str) and given_name else name
         resource_id = self._resource_id(type_token, resource_name, digest)
-        arn = self._arn(type_token, resource_id, resource_name)
+        arn = self._arn(type_token, resource_id, resource_name, digest)
         if arn:
             computed["arn"] = arn
+            if type_token in _ID_IS_ARN:
+                resource_id = arn
         if takes_tag_map(type_token):
             computed["tagsAll"] = inputs.get("tags") or {}
-        computed.update(self._type_specific(type_token, resource_id, digest))
+        computed.update(self._type_specific(type_token, resource_id, digest, inputs))
         return resource_id, computed
 
     def _resource_id(self, type_token: str, resource_name: str, digest: str) -> str:
         if type_token in _ID_IS_NAME:
             return resource_name
-        if type_token == "aws:kms/key:Key":
-            return f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-a{digest[17:20]}-{digest[20:32]}"
+        if type_token in ("aws:kms/key:Key", "aws:wafv2/webAcl:WebAcl", "aws:wafv2/ipSet:IpSet"):
+            return _uuid(digest)
         prefix = _ID_PREFIX.get(type_token)
         return f"{prefix}-0{digest[:16]}" if prefix else f"{resource_name}-{digest[:8]}"
 
-    def _arn(self, type_token: str, resource_id: str, resource_name: str) -> str | None:
+    def _arn(
+        self, type_token: str, resource_id: str, resource_name: str, digest: str
+    ) -> str | None:
         service, pattern = _ARN_RESOURCE.get(type_token, (None, None))
         if service is None or pattern is None:
             module = type_token.split(":")[1].split("/")[0]
             kind = type_token.split(":")[-1].lower()
             service, pattern = module, kind + "/{id}"
         region = "" if service in _GLOBAL_SERVICES else self.region
-        resource = pattern.format(id=resource_id, name=resource_name)
+        resource = pattern.format(id=resource_id, name=resource_name, suffix=digest[-6:])
         return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"
 
-    def _type_specific(self, type_token: str, resource_id: str, digest: str) -> dict[str, Any]:
+    def _type_specific(
+        self, type_token: str, resource_id: str, digest: str, inputs: dict[str, Any]
+    ) -> dict[str, Any]:
         if type_token == "aws:ec2/vpc:Vpc":
             return {
                 "defaultSecurityGroupId": f"sg-1{digest[16:32]}",
@@ -152,7 +220,63 @@ class AwsMocks:
             return {"uniqueId": "AROA" + digest[:17].upper()}
         if type_token == "aws:ec2/vpcEndpoint:VpcEndpoint":
             return {"prefixListId": f"pl-{digest[:8]}", "dnsEntries": [], "networkInterfaceIds": []}
+        if type_token.startswith("aws:rds/"):
+            return self._rds(type_token, resource_id, digest, inputs)
+        if type_token == "aws:elasticache/replicationGroup:ReplicationGroup":
+            host = f"{resource_id}.{digest[:6]}.{self._short_region()}.cache.amazonaws.com"
+            return {
+                "primaryEndpointAddress": f"master.{host}",
+                "readerEndpointAddress": f"replica.{host}",
+                "memberClusters": [
+                    f"{resource_id}-{n:03d}"
+                    for n in range(1, int(inputs.get("numCacheClusters", 1)) + 1)
+                ],
+            }
+        if type_token == "aws:secretsmanager/secretVersion:SecretVersion":
+            version = _uuid(digest)
+            return {"versionId": version, "arn": reveal(inputs.get("secretId"))}
+        if type_token in ("aws:wafv2/webAcl:WebAcl", "aws:wafv2/ipSet:IpSet"):
+            return {"lockToken": _uuid(digest[::-1]), "capacity": 700}
+        if type_token == "aws:ecr/repository:Repository":
+            url = f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com/{resource_id}"
+            return {"repositoryUrl": url, "registryId": self.account_id}
+        if type_token == "aws:ecr/lifecyclePolicy:LifecyclePolicy":
+            return {"registryId": self.account_id}
         return {}
+
+    def _rds(
+        self, type_token: str, resource_id: str, digest: str, inputs: dict[str, Any]
+    ) -> dict[str, Any]:
+        host = f"{digest[:12]}.{self.region}.rds.amazonaws.com"
+        if type_token == "aws:rds/cluster:Cluster":
+            computed: dict[str, Any] = {
+                "endpoint": f"{resource_id}.cluster-{host}",
+                "readerEndpoint": f"{resource_id}.cluster-ro-{host}",
+                "clusterResourceId": "cluster-" + digest[:26].upper(),
+                "port": inputs.get("port", 5432),
+            }
+            if inputs.get("manageMasterUserPassword"):
+                # RDS names the secret it manages after the cluster's resource id.
+                secret = f"rds!cluster-{_uuid(digest)}-{digest[-6:]}"
+                computed["masterUserSecrets"] = [
+                    {
+                        "secretArn": (
+                            f"arn:{self.partition}:secretsmanager:{self.region}:"
+                            f"{self.account_id}:secret:{secret}"
+                        ),
+                        "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
+                        "secretStatus": "active",
+                    }
+                ]
+            return computed
+        if type_token == "aws:rds/clusterInstance:ClusterInstance":
+            return {"endpoint": f"{resource_id}.{host}", "port": 5432, "writer": False}
+        return {}
+
+    def _short_region(self) -> str:
+        # ElastiCache host names abbreviate the region: us-east-1 -> use1.
+        area, direction, number = self.region.split("-")
+        return f"{area[:2]}{direction[0]}{number}"
 
     # -- invokes -----------------------------------------------------------------------
 

@@ -27,6 +27,12 @@ def is_unknown(value: Any) -> bool:
     return value == UNKNOWN
 
 
+def as_secret(value: Any) -> Any:
+    if is_secret(value) or is_unknown(value):
+        return value
+    return {_special_sig_key: _special_secret_sig, "value": value}
+
+
 def present(value: Any) -> Any:
     """For people and JSON: secrets print as ``[secret]`` (as Pulumi does), unknowns as
     ``[unknown]``, resource references as their URN."""

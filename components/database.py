@@ -1,0 +1,242 @@
+"""Aurora PostgreSQL in the isolated subnets, reachable only from the caller's security groups."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.parts import LogArchive, log_group, security_group_for_clients
+
+PORT = 5432
+ENGINE = aws.rds.EngineType.AURORA_POSTGRESQL
+_MONITORING_POLICY = "arn:{partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+
+
+@dataclass(frozen=True)
+class DatabaseCapacity:
+    """Instances of the cluster: the first is the writer, the rest readers."""
+
+    instance_class: str  # "db.serverless" or a provisioned class such as db.r7g.large
+    instance_count: int
+    serverless_min_acus: float | None = None
+    serverless_max_acus: float | None = None
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    name_prefix: str
+    partition: str
+    engine_version: str  # pinned, e.g. "16.6"
+    capacity: DatabaseCapacity
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[Sequence[str]]  # isolated subnets
+    availability_zones: Sequence[str]
+    client_security_group_ids: Sequence[pulumi.Input[str]]
+    kms_key_arn: pulumi.Input[str]
+    logs: LogArchive
+    database_name: str
+    master_username: str
+    backup_retention_days: int
+    backup_window: str
+    maintenance_window: str
+    final_snapshot: bool
+    apply_immediately: bool
+    performance_insights_retention_days: int
+    monitoring_interval_seconds: int
+    log_min_duration_statement_ms: int
+    log_statement: str
+    protect: bool
+
+
+class Database(pulumi.ComponentResource):
+    """An Aurora PostgreSQL cluster with TLS forced, IAM authentication and a master
+    password that RDS keeps in Secrets Manager, so no password passes through Pulumi."""
+
+    endpoint: pulumi.Output[str]
+    reader_endpoint: pulumi.Output[str]
+    port: int
+    secret_arn: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("platform:components:Database", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        identifier = f"{args.name_prefix}-db"
+        major = args.engine_version.split(".")[0]
+
+        subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            description=f"Isolated subnets of {args.name_prefix}",
+            subnet_ids=args.subnet_ids,
+            opts=child,
+        )
+        security_group = security_group_for_clients(
+            f"{name}-sg",
+            name=identifier,
+            description=f"PostgreSQL of {args.name_prefix} from its client security groups",
+            vpc_id=args.vpc_id,
+            port=PORT,
+            client_security_group_ids=args.client_security_group_ids,
+            parent=self,
+        )
+        parameters = aws.rds.ClusterParameterGroup(
+            f"{name}-params",
+            family=f"aurora-postgresql{major}",
+            description=f"TLS only and statement logging for {identifier}",
+            parameters=[
+                # Applied at the next reboot; a new cluster starts with it.
+                aws.rds.ClusterParameterGroupParameterArgs(
+                    name="rds.force_ssl", value="1", apply_method="pending-reboot"
+                ),
+                aws.rds.ClusterParameterGroupParameterArgs(
+                    name="log_min_duration_statement",
+                    value=str(args.log_min_duration_statement_ms),
+                ),
+                aws.rds.ClusterParameterGroupParameterArgs(
+                    name="log_statement", value=args.log_statement
+                ),
+                aws.rds.ClusterParameterGroupParameterArgs(name="log_connections", value="1"),
+                aws.rds.ClusterParameterGroupParameterArgs(name="log_disconnections", value="1"),
+            ],
+            opts=child,
+        )
+        # Created before the cluster so its exported logs are retained and encrypted.
+        postgres_logs = log_group(
+            f"{name}-logs",
+            name=f"/aws/rds/cluster/{identifier}/postgresql",
+            archive=args.logs,
+            protect=args.protect,
+            parent=self,
+        )
+        monitoring_role, monitoring_policy = self._monitoring_role(name, args)
+
+        final_snapshot_identifier: pulumi.Input[str] | None = None
+        if args.final_snapshot:
+            # Unique per cluster, so deleting and recreating never collides with the
+            # snapshot of the previous one.
+            suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child)
+            final_snapshot_identifier = suffix.hex.apply(lambda h: f"{identifier}-final-{h}")
+
+        capacity = args.capacity
+        serverless = None
+        if capacity.serverless_min_acus is not None and capacity.serverless_max_acus is not None:
+            serverless = aws.rds.ClusterServerlessv2ScalingConfigurationArgs(
+                min_capacity=capacity.serverless_min_acus,
+                max_capacity=capacity.serverless_max_acus,
+            )
+        cluster = aws.rds.Cluster(
+            f"{name}-cluster",
+            cluster_identifier=identifier,
+            engine=ENGINE,
+            engine_mode="provisioned",
+            engine_version=args.engine_version,
+            database_name=args.database_name,
+            master_username=args.master_username,
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=args.kms_key_arn,
+            iam_database_authentication_enabled=True,
+            storage_encrypted=True,
+            kms_key_id=args.kms_key_arn,
+            port=PORT,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[security_group.id],
+            db_cluster_parameter_group_name=parameters.name,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            backup_retention_period=args.backup_retention_days,
+            preferred_backup_window=args.backup_window,
+            preferred_maintenance_window=args.maintenance_window,
+            copy_tags_to_snapshot=True,
+            deletion_protection=args.protect,
+            skip_final_snapshot=not args.final_snapshot,
+            final_snapshot_identifier=final_snapshot_identifier,
+            serverlessv2_scaling_configuration=serverless,
+            apply_immediately=args.apply_immediately,
+            tags={"Name": identifier},
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.protect, depends_on=[postgres_logs]
+            ),
+        )
+        for index in range(capacity.instance_count):
+            # Spread round-robin over the zones: the writer and each reader in another zone.
+            zone = args.availability_zones[index % len(args.availability_zones)]
+            aws.rds.ClusterInstance(
+                f"{name}-instance-{index + 1}",
+                identifier=f"{identifier}-{index + 1}",
+                cluster_identifier=cluster.id,
+                engine=ENGINE,
+                engine_version=cluster.engine_version,
+                instance_class=capacity.instance_class,
+                availability_zone=zone,
+                db_subnet_group_name=subnet_group.name,
+                publicly_accessible=False,
+                promotion_tier=min(index, 15),
+                auto_minor_version_upgrade=True,
+                performance_insights_enabled=True,
+                performance_insights_kms_key_id=args.kms_key_arn,
+                performance_insights_retention_period=args.performance_insights_retention_days,
+                monitoring_interval=args.monitoring_interval_seconds,
+                monitoring_role_arn=monitoring_role.arn,
+                copy_tags_to_snapshot=True,
+                apply_immediately=args.apply_immediately,
+                tags={"Name": f"{identifier}-{index + 1}", "zone": zone},
+                # RDS checks that the monitoring role may publish metrics when the
+                # instance is created, not merely that the role exists.
+                opts=pulumi.ResourceOptions(
+                    parent=self, protect=args.protect, depends_on=[monitoring_policy]
+                ),
+            )
+
+        self.endpoint = cluster.endpoint
+        self.reader_endpoint = cluster.reader_endpoint
+        self.port = PORT
+        self.secret_arn = cluster.master_user_secrets.apply(_managed_secret_arn)
+        self.security_group_id = security_group.id
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint,
+                "readerEndpoint": self.reader_endpoint,
+                "port": self.port,
+                "secretArn": self.secret_arn,
+                "securityGroupId": self.security_group_id,
+            }
+        )
+
+    def _monitoring_role(
+        self, name: str, args: DatabaseArgs
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
+        role = aws.iam.Role(
+            f"{name}-monitoring",
+            description=f"Enhanced monitoring of {args.name_prefix}-db",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-monitoring",
+            role=role.name,
+            policy_arn=_MONITORING_POLICY.format(partition=args.partition),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return role, attachment
+
+
+def _managed_secret_arn(secrets: Sequence[aws.rds.outputs.ClusterMasterUserSecret]) -> str:
+    arns = [s.secret_arn for s in secrets if s.secret_arn]
+    if not arns:
+        raise ValueError("RDS reported no managed master user secret for the cluster")
+    return arns[0]

@@ -1,0 +1,80 @@
+"""Small building blocks several components share (plain functions, not components)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class LogArchive:
+    """Where a component's logs are kept: how long, and under which KMS key."""
+
+    retention_days: int
+    kms_key_arn: pulumi.Input[str]
+
+
+def log_group(
+    resource_name: str,
+    *,
+    name: str,
+    archive: LogArchive,
+    protect: bool,
+    parent: pulumi.Resource,
+) -> aws.cloudwatch.LogGroup:
+    """A named, retained, KMS-encrypted log group.
+
+    Services that create their own group on first write (RDS log exports, EKS) make one
+    that never expires and is not encrypted, so components create it first, by name.
+    """
+    return aws.cloudwatch.LogGroup(
+        resource_name,
+        name=name,
+        retention_in_days=archive.retention_days,
+        kms_key_id=archive.kms_key_arn,
+        deletion_protection_enabled=protect,
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+    )
+
+
+def security_group_for_clients(
+    resource_name: str,
+    *,
+    name: str,
+    description: str,
+    vpc_id: pulumi.Input[str],
+    port: int,
+    client_security_group_ids: Sequence[pulumi.Input[str]],
+    parent: pulumi.Resource,
+) -> aws.ec2.SecurityGroup:
+    """A security group admitting ``port`` over TCP from the given security groups only.
+
+    It has no CIDR rule and no egress rule: a data store answers connections, it never
+    opens them. Clients are named by security group so that only workloads that carry the
+    group reach the port, whatever their address.
+    """
+    if not client_security_group_ids:
+        raise ValueError(f"{resource_name}: at least one client security group is required")
+    # Auto-named, so that a replacement can be created before the old group goes.
+    group = aws.ec2.SecurityGroup(
+        resource_name,
+        description=description,
+        vpc_id=vpc_id,
+        tags={"Name": name},
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    for index, client in enumerate(client_security_group_ids):
+        aws.vpc.SecurityGroupIngressRule(
+            f"{resource_name}-from-client-{index}",
+            security_group_id=group.id,
+            description=f"TCP {port} from a client security group",
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            referenced_security_group_id=client,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+    return group
