@@ -31,3 +31,9 @@ def preview(stack: str, *, unknowns: bool = False, **overrides: Any) -> PreviewR
 @pytest.fixture(params=STACKS)
 def stack_preview(request: pytest.FixtureRequest) -> PreviewResult:
     return preview(request.param)
+
+
+def key_arn(result: PreviewResult, purpose: str) -> str:
+    """The ARN the mocks give the stack's KMS key for ``purpose``."""
+    key = result.named(f"keys-{purpose}")
+    return f"arn:aws:kms:{result.region}:123456789012:key/{key.id}"
