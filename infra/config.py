@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,7 +152,7 @@ def parse_settings(
     Raises :class:`SettingsError` listing every problem.
     """
 
-    problems: list[Problem] = []
+    problems: list[Problem] = _name_problems(project, stack)
     platform_raw: dict[str, Any] = {}
     secret_settings: set[str] = set()
     for full_key, value in config.items():
@@ -225,6 +226,26 @@ def parse_settings(
     return StackSettings(
         project=project, stack=stack, region=region, platform=platform, subnet_plan=plan
     )
+
+
+# Resource names start with "<project>-<stack>"; the tightest limit is ElastiCache's
+# 40-character replication group id, which adds "-cache".
+MAX_NAME_PREFIX = 34
+_NAME_PREFIX = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+
+
+def _name_problems(project: str, stack: str) -> list[Problem]:
+    prefix = f"{project}-{stack}"
+    if _NAME_PREFIX.fullmatch(prefix) and len(prefix) <= MAX_NAME_PREFIX:
+        return []
+    return [
+        Problem(
+            "project and stack name",
+            prefix,
+            "AWS names built from it would be refused; allowed: lowercase letters, digits "
+            f"and single hyphens, starting with a letter, {MAX_NAME_PREFIX} characters in all",
+        )
+    ]
 
 
 def _subnet_plan(network: NetworkSettings) -> tuple[SubnetPlan | None, Problem | None]:

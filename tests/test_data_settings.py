@@ -210,3 +210,13 @@ def test_bad_data_settings_register_nothing_but_the_stack(override):
         run_preview(REPOSITORY, "dev", config_overrides=override)
     assert [r.type for r in error.value.registered] == ["pulumi:pulumi:Stack"]
     assert "invalid setting" in str(error.value)
+
+
+@pytest.mark.parametrize("stack", ["Prod", "feature_x", "a-very-long-feature-branch-stack-name"])
+def test_a_stack_name_aws_would_refuse_in_resource_names_is_rejected(stack):
+    problems = problems_for(settings_with(), stack=stack)
+    assert problems == [
+        f'project and stack name = "platform-{stack}": AWS names built from it would be '
+        "refused; allowed: lowercase letters, digits and single hyphens, starting with a "
+        "letter, 34 characters in all"
+    ]
