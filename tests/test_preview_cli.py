@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.preview.values import reveal
 from tests.conftest import REPOSITORY, preview
 
 pytestmark = pytest.mark.slow
@@ -178,3 +179,15 @@ def test_unknowns_mode_prints_unknown_outputs():
     assert result.returncode == 0, result.stderr
     assert re.search(r'vpcId: +"\[unknown\]"', result.stdout)
     assert "computed attributes left unknown" in result.stdout
+
+
+def test_the_cache_token_is_printed_only_as_secret_in_human_and_json_output():
+    [redis] = preview("dev").of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    token = reveal(redis.inputs["authToken"])
+    human, document = run_cli("dev"), run_cli("dev", "--json")
+    assert human.returncode == document.returncode == 0
+    for output in (human.stdout, human.stderr, document.stdout, document.stderr):
+        assert token not in output
+    resources = json.loads(document.stdout)["resources"]
+    [printed] = [r for r in resources if r["type"] == redis.type]
+    assert printed["inputs"]["authToken"] == "[secret]"
