@@ -158,7 +158,13 @@ class Database(pulumi.ComponentResource):
             apply_immediately=args.apply_immediately,
             tags={"Name": identifier},
             opts=pulumi.ResourceOptions(
-                parent=self, protect=args.protect, depends_on=[postgres_logs]
+                parent=self,
+                protect=args.protect,
+                depends_on=[postgres_logs],
+                # The pin is the version a cluster is created with. Automatic minor
+                # upgrades then move it ahead in the maintenance window, and setting the
+                # pin again would be a downgrade AWS refuses; see the README.
+                ignore_changes=["engineVersion"],
             ),
         )
         for index in range(capacity.instance_count):
@@ -169,7 +175,6 @@ class Database(pulumi.ComponentResource):
                 identifier=f"{identifier}-{index + 1}",
                 cluster_identifier=cluster.id,
                 engine=ENGINE,
-                engine_version=cluster.engine_version,
                 instance_class=capacity.instance_class,
                 availability_zone=zone,
                 db_subnet_group_name=subnet_group.name,
@@ -182,6 +187,7 @@ class Database(pulumi.ComponentResource):
                 monitoring_interval=args.monitoring_interval_seconds,
                 monitoring_role_arn=monitoring_role.arn,
                 copy_tags_to_snapshot=True,
+                preferred_maintenance_window=args.maintenance_window,
                 apply_immediately=args.apply_immediately,
                 tags={"Name": f"{identifier}-{index + 1}", "zone": zone},
                 # RDS checks that the monitoring role may publish metrics when the

@@ -123,8 +123,7 @@ def build_platform(settings: StackSettings) -> Platform:
             snapshot_window=cache_settings.snapshot_window,
             maintenance_window=cache_settings.maintenance_window,
             maxmemory_policy=cache_settings.maxmemory_policy,
-            # Like the database: a last snapshot unless the stack skips it (dev).
-            final_snapshot=not db.skip_final_snapshot,
+            final_snapshot=not cache_settings.skip_final_snapshot,
             apply_immediately=cache_settings.apply_immediately,
             protect=protect,
         ),

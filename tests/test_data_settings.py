@@ -31,16 +31,22 @@ def test_real_instance_classes_are_accepted(instance_class):
     assert settings.platform.database.instance_class == instance_class
 
 
-@pytest.mark.parametrize("instance_class", ["r7g.large", "db.large", "db.r7g.huge", "DB.R7G.LARGE"])
+@pytest.mark.parametrize(
+    "instance_class",
+    ["r7g.large", "db.large", "db.r7g.huge", "DB.R7G.LARGE", "db.t4g.small", "db.m5.large"],
+)
 def test_an_instance_class_of_unknown_format_is_rejected(instance_class):
     [problem] = problems_for(
         settings_with(platform__database=database_with(instanceClass=instance_class))
     )
     assert problem.startswith(f'platform:database.instanceClass = "{instance_class}"')
-    assert "allowed: db.serverless or a class such as db.r7g.large" in problem
+    assert "allowed: db.serverless or db.<family>.<size> such as db.r7g.large" in problem
+    assert "(t3 and t4g: medium or large)" in problem
 
 
-@pytest.mark.parametrize("node_type", ["t4g.micro", "cache.micro", "db.r7g.large"])
+@pytest.mark.parametrize(
+    "node_type", ["t4g.micro", "cache.micro", "db.r7g.large", "cache.t1.micro"]
+)
 def test_a_cache_node_type_of_unknown_format_is_rejected(node_type):
     [problem] = problems_for(settings_with(platform__cache=cache_with(nodeType=node_type)))
     assert problem.startswith(f'platform:cache.nodeType = "{node_type}"')
@@ -220,3 +226,40 @@ def test_a_stack_name_aws_would_refuse_in_resource_names_is_rejected(stack):
         "refused; allowed: lowercase letters, digits and single hyphens, starting with a "
         "letter, 34 characters in all"
     ]
+
+
+@pytest.mark.parametrize("version", ["6.2", "8.0", "7"])
+def test_only_redis_versions_with_the_redis7_family_and_required_tls_are_accepted(version):
+    [problem] = problems_for(settings_with(platform__cache=cache_with(engineVersion=version)))
+    assert problem == f'platform:cache.engineVersion = "{version}": allowed: 7.0 or 7.1'
+
+
+def test_pausing_serverless_needs_an_engine_version_that_can_pause():
+    database = database_with(
+        engineVersion="16.2",
+        instanceClass="db.serverless",
+        serverless={"minCapacity": 0, "maxCapacity": 4},
+    )
+    [problem] = problems_for(settings_with(platform__database=database))
+    assert "minCapacity 0 (pause when idle) needs a newer engineVersion than 16.2" in problem
+    database["engineVersion"] = "16.3"
+    parse_settings(
+        settings_with(platform__database=database), project="platform", stack="x", source="x"
+    )
+
+
+def test_a_window_that_starts_where_it_ends_is_rejected():
+    [problem] = problems_for(
+        settings_with(platform__database=database_with(backupWindow="03:00-03:00"))
+    )
+    assert "starts where it ends" in problem
+
+
+def test_prod_may_not_skip_the_final_cache_snapshot():
+    config = settings_with(
+        platform__environment="prod",
+        platform__logRetentionDays=365,
+        platform__cache=cache_with(skipFinalSnapshot=True),
+    )
+    [problem] = problems_for(config, stack="prod")
+    assert problem.startswith("platform:cache.skipFinalSnapshot = true")

@@ -36,6 +36,11 @@ def test_each_stack_gets_the_instances_and_backups_its_profile_asks_for(
     assert cluster.inputs["preferredMaintenanceWindow"] == "sun:04:30-sun:05:30"
     assert cluster.inputs["copyTagsToSnapshot"] is True
     assert cluster.inputs["engineVersion"] == "16.6"
+    # AWS moves the minor version ahead itself; re-applying the pin would be a downgrade.
+    assert cluster.options["ignoreChanges"] == ["engineVersion"]
+    assert all(i.inputs["autoMinorVersionUpgrade"] is True for i in instances)
+    assert all("engineVersion" not in i.inputs for i in instances)
+    assert {i.inputs["preferredMaintenanceWindow"] for i in instances} == {"sun:04:30-sun:05:30"}
 
 
 def test_dev_runs_serverless_v2_that_may_pause_and_the_others_do_not():

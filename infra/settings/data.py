@@ -11,14 +11,33 @@ from infra.settings.base import Decimal, Model, Number, matching, within
 from infra.settings.windows import daily_window, weekly_window, windows_apart
 
 SERVERLESS_CLASS = "db.serverless"
-_DB_INSTANCE_CLASS = re.compile(
-    r"db\.[a-z]+\d+[a-z]*(-[a-z0-9]+)?\.(micro|small|medium|large|xlarge|\d{1,2}xlarge|metal)"
-)
+_DB_INSTANCE_CLASS = re.compile(r"db\.([a-z]+\d+[a-z]*)\.(medium|large|xlarge|\d{1,2}xlarge)")
+# Instance families Aurora PostgreSQL offers; burstable ones only as medium and large.
+AURORA_FAMILIES = ("r5", "r6g", "r6gd", "r6i", "r6id", "r7g", "r7i", "r8g", "x2g", "t3", "t4g")
 _CACHE_NODE_TYPE = re.compile(
-    r"cache\.[a-z]+\d+[a-z]*\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)"
+    r"cache\.([a-z]+\d+[a-z]*)\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)"
+)
+# Node families that support encryption at rest and in transit.
+CACHE_FAMILIES = (
+    "r7g",
+    "r6gd",
+    "r6g",
+    "r5",
+    "r4",
+    "m7g",
+    "m6g",
+    "m5",
+    "m4",
+    "t4g",
+    "t3",
+    "t2",
+    "c7gn",
 )
 _AURORA_VERSION = re.compile(r"(1[1-9]|[2-9]\d)\.\d{1,2}")
-_REDIS_VERSION = re.compile(r"([6-9])\.\d")
+# Redis OSS on ElastiCache: 7.x has the redis7 parameter family and TLS "required" mode.
+REDIS_VERSIONS = ("7.0", "7.1")
+# Serverless v2 may scale to 0 ACUs (pause) from these minor versions of each major.
+PAUSE_FROM_MINOR = {13: 15, 14: 12, 15: 7, 16: 3}
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
 # Performance Insights keeps 7 days free, or whole months (31 days) up to 2 years.
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = (7, *(31 * months for months in range(1, 24)), 731)
@@ -87,11 +106,21 @@ class DatabaseSettings(Model):
     @field_validator("instance_class")
     @classmethod
     def _instance_class(cls, value: str) -> str:
+        allowed = (
+            f"{SERVERLESS_CLASS} or db.<family>.<size> such as db.r7g.large, family one of "
+            + ", ".join(AURORA_FAMILIES)
+            + " (t3 and t4g: medium or large)"
+        )
         if value == SERVERLESS_CLASS:
             return value
-        return matching(
-            value, _DB_INSTANCE_CLASS, f"{SERVERLESS_CLASS} or a class such as db.r7g.large"
-        )
+        match = _DB_INSTANCE_CLASS.fullmatch(value)
+        if (
+            not match
+            or match[1] not in AURORA_FAMILIES
+            or (match[1].startswith("t") and match[2] not in ("medium", "large"))
+        ):
+            raise ValueError(f"allowed: {allowed}")
+        return value
 
     @field_validator("instance_count")
     @classmethod
@@ -149,6 +178,14 @@ class DatabaseSettings(Model):
                 f"serverless capacity is set but instanceClass is {self.instance_class}; "
                 f"allowed: instanceClass {SERVERLESS_CLASS}, or remove serverless"
             )
+        if self.serverless is not None and self.serverless.min_capacity == 0:
+            major, minor = (int(part) for part in self.engine_version.split("."))
+            if major < 13 or (major in PAUSE_FROM_MINOR and minor < PAUSE_FROM_MINOR[major]):
+                raise ValueError(
+                    f"serverless minCapacity 0 (pause when idle) needs a newer engineVersion "
+                    f"than {self.engine_version}; allowed: minCapacity 0.5 or more, or "
+                    "engineVersion 13.15, 14.12, 15.7, 16.3 or later in its major"
+                )
         windows_apart("backupWindow", self.backup_window, self.maintenance_window)
         return self
 
@@ -161,6 +198,7 @@ class CacheSettings(Model):
     snapshot_window: str = "05:00-06:00"
     maintenance_window: str = "sun:06:30-sun:07:30"
     maxmemory_policy: str = "volatile-lru"
+    skip_final_snapshot: bool = False
     apply_immediately: bool = False
 
     @property
@@ -170,13 +208,20 @@ class CacheSettings(Model):
     @field_validator("engine_version")
     @classmethod
     def _redis_version(cls, version: str) -> str:
-        # AUTH with TLS and slow-log delivery need Redis 6 or newer.
-        return matching(version, _REDIS_VERSION, "a Redis version 6.x to 9.x such as 7.1")
+        if version not in REDIS_VERSIONS:
+            raise ValueError("allowed: " + " or ".join(REDIS_VERSIONS))
+        return version
 
     @field_validator("node_type")
     @classmethod
     def _node_type(cls, value: str) -> str:
-        return matching(value, _CACHE_NODE_TYPE, "a node type such as cache.t4g.micro")
+        match = _CACHE_NODE_TYPE.fullmatch(value)
+        if not match or match[1] not in CACHE_FAMILIES:
+            raise ValueError(
+                "allowed: cache.<family>.<size> such as cache.t4g.micro, family one of "
+                + ", ".join(CACHE_FAMILIES)
+            )
+        return value
 
     @field_validator("node_count")
     @classmethod

@@ -75,6 +75,12 @@ def environment_problems(platform: PlatformConfig) -> list[Problem]:
             f"{PROD_MIN_CACHE_NODES} to 6",
         ),
         (
+            cache.skip_final_snapshot,
+            "platform:cache.skipFinalSnapshot",
+            cache.skip_final_snapshot,
+            "prod takes a final snapshot before a cache is deleted; allowed: false",
+        ),
+        (
             cache.snapshot_retention_days < 1,
             "platform:cache.snapshotRetentionDays",
             cache.snapshot_retention_days,

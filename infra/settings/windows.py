@@ -26,6 +26,8 @@ def daily_window(text: str, min_minutes: int) -> str:
     if not match:
         raise ValueError("allowed: hh:mm-hh:mm in UTC, such as 03:00-04:00")
     start, end = _daily_span(match)
+    if match.group(1, 2) == match.group(3, 4):
+        raise ValueError("the window starts where it ends; allowed: a window of some length")
     if end - start < min_minutes:
         raise ValueError(f"the window lasts {end - start} minutes; allowed: {min_minutes} or more")
     return text
@@ -36,6 +38,8 @@ def weekly_window(text: str, min_minutes: int) -> str:
     if not match:
         raise ValueError("allowed: ddd:hh:mm-ddd:hh:mm in UTC, such as sun:04:30-sun:05:30")
     start, end = _weekly_span(match)
+    if match.group(1, 2, 3) == match.group(4, 5, 6):
+        raise ValueError("the window starts where it ends; allowed: a window of some length")
     if end - start < min_minutes:
         raise ValueError(f"the window lasts {end - start} minutes; allowed: {min_minutes} or more")
     return text.lower()
