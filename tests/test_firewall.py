@@ -98,27 +98,36 @@ def test_address_and_country_lists_from_settings_become_block_rules_before_the_r
         "dev",
         platform__firewall={
             "blockedIpCidrs": ["198.51.100.0/24"],
+            "allowedIpCidrs": ["203.0.113.0/24", "192.0.2.0/25"],
             "allowedCountries": ["DE", "FR"],
             "blockedCountries": ["KP"],
         },
     )
-    [ip_set] = result.of_type("aws:wafv2/ipSet:IpSet")
-    assert ip_set.inputs["addresses"] == ["198.51.100.0/24"]
-    assert ip_set.inputs["scope"] == "REGIONAL"
+    ip_sets = {s.name: s for s in result.of_type("aws:wafv2/ipSet:IpSet")}
+    assert ip_sets["firewall-blocked-ips"].inputs["addresses"] == ["198.51.100.0/24"]
+    assert ip_sets["firewall-allowed-ips"].inputs["addresses"] == [
+        "203.0.113.0/24",
+        "192.0.2.0/25",
+    ]
+    assert {s.inputs["scope"] for s in ip_sets.values()} == {"REGIONAL"}
     rules = sorted(result.of_type(ACL)[0].inputs["rules"], key=lambda r: r["priority"])
-    assert [r["name"] for r in rules[:4]] == [
+    assert [r["name"] for r in rules[:5]] == [
         "blocked-ips",
+        "not-allowed-ips",
         "blocked-countries",
         "not-allowed-countries",
         "rate-limit-per-ip",
     ]
-    arn = rules[0]["statement"]["ipSetReferenceStatement"]["arn"]
-    assert arn.startswith("arn:aws:wafv2:us-east-1:123456789012:regional/ipset/")
-    assert rules[1]["statement"] == {"geoMatchStatement": {"countryCodes": ["KP"]}}
-    assert rules[2]["statement"] == {
+    blocked_arn = rules[0]["statement"]["ipSetReferenceStatement"]["arn"]
+    assert blocked_arn.startswith("arn:aws:wafv2:us-east-1:123456789012:regional/ipset/")
+    assert ip_sets["firewall-blocked-ips"].urn in result.of_type(ACL)[0].dependencies
+    allowed = rules[1]["statement"]["notStatement"]["statement"]["ipSetReferenceStatement"]
+    assert allowed["arn"] != blocked_arn
+    assert rules[2]["statement"] == {"geoMatchStatement": {"countryCodes": ["KP"]}}
+    assert rules[3]["statement"] == {
         "notStatement": {"statement": {"geoMatchStatement": {"countryCodes": ["DE", "FR"]}}}
     }
-    assert all(r["action"] == {"block": {}} for r in rules[:4])
+    assert all(r["action"] == {"block": {}} for r in rules[:5])
 
 
 def test_without_lists_no_ip_sets_are_made():
