@@ -9,7 +9,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.parts import LogArchive, log_group, security_group_for_clients
+from components.parts import (
+    LogArchive,
+    final_snapshot_name,
+    log_group,
+    security_group_for_clients,
+)
 
 PORT = 6379
 
@@ -107,10 +112,11 @@ class Cache(pulumi.ComponentResource):
             opts=child,
         )
 
-        final_snapshot_identifier: pulumi.Input[str] | None = None
-        if args.final_snapshot:
-            suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child)
-            final_snapshot_identifier = suffix.hex.apply(lambda h: f"{group_id}-final-{h}")
+        final_snapshot_identifier = (
+            final_snapshot_name(f"{name}-final-snapshot", prefix=group_id, parent=self)
+            if args.final_snapshot
+            else None
+        )
 
         zones = [
             args.availability_zones[i % len(args.availability_zones)]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
-from components.parts import LogArchive, log_group, security_group_for_clients
+from components.parts import (
+    LogArchive,
+    final_snapshot_name,
+    log_group,
+    security_group_for_clients,
+    service_trust_policy,
+)
 
 PORT = 5432
 ENGINE = aws.rds.EngineType.AURORA_POSTGRESQL
@@ -115,12 +119,11 @@ class Database(pulumi.ComponentResource):
         )
         monitoring_role, monitoring_policy = self._monitoring_role(name, args)
 
-        final_snapshot_identifier: pulumi.Input[str] | None = None
-        if args.final_snapshot:
-            # Unique per cluster, so deleting and recreating never collides with the
-            # snapshot of the previous one.
-            suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=child)
-            final_snapshot_identifier = suffix.hex.apply(lambda h: f"{identifier}-final-{h}")
+        final_snapshot_identifier = (
+            final_snapshot_name(f"{name}-final-snapshot", prefix=identifier, parent=self)
+            if args.final_snapshot
+            else None
+        )
 
         capacity = args.capacity
         serverless = None
@@ -218,18 +221,7 @@ class Database(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-monitoring",
             description=f"Enhanced monitoring of {args.name_prefix}-db",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=service_trust_policy("monitoring.rds.amazonaws.com"),
             opts=pulumi.ResourceOptions(parent=self),
         )
         attachment = aws.iam.RolePolicyAttachment(

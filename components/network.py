@@ -10,7 +10,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.parts import LogArchive, log_group
+from components.parts import LogArchive, log_group, service_trust_policy
 from components.subnet_plan import SubnetPlan, Tier
 
 # Subnet tags the AWS Load Balancer Controller uses to discover where to put load balancers.
@@ -274,27 +274,18 @@ class Network(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-flow-logs",
             description=f"VPC flow logs of {args.name_prefix} to CloudWatch Logs",
-            assume_role_policy=json.dumps(
+            # Confused-deputy guard: only this account's flow logs.
+            assume_role_policy=service_trust_policy(
+                "vpc-flow-logs.amazonaws.com",
                 {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            # Confused-deputy guard: only this account's flow logs.
-                            "Condition": {
-                                "StringEquals": {"aws:SourceAccount": args.account_id},
-                                "ArnLike": {
-                                    "aws:SourceArn": (
-                                        f"arn:{args.partition}:ec2:{args.region}:"
-                                        f"{args.account_id}:vpc-flow-log/*"
-                                    )
-                                },
-                            },
-                        }
-                    ],
-                }
+                    "StringEquals": {"aws:SourceAccount": args.account_id},
+                    "ArnLike": {
+                        "aws:SourceArn": (
+                            f"arn:{args.partition}:ec2:{args.region}:"
+                            f"{args.account_id}:vpc-flow-log/*"
+                        )
+                    },
+                },
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

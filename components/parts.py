@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 
 @dataclass(frozen=True)
@@ -78,3 +81,26 @@ def security_group_for_clients(
             opts=pulumi.ResourceOptions(parent=parent),
         )
     return group
+
+
+def final_snapshot_name(
+    resource_name: str, *, prefix: str, parent: pulumi.Resource
+) -> pulumi.Output[str]:
+    """``<prefix>-final-<8 hex>``: unique per store, so deleting and recreating one never
+    collides with the last snapshot of the previous one."""
+    suffix = random.RandomId(
+        resource_name, byte_length=4, opts=pulumi.ResourceOptions(parent=parent)
+    )
+    return suffix.hex.apply(lambda hex_suffix: f"{prefix}-final-{hex_suffix}")
+
+
+def service_trust_policy(service: str, condition: dict[str, Any] | None = None) -> str:
+    """An assume-role policy for one AWS service principal, with an optional condition."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if condition:
+        statement["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})

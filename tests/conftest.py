@@ -37,3 +37,10 @@ def key_arn(result: PreviewResult, purpose: str) -> str:
     """The ARN the mocks give the stack's KMS key for ``purpose``."""
     key = result.named(f"keys-{purpose}")
     return f"arn:aws:kms:{result.region}:123456789012:key/{key.id}"
+
+
+def subnet_ids(result: PreviewResult, tier: str) -> list[str]:
+    """Sorted ids of the stack's subnets of one tier (public, private, isolated)."""
+    return sorted(
+        s.id for s in result.of_type("aws:ec2/subnet:Subnet") if s.inputs["tags"]["tier"] == tier
+    )

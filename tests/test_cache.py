@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.preview.values import is_secret, reveal
-from tests.conftest import key_arn, preview
+from tests.conftest import key_arn, preview, subnet_ids
 
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 CACHE = "platform:components:Cache"
@@ -83,12 +83,7 @@ def test_parameters_and_slow_log_delivery(stack_preview):
 
 def test_the_cache_lives_in_the_isolated_subnets(stack_preview):
     [subnet_group] = stack_preview.of_type("aws:elasticache/subnetGroup:SubnetGroup")
-    isolated = sorted(
-        s.id
-        for s in stack_preview.of_type("aws:ec2/subnet:Subnet")
-        if s.inputs["tags"]["tier"] == "isolated"
-    )
-    assert sorted(subnet_group.inputs["subnetIds"]) == isolated
+    assert sorted(subnet_group.inputs["subnetIds"]) == subnet_ids(stack_preview, "isolated")
     [group] = stack_preview.of_type(GROUP)
     assert group.inputs["subnetGroupName"] == subnet_group.id
 

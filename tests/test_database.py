@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.preview.values import is_secret, reveal
-from tests.conftest import key_arn, preview
+from tests.conftest import key_arn, preview, subnet_ids
 
 CLUSTER = "aws:rds/cluster:Cluster"
 INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
@@ -111,12 +111,7 @@ def test_monitoring_interval_and_insights_retention_follow_the_stack():
 
 def test_the_cluster_lives_in_the_isolated_subnets(stack_preview):
     [subnet_group] = stack_preview.of_type("aws:rds/subnetGroup:SubnetGroup")
-    isolated = sorted(
-        s.id
-        for s in stack_preview.of_type("aws:ec2/subnet:Subnet")
-        if s.inputs["tags"]["tier"] == "isolated"
-    )
-    assert sorted(subnet_group.inputs["subnetIds"]) == isolated
+    assert sorted(subnet_group.inputs["subnetIds"]) == subnet_ids(stack_preview, "isolated")
     [cluster] = stack_preview.of_type(CLUSTER)
     assert cluster.inputs["dbSubnetGroupName"] == subnet_group.id
 
