@@ -11,6 +11,7 @@ import pytest
 from infra.preview.engine import ProgramError, run_preview
 from infra.preview.project import ProjectError
 from infra.preview.values import is_secret
+from tests.conftest import REPOSITORY
 
 
 def project(directory: Path, program: str, config: str = "  aws:region: us-east-1\n") -> Path:
@@ -165,3 +166,10 @@ def test_sys_exit_with_success_ends_the_program_normally(tmp_path):
     """
     result = run_preview(project(tmp_path / "p", program), "dev")
     assert [r.name for r in result.resources] == ["scratch-dev", "b"]
+
+
+def test_two_previews_of_a_stack_print_the_same_document():
+    # Registrations and their dependency lists arrive in thread-pool order.
+    first = run_preview(REPOSITORY, "staging").to_json()
+    second = run_preview(REPOSITORY, "staging").to_json()
+    assert json.dumps(first) == json.dumps(second)

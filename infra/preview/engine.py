@@ -213,10 +213,10 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                 properties = _struct(inputs)
             resource_id, computed = self.aws.new_resource(request.type, request.name, urn, inputs)
         property_dependencies = {
-            key: list(deps.urns) for key, deps in request.propertyDependencies.items()
+            key: sorted(deps.urns) for key, deps in request.propertyDependencies.items()
         }
         implicit = {urn for urns in property_dependencies.values() for urn in urns}
-        options["dependsOn"] = [d for d in request.dependencies if d not in implicit]
+        options["dependsOn"] = sorted(d for d in request.dependencies if d not in implicit)
         self._record(
             request,
             urn,
@@ -279,7 +279,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             name=request.name,
             parent=request.parent or None,
             provider=request.provider or None,
-            dependencies=list(request.dependencies),
+            dependencies=sorted(request.dependencies),
             **fields,
         )
         with self._lock:
