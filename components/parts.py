@@ -104,3 +104,74 @@ def service_trust_policy(service: str, condition: dict[str, Any] | None = None) 
     if condition:
         statement["Condition"] = condition
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def role_with_policies(
+    resource_name: str,
+    *,
+    description: str,
+    assume_role_policy: pulumi.Input[str],
+    managed_policy_arns: Sequence[str] = (),
+    inline_policy: pulumi.Input[str] | None = None,
+    parent: pulumi.Resource,
+) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+    """A role with AWS managed policies attached and at most one inline policy.
+
+    Returns the role and its grants: what uses the role should wait for the grants, or it
+    starts before it may act (and is deleted after it may no longer clean up).
+    """
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        resource_name,
+        description=description,
+        assume_role_policy=assume_role_policy,
+        opts=child,
+    )
+    grants: list[pulumi.Resource] = [
+        aws.iam.RolePolicyAttachment(
+            f"{resource_name}-{policy_arn.rsplit('/', 1)[-1]}",
+            role=role.name,
+            policy_arn=policy_arn,
+            opts=child,
+        )
+        for policy_arn in managed_policy_arns
+    ]
+    if inline_policy is not None:
+        grants.append(
+            aws.iam.RolePolicy(resource_name, role=role.id, policy=inline_policy, opts=child)
+        )
+    return role, grants
+
+
+@dataclass(frozen=True)
+class OidcIssuer:
+    """A cluster's OIDC identity provider, which IRSA roles trust."""
+
+    provider_arn: pulumi.Input[str]
+    issuer_url: pulumi.Input[str]  # https://oidc.eks.<region>.amazonaws.com/id/<ID>
+
+
+def irsa_trust_policy(
+    issuer: OidcIssuer, *, namespace: str, service_account: str
+) -> pulumi.Output[str]:
+    """Trust for exactly one Kubernetes service account (and only for STS tokens): any other
+    pod in the cluster, or the same name in another namespace, cannot assume the role."""
+
+    def policy(provider_arn: str, issuer_url: str) -> str:
+        host = issuer_url.removeprefix("https://")
+        statement = {
+            "Effect": "Allow",
+            "Principal": {"Federated": provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                    f"{host}:aud": "sts.amazonaws.com",
+                }
+            },
+        }
+        return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+    return pulumi.Output.all(issuer.provider_arn, issuer.issuer_url).apply(
+        lambda values: policy(values[0], values[1])
+    )

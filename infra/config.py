@@ -28,7 +28,9 @@ from components.subnet_plan import (
     plan_subnets,
 )
 from infra.aws_regions import REGION_ZONES
+from infra.settings.app import AppSettings, app_problems
 from infra.settings.base import Model, Number, Problem, tag_text
+from infra.settings.cluster import ClusterSettings
 from infra.settings.data import CacheSettings, DatabaseSettings
 from infra.settings.edge import FirewallSettings, RegistrySettings
 from infra.settings.network import NetworkSettings
@@ -71,6 +73,8 @@ class PlatformConfig(Model):
     cache: CacheSettings
     firewall: FirewallSettings = FirewallSettings()
     registry: RegistrySettings
+    cluster: ClusterSettings
+    app: AppSettings
 
     @field_validator("owner", "cost_center")
     @classmethod
@@ -205,6 +209,7 @@ def parse_settings(
     plan: SubnetPlan | None = None
     if platform is not None:
         problems += environment_problems(platform)
+        problems += app_problems(platform)
         network = platform.network
         if region in REGION_ZONES and network.availability_zone_count > len(REGION_ZONES[region]):
             problems.append(

@@ -9,17 +9,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pulumi
 import pulumi_aws as aws
 
+from components.app import App, AppArgs, DataStore
 from components.cache import Cache, CacheArgs
+from components.cluster import Cluster, ClusterArgs, NodeGroupArgs
 from components.database import Database, DatabaseArgs, DatabaseCapacity
 from components.firewall import Firewall, FirewallArgs
 from components.keys import EncryptionKeys, EncryptionKeysArgs, KeyPurpose
 from components.network import FlowLogArgs, Network, NetworkArgs
 from components.parts import LogArchive
 from components.registry import Registry, RegistryArgs
+from components.subnet_plan import Tier
+from components.workload import Probes, Resources, ServiceArgs, Slot
 from infra.aws_regions import partition
 from infra.config import Problem, SettingsError, StackSettings
+from infra.settings.app import ServiceSettings
+from infra.tagging import standard_tags
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,8 @@ class Platform:
     cache: Cache
     firewall: Firewall
     registry: Registry
+    cluster: Cluster
+    app: App
 
 
 def build_platform(settings: StackSettings) -> Platform:
@@ -158,7 +167,130 @@ def build_platform(settings: StackSettings) -> Platform:
             protect=protect,
         ),
     )
-    return Platform(keys, network, database, cache, firewall, registry)
+    cluster_settings = platform.cluster
+    cluster = Cluster(
+        "cluster",
+        ClusterArgs(
+            name_prefix=settings.name_prefix,
+            region=settings.region,
+            partition=aws_partition,
+            kubernetes_version=cluster_settings.kubernetes_version,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids,
+            public_access_cidrs=[str(c) for c in cluster_settings.public_access_cidrs],
+            admin_role_arns=cluster_settings.admin_role_arns,
+            node_security_group_ids=clients,
+            node_groups=[
+                NodeGroupArgs(
+                    name=group.name,
+                    instance_types=group.instance_types,
+                    architecture=group.architecture,
+                    capacity_type=group.capacity_type,
+                    min_size=group.min_size,
+                    desired_size=group.desired_size,
+                    max_size=group.max_size,
+                    disk_size_gib=group.disk_size_gib,
+                    max_unavailable=group.max_unavailable,
+                    labels=group.labels,
+                    taints=[(t.key, t.value, t.effect) for t in group.taints],
+                )
+                for group in cluster_settings.node_groups
+            ],
+            metadata_hop_limit=cluster_settings.metadata_hop_limit,
+            addon_versions={
+                "vpc-cni": cluster_settings.addons.vpc_cni,
+                "coredns": cluster_settings.addons.coredns,
+                "kube-proxy": cluster_settings.addons.kube_proxy,
+                "aws-ebs-csi-driver": cluster_settings.addons.aws_ebs_csi_driver,
+            },
+            load_balancer_controller_chart_version=(
+                cluster_settings.load_balancer_controller_chart_version
+            ),
+            secrets_kms_key_arn=keys.arn(KeyPurpose.EKS),
+            logs=logs,
+            resource_tags=standard_tags(settings),
+            protect=protect,
+        ),
+    )
+
+    app_settings = platform.app
+    app = App(
+        "app",
+        AppArgs(
+            name_prefix=settings.name_prefix,
+            region=settings.region,
+            host=app_settings.host,
+            preview_host=app_settings.preview_host,
+            preview_allowed_cidrs=[str(c) for c in app_settings.preview_allowed_cidrs],
+            certificate_arn=app_settings.certificate_arn,
+            web_acl_arn=firewall.web_acl_arn,
+            vpc_cidr=str(network_settings.cidr),
+            data_subnet_cidrs=settings.subnet_plan.cidrs(Tier.ISOLATED),
+            issuer=cluster.issuer,
+            database=DataStore(
+                host=database.endpoint,
+                reader_host=database.reader_endpoint,
+                port=database.port,
+                secret_arn=database.secret_arn,
+                kms_key_arn=keys.arn(KeyPurpose.DATABASE),
+            ),
+            database_name=db.database_name,
+            cache=DataStore(
+                host=cache.primary_endpoint,
+                reader_host=cache.reader_endpoint,
+                port=cache.port,
+                secret_arn=cache.auth_secret_arn,
+                kms_key_arn=keys.arn(KeyPurpose.CACHE),
+            ),
+            services=[
+                _service_args(service, registry.repository_urls[service.repository])
+                for service in app_settings.services
+            ],
+            provider=cluster.provider,
+            tags=standard_tags(settings),
+            protect=protect,
+        ),
+        # Pods need nodes, and the load balancer controller's webhooks must answer before
+        # Services and Ingresses are admitted.
+        opts=pulumi.ResourceOptions(depends_on=[cluster]),
+    )
+    return Platform(keys, network, database, cache, firewall, registry, cluster, app)
+
+
+def _service_args(service: ServiceSettings, repository_url: pulumi.Output[str]) -> ServiceArgs:
+    release = service.release
+    return ServiceArgs(
+        name=service.name,
+        port=service.port,
+        path=service.path,
+        image_repository=repository_url,
+        probes=Probes(
+            startup=service.health.startup,
+            readiness=service.health.readiness,
+            liveness=service.health.liveness,
+        ),
+        resources=Resources(
+            cpu_request=service.resources.cpu_request,
+            cpu_limit=service.resources.cpu_limit,
+            memory_request=service.resources.memory_request,
+            memory_limit=service.resources.memory_limit,
+        ),
+        max_replicas=service.scaling.max_replicas,
+        target_cpu_percent=service.scaling.target_cpu_percent,
+        env=service.env,
+        secret_sources=service.secrets,
+        live=release.live,
+        candidate_weight=release.candidate_weight,
+        strategy=release.strategy,
+        slots={
+            name: Slot(
+                image=release.slot(name).image,
+                replicas=release.slot(name).replicas,
+                scaled_down=release.slot(name).scaled_down,
+            )
+            for name in ("blue", "green")
+        },
+    )
 
 
 def availability_zones(settings: StackSettings) -> list[str]:
@@ -212,4 +344,14 @@ def stack_outputs(platform: Platform) -> dict[str, Any]:
         "cacheSecurityGroupId": cache.security_group_id,
         "webAclArn": platform.firewall.web_acl_arn,
         "repositoryUrls": platform.registry.repository_urls,
+        "clusterName": platform.cluster.name,
+        "clusterEndpoint": platform.cluster.endpoint,
+        "oidcProviderArn": platform.cluster.oidc_provider_arn,
+        "oidcIssuerUrl": platform.cluster.oidc_issuer_url,
+        "nodeSecurityGroupId": platform.cluster.node_security_group_id,
+        "kubeconfig": platform.cluster.kubeconfig,
+        "releases": {
+            name: {"live": platform.app.live_slots[name], "weights": weights}
+            for name, weights in platform.app.weights.items()
+        },
     }

@@ -25,6 +25,40 @@ BASE: dict[str, Any] = {
     },
     "platform:cache": {"nodeType": "cache.t4g.small", "nodeCount": 2, "snapshotRetentionDays": 7},
     "platform:registry": {"repositories": ["chat-api"]},
+    "platform:cluster": {
+        "kubernetesVersion": "1.35",
+        "nodeGroups": [
+            {
+                "name": "general",
+                "instanceTypes": ["m7g.large"],
+                "minSize": 2,
+                "desiredSize": 2,
+                "maxSize": 4,
+            }
+        ],
+        "addons": {
+            "vpcCni": "v1.20.4-eksbuild.1",
+            "coredns": "v1.12.4-eksbuild.1",
+            "kubeProxy": "v1.35.0-eksbuild.2",
+            "awsEbsCsiDriver": "v1.48.0-eksbuild.1",
+        },
+        "loadBalancerControllerChartVersion": "3.6.0",
+    },
+    "platform:app": {
+        "host": "chat.example.com",
+        "previewHost": "preview.chat.example.com",
+        "certificateArn": (
+            "arn:aws:acm:us-east-1:123456789012:certificate/0e6f1c2a-7b1d-4c55-9a0e-2f9d8c7b6a51"
+        ),
+        "services": [
+            {
+                "name": "chat-api",
+                "repository": "chat-api",
+                "port": 8080,
+                "release": {"live": "blue", "blue": {"image": "1.4.2"}},
+            }
+        ],
+    },
 }
 
 

@@ -101,7 +101,8 @@ def test_stack_outputs_carry_what_consumers_need_and_nothing_secret(stack_previe
     ):
         assert outputs.get(name) not in (None, "", [], {}), name
     assert outputs["keyArns"]["eks"] == key_arn(stack_preview, "eks")
-    assert not any(is_secret(value) for value in outputs.values())
+    # Only the kubeconfig is secret: it leads straight to the cluster's API.
+    assert [name for name, value in outputs.items() if is_secret(value)] == ["kubeconfig"]
 
 
 def _closure(result, start: str) -> set[str]:
@@ -140,7 +141,7 @@ def test_explicit_depends_on_stays_inside_each_component(stack_preview):
 def test_every_log_group_is_retained_and_encrypted_with_the_logs_key(stack_preview):
     retention = {"dev": 7, "staging": 90, "prod": 365}[stack_preview.stack]
     groups = stack_preview.of_type("aws:cloudwatch/logGroup:LogGroup")
-    assert len(groups) == 4  # flow logs, PostgreSQL, Redis slow log, WAF
+    assert len(groups) == 5  # flow logs, PostgreSQL, Redis slow log, WAF, EKS control plane
     for group in groups:
         assert group.inputs["retentionInDays"] == retention
         assert group.inputs["kmsKeyId"] == key_arn(stack_preview, "logs")

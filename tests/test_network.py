@@ -129,7 +129,7 @@ def test_flow_logs_go_to_an_encrypted_retained_group_through_a_scoped_role(stack
     [flow_log] = result.of_type("aws:ec2/flowLog:FlowLog")
     [log_group] = result.of_type(LOG_GROUP, within=NETWORK)
     [role] = result.of_type("aws:iam/role:Role", within=NETWORK)
-    [policy] = result.of_type("aws:iam/rolePolicy:RolePolicy")
+    [policy] = result.of_type("aws:iam/rolePolicy:RolePolicy", within=NETWORK)
     key = result.named("keys-logs")
     log_group_arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{log_group.inputs['name']}"
     assert flow_log.inputs["vpcId"] == vpc.id
@@ -263,7 +263,7 @@ def test_with_unknowns_the_program_still_builds_and_computed_values_stay_unknown
     [flow_log] = unknown.of_type("aws:ec2/flowLog:FlowLog")
     assert is_unknown(flow_log.inputs["logDestination"])
     assert is_unknown(flow_log.inputs["vpcId"])
-    [policy] = unknown.of_type("aws:iam/rolePolicy:RolePolicy")
+    [policy] = unknown.of_type("aws:iam/rolePolicy:RolePolicy", within=NETWORK)
     assert is_unknown(policy.inputs["policy"])  # the apply waits, as in a real first preview
     assert is_unknown(unknown.outputs["vpcId"])
 
@@ -279,7 +279,7 @@ def test_a_different_region_gets_its_own_zones_and_endpoint_names():
 def test_the_flow_log_is_created_only_once_its_role_may_write():
     result = preview("dev")
     [flow_log] = result.of_type("aws:ec2/flowLog:FlowLog")
-    [policy] = result.of_type("aws:iam/rolePolicy:RolePolicy")
+    [policy] = result.of_type("aws:iam/rolePolicy:RolePolicy", within=NETWORK)
     assert policy.urn in flow_log.options["dependsOn"]
 
 
@@ -310,8 +310,8 @@ def test_captured_values_follow_the_settings_so_assertions_on_them_can_fail():
     changed_cidrs = [s.inputs["cidrBlock"] for s in changed.of_type(SUBNET)]
     assert all(cidr.startswith("172.16.") for cidr in changed_cidrs)
     # Values built inside .apply callbacks change too, so those callbacks really ran.
-    [policy] = changed.of_type("aws:iam/rolePolicy:RolePolicy")
-    [baseline_policy] = baseline.of_type("aws:iam/rolePolicy:RolePolicy")
+    [policy] = changed.of_type("aws:iam/rolePolicy:RolePolicy", within=NETWORK)
+    [baseline_policy] = baseline.of_type("aws:iam/rolePolicy:RolePolicy", within=NETWORK)
     assert policy.inputs["policy"] == baseline_policy.inputs["policy"]  # same group name
     key = changed.named("keys-logs")
     assert json.loads(key.inputs["policy"])["Statement"][1]["Principal"] == {

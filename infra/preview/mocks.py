@@ -71,6 +71,8 @@ _ARN_RESOURCE = {
     "aws:wafv2/webAcl:WebAcl": ("wafv2", "regional/webacl/{name}/{id}"),
     "aws:wafv2/ipSet:IpSet": ("wafv2", "regional/ipset/{name}/{id}"),
     "aws:ecr/repository:Repository": ("ecr", "repository/{name}"),
+    "aws:eks/cluster:Cluster": ("eks", "cluster/{name}"),
+    "aws:ec2/launchTemplate:LaunchTemplate": ("ec2", "launch-template/{id}"),
 }
 _GLOBAL_SERVICES = {"iam"}  # ARNs without a region
 
@@ -88,6 +90,7 @@ _ID_IS_NAME = {
     "aws:elasticache/subnetGroup:SubnetGroup",
     "aws:elasticache/parameterGroup:ParameterGroup",
     "aws:ecr/repository:Repository",
+    "aws:eks/cluster:Cluster",
 }
 # Types whose name is held in another input than ``name``.
 _NAME_INPUT = {
@@ -164,6 +167,10 @@ class AwsMocks:
         digest = _digest(urn)
         if type_token.startswith("random:"):
             return random_outputs(type_token, inputs, digest)
+        if type_token.startswith("pulumi:providers:"):
+            return _uuid(digest), {}
+        if type_token.startswith("kubernetes:"):
+            return _kubernetes_id(type_token, name, inputs), {}
         if not type_token.startswith("aws:"):
             return "", {}
         computed: dict[str, Any] = {}
@@ -242,6 +249,43 @@ class AwsMocks:
             return {"repositoryUrl": url, "registryId": self.account_id}
         if type_token == "aws:ecr/lifecyclePolicy:LifecyclePolicy":
             return {"registryId": self.account_id}
+        if type_token.startswith("aws:eks/"):
+            return self._eks(type_token, resource_id, digest, inputs)
+        if type_token == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            issuer = str(reveal(inputs.get("url", ""))).removeprefix("https://")
+            return {"arn": f"arn:{self.partition}:iam::{self.account_id}:oidc-provider/{issuer}"}
+        if type_token == "aws:ec2/launchTemplate:LaunchTemplate":
+            return {"latestVersion": 1, "defaultVersion": 1}
+        return {}
+
+    def _eks(
+        self, type_token: str, resource_id: str, digest: str, inputs: dict[str, Any]
+    ) -> dict[str, Any]:
+        if type_token == "aws:eks/cluster:Cluster":
+            oidc_id = digest[:32].upper()
+            return {
+                "endpoint": f"https://{oidc_id}.gr7.{self.region}.eks.amazonaws.com",
+                "certificateAuthority": {
+                    "data": base64.b64encode(f"offline CA of {resource_id}".encode()).decode()
+                },
+                "identities": [
+                    {
+                        "oidcs": [
+                            {"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{oidc_id}"}
+                        ]
+                    }
+                ],
+                "vpcConfig": {
+                    **(inputs.get("vpcConfig") or {}),
+                    "clusterSecurityGroupId": f"sg-2{digest[16:32]}",
+                    "vpcId": f"vpc-0{digest[32:48]}",
+                },
+                "platformVersion": "eks.1",
+                "status": "ACTIVE",
+            }
+        if type_token == "aws:eks/nodeGroup:NodeGroup":
+            prefix = str(inputs.get("nodeGroupNamePrefix", "nodes-"))
+            return {"nodeGroupName": f"{prefix}{digest[:26]}", "status": "ACTIVE"}
         return {}
 
     def _rds(
@@ -334,3 +378,13 @@ class AwsMocks:
             "dnsSuffix": "amazonaws.com",
             "reverseDnsPrefix": "com.amazonaws",
         }
+
+
+def _kubernetes_id(type_token: str, name: str, inputs: dict[str, Any]) -> str:
+    """Kubernetes objects are known by namespace/name (cluster-scoped ones by name)."""
+    metadata = inputs.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
+    object_name = reveal(metadata.get("name")) or reveal(inputs.get("name")) or name
+    namespace = reveal(metadata.get("namespace")) or reveal(inputs.get("namespace"))
+    return f"{namespace}/{object_name}" if namespace else str(object_name)

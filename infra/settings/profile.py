@@ -21,9 +21,43 @@ PROD_MIN_DATABASE_INSTANCES = 2
 PROD_MIN_CACHE_NODES = 2
 
 
+PROD_MIN_NODES = 2
+PROD_MIN_REPLICAS = 2
+
+
 def environment_problems(platform: PlatformConfig) -> list[Problem]:
-    if platform.environment != "prod":
-        return []
+    problems = _cluster_endpoint_problems(platform)
+    if platform.environment == "prod":
+        problems += _prod_problems(platform)
+    return problems
+
+
+def _cluster_endpoint_problems(platform: PlatformConfig) -> list[Problem]:
+    cidrs = platform.cluster.public_access_cidrs
+    key = "platform:cluster.publicAccessCidrs"
+    shown = [str(c) for c in cidrs]
+    if platform.environment == "prod" and cidrs:
+        return [
+            Problem(
+                key,
+                shown,
+                "prod's API endpoint is private (reach it from the VPC: CI runners there or "
+                "a VPN); allowed: []",
+            )
+        ]
+    if platform.environment != "dev" and any(c.prefixlen == 0 for c in cidrs):
+        return [
+            Problem(
+                key,
+                shown,
+                f"opens the {platform.environment} API endpoint to the whole internet; "
+                "allowed: your offices' and CI's address ranges (prefix /1 or longer)",
+            )
+        ]
+    return []
+
+
+def _prod_problems(platform: PlatformConfig) -> list[Problem]:
     network, database, cache = platform.network, platform.database, platform.cache
     checks = [
         (
@@ -87,4 +121,28 @@ def environment_problems(platform: PlatformConfig) -> list[Problem]:
             "prod keeps daily cache snapshots; allowed: 1 to 35",
         ),
     ]
+    untainted_min = sum(g.min_size for g in platform.cluster.node_groups if not g.taints)
+    checks.append(
+        (
+            untainted_min < PROD_MIN_NODES,
+            "platform:cluster.nodeGroups",
+            untainted_min,
+            f"prod keeps at least {PROD_MIN_NODES} untainted nodes (sum of minSize) so losing "
+            "one does not stop CoreDNS and the ingress controller; allowed: "
+            f"{PROD_MIN_NODES} or more",
+        )
+    )
+    for index, service in enumerate(platform.app.services):
+        for slot_name in ("blue", "green"):
+            replicas = service.release.slot(slot_name).replicas
+            checks.append(
+                (
+                    replicas < PROD_MIN_REPLICAS,
+                    f"platform:app.services[{index}].release.{slot_name}.replicas",
+                    replicas,
+                    f"prod runs {service.name} on at least {PROD_MIN_REPLICAS} pods so a "
+                    f"node or zone loss does not take it down; allowed: {PROD_MIN_REPLICAS} "
+                    "or more",
+                )
+            )
     return [Problem(key, value, message) for failed, key, value, message in checks if failed]

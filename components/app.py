@@ -1,0 +1,336 @@
+"""The chat platform's services on Kubernetes, each with a blue and a green slot behind one
+weighted ALB rule, so a release is a change of weights or of the live slot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.parts import OidcIssuer, irsa_trust_policy, role_with_policies
+from components.workload import (
+    SERVICE_PORT,
+    SLOTS,
+    ServiceArgs,
+    config_map_name,
+    group_orders,
+    image_reference,
+    ingress_annotations,
+    ingress_rules,
+    labels,
+    pod_template,
+    slot_service_name,
+    version_label,
+    weights,
+)
+
+# Pod Security Standards: `restricted` is enforced, and warned/audited at the same level so
+# a violation shows up in kubectl and the audit log before it is refused.
+POD_SECURITY = {
+    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
+}
+
+
+@dataclass(frozen=True)
+class DataStore:
+    host: pulumi.Input[str]
+    reader_host: pulumi.Input[str]
+    port: int
+    secret_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class AppArgs:
+    name_prefix: str
+    region: str
+    host: str
+    preview_host: str
+    preview_allowed_cidrs: Sequence[str]
+    certificate_arn: str
+    web_acl_arn: pulumi.Input[str]
+    vpc_cidr: str
+    data_subnet_cidrs: Sequence[str]  # where the database and cache listen
+    issuer: OidcIssuer
+    database: DataStore
+    database_name: str
+    cache: DataStore
+    services: Sequence[ServiceArgs]
+    provider: k8s.Provider
+    tags: Mapping[str, str]  # put on the ALB and its target groups
+    protect: bool
+
+
+class App(pulumi.ComponentResource):
+    """``weights`` (service -> slot -> percent) and ``live_slots`` are what the release
+    driver reads back after an ``up``."""
+
+    weights: dict[str, dict[str, int]]
+    live_slots: dict[str, str]
+
+    def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("platform:components:App", name, None, opts)
+        self._args = args
+        self._k8s = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        orders = group_orders([s.path for s in args.services])
+        self.weights, self.live_slots = {}, {}
+        for service, order in zip(args.services, orders, strict=True):
+            self._service(service, order)
+            self.weights[service.name] = weights(service)
+            self.live_slots[service.name] = service.live
+        self.register_outputs({"weights": self.weights, "liveSlots": self.live_slots})
+
+    def _service(self, service: ServiceArgs, order: int) -> None:
+        args, name = self._args, service.name
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata={
+                "name": name,
+                "labels": {
+                    **POD_SECURITY,
+                    # Rollouts wait until the ALB sees new pods healthy before stopping old ones.
+                    "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
+                },
+            },
+            opts=self._k8s,
+        )
+        ns = namespace.metadata.name
+        self._service_account(service, ns)
+        self._config_map(service, ns)
+        self._network_policies(service, ns)
+        for slot in SLOTS:
+            self._slot(service, slot, ns)
+        k8s.networking.v1.Ingress(
+            f"{name}-ingress",
+            metadata={
+                "name": name,
+                "namespace": ns,
+                "annotations": ingress_annotations(
+                    service,
+                    group=args.name_prefix,
+                    order=order,
+                    certificate_arn=args.certificate_arn,
+                    web_acl_arn=args.web_acl_arn,
+                    preview_allowed_cidrs=args.preview_allowed_cidrs,
+                    deletion_protection=args.protect,
+                    tags=args.tags,
+                ),
+            },
+            spec={
+                "ingress_class_name": "alb",
+                "rules": ingress_rules(service, host=args.host, preview_host=args.preview_host),
+            },
+            opts=self._k8s,
+        )
+
+    def _stores(self, service: ServiceArgs) -> list[DataStore]:
+        by_source = {"database": self._args.database, "cache": self._args.cache}
+        return [by_source[source] for source in service.secret_sources]
+
+    def _service_account(self, service: ServiceArgs, ns: pulumi.Output[str]) -> None:
+        annotations: dict[str, pulumi.Input[str]] = {}
+        stores = self._stores(service)
+        if stores:
+            role, _ = role_with_policies(
+                f"{service.name}-role",
+                description=f"IRSA role of {service.name}: reads its own secrets only",
+                assume_role_policy=irsa_trust_policy(
+                    self._args.issuer, namespace=service.name, service_account=service.name
+                ),
+                inline_policy=pulumi.Output.all(
+                    [s.secret_arn for s in stores], [s.kms_key_arn for s in stores]
+                ).apply(lambda v: secret_reader_policy(v[0], v[1], self._args.region)),
+                parent=self,
+            )
+            annotations["eks.amazonaws.com/role-arn"] = role.arn
+        k8s.core.v1.ServiceAccount(
+            f"{service.name}-sa",
+            metadata={"name": service.name, "namespace": ns, "annotations": annotations},
+            automount_service_account_token=False,
+            opts=self._k8s,
+        )
+
+    def _config_map(self, service: ServiceArgs, ns: pulumi.Output[str]) -> None:
+        args = self._args
+        data: dict[str, pulumi.Input[str]] = {
+            **service.env,
+            "AWS_REGION": args.region,
+            "SERVICE_NAME": service.name,
+            "SERVICE_PORT": str(service.port),
+        }
+        if "database" in service.secret_sources:
+            data |= {
+                "DATABASE_HOST": args.database.host,
+                "DATABASE_READER_HOST": args.database.reader_host,
+                "DATABASE_PORT": str(args.database.port),
+                "DATABASE_NAME": args.database_name,
+                "DATABASE_SECRET_ARN": args.database.secret_arn,
+            }
+        if "cache" in service.secret_sources:
+            data |= {
+                "CACHE_HOST": args.cache.host,
+                "CACHE_READER_HOST": args.cache.reader_host,
+                "CACHE_PORT": str(args.cache.port),
+                "CACHE_AUTH_SECRET_ARN": args.cache.secret_arn,
+            }
+        k8s.core.v1.ConfigMap(
+            f"{service.name}-settings",
+            metadata={"name": config_map_name(service.name), "namespace": ns},
+            data=data,
+            opts=self._k8s,
+        )
+
+    def _network_policies(self, service: ServiceArgs, ns: pulumi.Output[str]) -> None:
+        args = self._args
+        k8s.networking.v1.NetworkPolicy(
+            f"{service.name}-deny-all",
+            metadata={"name": "deny-all", "namespace": ns},
+            spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
+            opts=self._k8s,
+        )
+        store_ports = [s.port for s in self._stores(service)]
+        egress: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
+            {
+                "to": [
+                    {
+                        "namespace_selector": {
+                            "match_labels": {"kubernetes.io/metadata.name": "kube-system"}
+                        },
+                        "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}},
+                    }
+                ],
+                "ports": [{"protocol": p, "port": 53} for p in ("UDP", "TCP")],
+            },
+            # AWS APIs (STS, Secrets Manager) and the model providers the chat calls.
+            {
+                "to": [{"ip_block": {"cidr": "0.0.0.0/0"}}],
+                "ports": [{"protocol": "TCP", "port": 443}],
+            },
+        ]
+        if store_ports:
+            egress.append(
+                {
+                    "to": [{"ip_block": {"cidr": cidr}} for cidr in args.data_subnet_cidrs],
+                    "ports": [{"protocol": "TCP", "port": port} for port in store_ports],
+                }
+            )
+        k8s.networking.v1.NetworkPolicy(
+            f"{service.name}-allow",
+            metadata={"name": service.name, "namespace": ns},
+            spec={
+                "pod_selector": {"match_labels": {"app": service.name}},
+                "policy_types": ["Ingress", "Egress"],
+                # The ALB (IP targets) and kubelet probes come from inside the VPC.
+                "ingress": [
+                    {
+                        "from_": [{"ip_block": {"cidr": args.vpc_cidr}}],
+                        "ports": [{"protocol": "TCP", "port": service.port}],
+                    }
+                ],
+                "egress": egress,
+            },
+            opts=self._k8s,
+        )
+
+    def _slot(self, service: ServiceArgs, slot: str, ns: pulumi.Output[str]) -> None:
+        name = f"{service.name}-{slot}"
+        selector = labels(service.name, slot)
+        k8s.core.v1.Service(
+            f"{name}-svc",
+            metadata={"name": slot_service_name(service.name, slot), "namespace": ns},
+            spec={
+                "type": "ClusterIP",
+                "selector": selector,
+                "ports": [{"name": "http", "port": SERVICE_PORT, "target_port": "http"}],
+            },
+            opts=self._k8s,
+        )
+        spec = service.slots[slot]
+        if spec.image is None:
+            return  # nothing to run yet; the Service waits with no endpoints at weight 0
+        image = pulumi.Output.from_input(service.image_repository).apply(
+            lambda repository: image_reference(repository, spec.image or "")
+        )
+        deployment_spec: k8s.apps.v1.DeploymentSpecArgsDict = {
+            "selector": {"match_labels": selector},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rolling_update": {"max_unavailable": 0, "max_surge": "25%"},
+            },
+            "template": pod_template(service, slot, image, version_label(spec.image)),
+        }
+        # While the slot runs, its autoscaler owns the count: setting it here would reset
+        # the count on every `up`.
+        if spec.scaled_down:
+            deployment_spec["replicas"] = 0
+        deployment = k8s.apps.v1.Deployment(
+            name,
+            metadata={"name": name, "namespace": ns, "labels": selector},
+            spec=deployment_spec,
+            opts=self._k8s,
+        )
+        if not spec.running:
+            return
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata={"name": name, "namespace": ns},
+            spec={
+                "scale_target_ref": {
+                    "api_version": "apps/v1",
+                    "kind": "Deployment",
+                    "name": deployment.metadata.name,
+                },
+                "min_replicas": spec.replicas,
+                "max_replicas": service.max_replicas,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {
+                                "type": "Utilization",
+                                "average_utilization": service.target_cpu_percent,
+                            },
+                        },
+                    }
+                ],
+                # Scale in slowly: a canary's traffic share moves in steps.
+                "behavior": {"scale_down": {"stabilization_window_seconds": 300}},
+            },
+            opts=self._k8s,
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata={"name": name, "namespace": ns},
+            spec={"max_unavailable": 1, "selector": {"match_labels": selector}},
+            opts=self._k8s,
+        )
+
+
+def secret_reader_policy(secret_arns: list[str], key_arns: list[str], region: str) -> str:
+    """Read these secrets, and decrypt with their keys only through Secrets Manager."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ReadOwnSecrets",
+                    "Effect": "Allow",
+                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    "Resource": sorted(secret_arns),
+                },
+                {
+                    "Sid": "DecryptOwnSecrets",
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": sorted(set(key_arns)),
+                    "Condition": {
+                        "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
+                    },
+                },
+            ],
+        }
+    )

@@ -1,0 +1,377 @@
+"""``platform:app``: the chat platform's services, each released through a blue and a green slot.
+
+A service's ``release`` block is its release state. A canary step changes only
+``candidateWeight``; a blue-green switch flips ``live``. The release driver edits exactly
+these keys and runs ``pulumi up``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, field_validator
+
+from infra.settings.base import Model, Number, Problem, matching, within
+
+if TYPE_CHECKING:
+    from infra.config import PlatformConfig
+
+SLOTS = ("blue", "green")
+STRATEGIES = ("canary", "blue-green")
+SecretSource = Literal["database", "cache"]
+SECRET_SOURCES: tuple[SecretSource, ...] = ("database", "cache")
+# Variables the platform sets in every service's ConfigMap (components/app.py).
+PLATFORM_ENV = (
+    "AWS_REGION", "DATABASE_HOST", "DATABASE_READER_HOST", "DATABASE_PORT", "DATABASE_NAME",
+    "DATABASE_SECRET_ARN", "CACHE_HOST", "CACHE_READER_HOST", "CACHE_PORT",
+    "CACHE_AUTH_SECRET_ARN", "SERVICE_NAME", "SERVICE_PORT",
+)  # fmt: skip
+# Names that say "this is a credential": such values belong in Secrets Manager.
+_SECRET_WORDS = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|AUTH")
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
+_SERVICE_NAME = re.compile(r"[a-z]([a-z0-9-]{0,22}[a-z0-9])?")
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST = r"sha256:[a-f0-9]{64}"
+_IMAGE = re.compile(rf"(?P<tag>{_TAG})?(@(?P<digest>{_DIGEST}))?")
+_URL_PATH = re.compile(r"/([a-z0-9._~-]+(/[a-z0-9._~-]+)*)?")
+_HOST = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+_CERTIFICATE_ARN = re.compile(
+    r"arn:aws(-[a-z]+)*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}"
+)
+_CPU = re.compile(r"(\d+)m|(\d+(\.\d{1,3})?)")
+_MEMORY = re.compile(r"(\d+)(Mi|Gi)")
+
+
+def millicores(quantity: str) -> int:
+    found = _CPU.fullmatch(quantity)
+    assert found, quantity
+    return int(found[1]) if found[1] else round(float(found[2]) * 1000)
+
+
+def mebibytes(quantity: str) -> int:
+    found = _MEMORY.fullmatch(quantity)
+    assert found, quantity
+    return int(found[1]) * (1024 if found[2] == "Gi" else 1)
+
+
+class HealthPaths(Model):
+    """HTTP paths the kubelet probes: startup (slow boot), readiness (take traffic), liveness
+    (restart). The ALB health check uses the readiness path."""
+
+    startup: str = "/healthz"
+    readiness: str = "/readyz"
+    liveness: str = "/healthz"
+
+    @field_validator("startup", "readiness", "liveness")
+    @classmethod
+    def _path(cls, path: str) -> str:
+        return matching(path, _URL_PATH, "an absolute URL path such as /healthz")
+
+
+class ContainerResources(Model):
+    cpu_request: str = "250m"
+    cpu_limit: str = "1"
+    memory_request: str = "256Mi"
+    memory_limit: str = "512Mi"
+
+    @field_validator("cpu_request", "cpu_limit")
+    @classmethod
+    def _cpu(cls, quantity: str) -> str:
+        matching(quantity, _CPU, "CPU as millicores (250m) or cores (1, 1.5)")
+        if millicores(quantity) < 1:
+            raise ValueError("allowed: at least 1m")
+        return quantity
+
+    @field_validator("memory_request", "memory_limit")
+    @classmethod
+    def _memory(cls, quantity: str) -> str:
+        matching(quantity, _MEMORY, "memory in Mi or Gi, such as 256Mi")
+        if mebibytes(quantity) < 16:
+            raise ValueError("allowed: at least 16Mi")
+        return quantity
+
+
+class Scaling(Model):
+    max_replicas: Number = 6
+    target_cpu_percent: Number = 70
+
+    @field_validator("max_replicas")
+    @classmethod
+    def _max(cls, replicas: int) -> int:
+        return within(replicas, 1, 500, " replicas")
+
+    @field_validator("target_cpu_percent")
+    @classmethod
+    def _target(cls, percent: int) -> int:
+        return within(percent, 10, 95, " percent")
+
+
+class SlotSettings(Model):
+    """One slot's Deployment: its image (tag, digest or both) and how many pods it keeps."""
+
+    image: str | None = None
+    replicas: Number = 2
+    scaled_down: bool = False
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, image: str | None) -> str | None:
+        if image is None:
+            return None
+        if "/" in image or (":" in image and "@" not in image and not image.startswith("sha256:")):
+            raise ValueError(
+                "looks like a full image reference; allowed: only the tag or digest (1.4.2, "
+                "sha256:<64 hex> or 1.4.2@sha256:<64 hex>); the repository comes from "
+                "the service's `repository`"
+            )
+        if not image:
+            raise ValueError("an untagged image; allowed: a tag (1.4.2), a digest or tag@digest")
+        matching(image, _IMAGE, "a tag (1.4.2), a digest (sha256:<64 hex>) or tag@digest")
+        return image
+
+    @field_validator("replicas")
+    @classmethod
+    def _replicas(cls, replicas: int) -> int:
+        return within(replicas, 1, 500, " pods while the slot runs")
+
+
+class ReleaseSettings(Model):
+    live: Literal["blue", "green"]
+    strategy: str = "canary"
+    candidate_weight: Number = 0
+    blue: SlotSettings = SlotSettings()
+    green: SlotSettings = SlotSettings()
+
+    @property
+    def candidate(self) -> Literal["blue", "green"]:
+        return "green" if self.live == "blue" else "blue"
+
+    def slot(self, name: str) -> SlotSettings:
+        return self.blue if name == "blue" else self.green
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, strategy: str) -> str:
+        if strategy not in STRATEGIES:
+            raise ValueError("unknown strategy; allowed: " + ", ".join(STRATEGIES))
+        return strategy
+
+    @field_validator("candidate_weight")
+    @classmethod
+    def _weight(cls, weight: int) -> int:
+        return within(weight, 0, 100, " percent of traffic to the candidate slot")
+
+
+class ServiceSettings(Model):
+    name: str
+    repository: str
+    port: Number
+    path: str = "/"
+    health: HealthPaths = HealthPaths()
+    resources: ContainerResources = ContainerResources()
+    scaling: Scaling = Scaling()
+    env: dict[str, str] = Field(default_factory=dict)
+    secrets: tuple[SecretSource, ...] = SECRET_SOURCES
+    release: ReleaseSettings
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        return matching(
+            name, _SERVICE_NAME, "1 to 24 lowercase letters, digits and hyphens (a DNS label)"
+        )
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, port: int) -> int:
+        return within(port, 1024, 65535, " (unprivileged, as a non-root container needs)")
+
+    @field_validator("path")
+    @classmethod
+    def _url_path(cls, path: str) -> str:
+        return matching(path, _URL_PATH, "an absolute URL path such as /api (no trailing /)")
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, env: dict[str, str]) -> dict[str, str]:
+        for name in env:
+            matching(name, _ENV_NAME, "variable names of capitals, digits and _")
+            if name in PLATFORM_ENV:
+                raise ValueError(f"{name} is set by the platform; allowed: any other name")
+            if _SECRET_WORDS.search(name):
+                raise ValueError(
+                    f"{name} looks like a credential, and env values are plain text in the "
+                    "stack file; allowed: non-secret settings only (keep secrets in Secrets "
+                    "Manager and read them through the service's role)"
+                )
+        return env
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, sources: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(sources)) != len(sources):
+            raise ValueError("each secret source may appear only once")
+        return sources
+
+
+class AppSettings(Model):
+    host: str
+    preview_host: str
+    certificate_arn: str
+    # Who may open the preview host; it serves builds that have not passed analysis yet.
+    preview_allowed_cidrs: tuple[ipaddress.IPv4Network, ...] = (
+        ipaddress.IPv4Network("10.0.0.0/8"),
+    )
+    services: tuple[ServiceSettings, ...]
+
+    @field_validator("host", "preview_host")
+    @classmethod
+    def _host(cls, host: str) -> str:
+        return matching(host, _HOST, "a lowercase DNS name such as chat.example.com")
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate(cls, arn: str) -> str:
+        return matching(
+            arn,
+            _CERTIFICATE_ARN,
+            "an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)",
+        )
+
+    @field_validator("services")
+    @classmethod
+    def _services(cls, services: tuple[ServiceSettings, ...]) -> tuple[ServiceSettings, ...]:
+        if not services:
+            raise ValueError("allowed: at least one service")
+        return services
+
+
+def app_problems(platform: PlatformConfig) -> list[Problem]:
+    """What single values cannot show: repeats across services, slots that cannot serve the
+    traffic they are given, and images that are not fit for the environment."""
+    app = platform.app
+    problems: list[Problem] = []
+    for attribute, key in (("name", "name"), ("port", "port"), ("path", "path")):
+        values = [getattr(service, attribute) for service in app.services]
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            problems.append(
+                Problem(
+                    "platform:app.services",
+                    [str(v) for v in values],
+                    f"services repeat {key} {', '.join(repeated)}; allowed: a different "
+                    f"{key} for each service",
+                )
+            )
+    if app.host == app.preview_host:
+        problems.append(
+            Problem(
+                "platform:app.previewHost",
+                app.preview_host,
+                "is the live host; allowed: a separate host that reaches only idle slots",
+            )
+        )
+    for index, service in enumerate(app.services):
+        problems += _service_problems(
+            f"platform:app.services[{index}]", service, platform.environment,
+            platform.registry.repositories,
+        )  # fmt: skip
+    return problems
+
+
+def _service_problems(
+    key: str, service: ServiceSettings, environment: str, repositories: tuple[str, ...]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    if service.repository not in repositories:
+        problems.append(
+            Problem(
+                f"{key}.repository",
+                service.repository,
+                "not a repository of this stack; allowed (platform:registry.repositories): "
+                + ", ".join(repositories),
+            )
+        )
+    resources = service.resources
+    if millicores(resources.cpu_request) > millicores(resources.cpu_limit):
+        problems.append(
+            Problem(
+                f"{key}.resources.cpuRequest",
+                resources.cpu_request,
+                f"exceeds cpuLimit {resources.cpu_limit}; allowed: at most the limit",
+            )
+        )
+    if mebibytes(resources.memory_request) > mebibytes(resources.memory_limit):
+        problems.append(
+            Problem(
+                f"{key}.resources.memoryRequest",
+                resources.memory_request,
+                f"exceeds memoryLimit {resources.memory_limit}; allowed: at most the limit",
+            )
+        )
+    release = service.release
+    live, candidate = release.slot(release.live), release.slot(release.candidate)
+    checks: list[tuple[bool, str, object, str]] = [
+        (
+            live.image is None,
+            f"{key}.release.{release.live}.image",
+            None,
+            f"the live slot ({release.live}) has no image; allowed: a tag or digest",
+        ),
+        (
+            live.scaled_down,
+            f"{key}.release.{release.live}.scaledDown",
+            True,
+            f"{release.live} is the live slot and takes traffic; allowed: false (only the "
+            "idle slot may be scaled down)",
+        ),
+        (
+            release.candidate_weight > 0 and candidate.image is None,
+            f"{key}.release.candidateWeight",
+            release.candidate_weight,
+            f"the candidate slot ({release.candidate}) has no image to send traffic to; "
+            f"allowed: 0, or set {key}.release.{release.candidate}.image first",
+        ),
+        (
+            release.candidate_weight > 0 and candidate.scaled_down,
+            f"{key}.release.candidateWeight",
+            release.candidate_weight,
+            f"the candidate slot ({release.candidate}) is scaled down; allowed: 0, or scale "
+            "it up first",
+        ),
+        (
+            release.strategy == "blue-green" and release.candidate_weight > 0,
+            f"{key}.release.candidateWeight",
+            release.candidate_weight,
+            "blue-green moves all traffic at once by flipping `live`; allowed: 0 (use "
+            "strategy canary for weighted steps)",
+        ),
+    ]
+    for slot_name in SLOTS:
+        slot = release.slot(slot_name)
+        checks.append(
+            (
+                slot.replicas > service.scaling.max_replicas,
+                f"{key}.release.{slot_name}.replicas",
+                slot.replicas,
+                f"exceeds scaling.maxReplicas ({service.scaling.max_replicas}); allowed: "
+                f"1 to {service.scaling.max_replicas}",
+            )
+        )
+        checks.append(
+            (
+                environment != "dev" and slot.image is not None and _tag(slot.image) == "latest",
+                f"{key}.release.{slot_name}.image",
+                slot.image,
+                f"`latest` moves under a running release, so {environment} could run an "
+                "image nobody reviewed; allowed: a version tag or a digest",
+            )
+        )
+    return [Problem(k, v, message) for failed, k, v, message in checks if failed]
+
+
+def _tag(image: str) -> str | None:
+    found = _IMAGE.fullmatch(image)
+    return found["tag"] if found else None

@@ -1,0 +1,204 @@
+"""``platform:cluster``: the EKS control plane, its node groups, add-ons and ingress controller."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from infra.settings.base import Model, Number, matching, within
+
+# Kubernetes minor versions this platform is tested against. EKS charges extended support
+# for older ones, so an old version is refused here instead of costing money silently.
+KUBERNETES_VERSIONS = ("1.34", "1.35", "1.36")
+_ADDON_VERSION = re.compile(r"v(\d+)\.(\d+)\.\d+-eksbuild\.\d+")
+_CHART_VERSION = re.compile(r"\d+\.\d+\.\d+")
+_INSTANCE_TYPE = re.compile(r"([a-z]+\d+[a-z-]*)\.(nano|micro|small|medium|large|\d*xlarge|metal)")
+_NODE_GROUP_NAME = re.compile(r"[a-z][a-z0-9-]{0,19}")
+_ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+# Label keys and values as Kubernetes accepts them (prefix/name, 63-character name).
+_LABEL_KEY = re.compile(
+    r"([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+)
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+RESERVED_LABEL_PREFIXES = ("kubernetes.io/", "k8s.io/", "eks.amazonaws.com/")
+
+
+class NodeTaint(Model):
+    key: str
+    value: str = ""
+    effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, key: str) -> str:
+        return matching(key, _LABEL_KEY, "a Kubernetes label key such as workload/gpu")
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, value: str) -> str:
+        return matching(value, _LABEL_VALUE, "up to 63 letters, digits and -_. (or empty)")
+
+
+class NodeGroupSettings(Model):
+    name: str
+    instance_types: tuple[str, ...]
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    min_size: Number
+    desired_size: Number
+    max_size: Number
+    disk_size_gib: Number = 50
+    max_unavailable: Number = 1
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: tuple[NodeTaint, ...] = ()
+
+    @property
+    def architecture(self) -> Literal["arm64", "x86_64"]:
+        return instance_architecture(self.instance_types[0])
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        return matching(name, _NODE_GROUP_NAME, "1 to 20 lowercase letters, digits and hyphens")
+
+    @field_validator("instance_types")
+    @classmethod
+    def _instance_types(cls, types: tuple[str, ...]) -> tuple[str, ...]:
+        if not 1 <= len(types) <= 20:
+            raise ValueError("allowed: 1 to 20 instance types")
+        for instance_type in types:
+            matching(instance_type, _INSTANCE_TYPE, "EC2 instance types such as m7g.large")
+        kinds = {instance_architecture(t) for t in types}
+        if len(kinds) > 1:
+            raise ValueError(
+                "mixes Graviton (arm64) and x86_64 types, but a node group runs one machine "
+                "image; allowed: types of one architecture"
+            )
+        return types
+
+    @field_validator("min_size", "max_size", "desired_size")
+    @classmethod
+    def _size(cls, size: int) -> int:
+        return within(size, 0, 450, " nodes")
+
+    @field_validator("disk_size_gib")
+    @classmethod
+    def _disk(cls, size: int) -> int:
+        return within(size, 20, 16_384, " GiB")
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        for key, value in labels.items():
+            matching(key, _LABEL_KEY, "Kubernetes label keys such as workload/tier")
+            if key.startswith(RESERVED_LABEL_PREFIXES) or "kubernetes.io/" in key:
+                raise ValueError(f"label {key!r} uses a prefix Kubernetes or EKS reserves")
+            matching(value, _LABEL_VALUE, "label values of up to 63 letters, digits and -_.")
+        return labels
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NodeGroupSettings:
+        if not self.min_size <= self.desired_size <= self.max_size or self.max_size < 1:
+            raise ValueError(
+                f"sizes min {self.min_size}, desired {self.desired_size}, max {self.max_size}; "
+                "allowed: minSize <= desiredSize <= maxSize and maxSize >= 1"
+            )
+        if not 1 <= self.max_unavailable <= max(self.max_size, 1):
+            raise ValueError(
+                f"maxUnavailable {self.max_unavailable}; allowed: 1 to maxSize ({self.max_size})"
+            )
+        return self
+
+
+def instance_architecture(instance_type: str) -> Literal["arm64", "x86_64"]:
+    # Graviton families carry a "g" after the generation digit: m7g, c7gn, r8g, t4g.
+    family = instance_type.split(".")[0]
+    return "arm64" if re.fullmatch(r"[a-z]+\d+g[a-z]*", family) else "x86_64"
+
+
+class AddonVersions(Model):
+    """Versions of the EKS managed add-ons, pinned so an upgrade is a reviewed change."""
+
+    vpc_cni: str
+    coredns: str
+    kube_proxy: str
+    aws_ebs_csi_driver: str
+
+    @field_validator("vpc_cni", "coredns", "kube_proxy", "aws_ebs_csi_driver")
+    @classmethod
+    def _version(cls, version: str) -> str:
+        return matching(
+            version,
+            _ADDON_VERSION,
+            "an add-on version as `aws eks describe-addon-versions` lists it, "
+            "such as v1.19.5-eksbuild.1",
+        )
+
+
+class ClusterSettings(Model):
+    kubernetes_version: str
+    # Addresses allowed to reach the public API endpoint; none means the endpoint is
+    # private only (reached from inside the VPC, by CI runners there or over a VPN).
+    public_access_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
+    admin_role_arns: tuple[str, ...] = ()
+    # 1 keeps pods from reaching the node's instance role through the metadata service;
+    # pods get AWS credentials from their own IRSA role instead.
+    metadata_hop_limit: Number = 1
+    node_groups: tuple[NodeGroupSettings, ...]
+    addons: AddonVersions
+    load_balancer_controller_chart_version: str
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _supported(cls, version: str) -> str:
+        if version not in KUBERNETES_VERSIONS:
+            raise ValueError("allowed (EKS standard support): " + ", ".join(KUBERNETES_VERSIONS))
+        return version
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _role_arns(cls, arns: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in arns:
+            matching(arn, _ROLE_ARN, "IAM role ARNs such as arn:aws:iam::123456789012:role/admin")
+        if len(set(arns)) != len(arns):
+            raise ValueError("each role may appear only once")
+        return arns
+
+    @field_validator("metadata_hop_limit")
+    @classmethod
+    def _hop_limit(cls, hops: int) -> int:
+        return within(hops, 1, 2, " (1 blocks pods from the node's credentials)")
+
+    @field_validator("node_groups")
+    @classmethod
+    def _node_groups(cls, groups: tuple[NodeGroupSettings, ...]) -> tuple[NodeGroupSettings, ...]:
+        if not groups:
+            raise ValueError("allowed: at least one node group")
+        names = [g.name for g in groups]
+        if len(set(names)) != len(names):
+            raise ValueError(f"node group names repeat ({', '.join(names)}); allowed: unique")
+        if all(g.taints for g in groups):
+            raise ValueError(
+                "every node group is tainted, so cluster add-ons (CoreDNS, the load balancer "
+                "controller) have nowhere to run; allowed: at least one group without taints"
+            )
+        return groups
+
+    @field_validator("load_balancer_controller_chart_version")
+    @classmethod
+    def _chart(cls, version: str) -> str:
+        return matching(version, _CHART_VERSION, "a chart version such as 1.13.4")
+
+    @model_validator(mode="after")
+    def _kube_proxy_matches(self) -> ClusterSettings:
+        # kube-proxy must match the control plane's minor version.
+        found = _ADDON_VERSION.fullmatch(self.addons.kube_proxy)
+        if found and f"{found[1]}.{found[2]}" != self.kubernetes_version:
+            raise ValueError(
+                f"addons.kubeProxy {self.addons.kube_proxy} is for Kubernetes "
+                f"{found[1]}.{found[2]} but kubernetesVersion is {self.kubernetes_version}; "
+                f"allowed: a v{self.kubernetes_version}.x kube-proxy"
+            )
+        return self
