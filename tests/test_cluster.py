@@ -1,0 +1,297 @@
+"""The EKS cluster as each stack registers it: who reaches the API, what is encrypted and
+logged, how nodes are built, who may assume which role, and how the app reaches Kubernetes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.preview.values import is_secret, reveal
+from tests.conftest import REPOSITORY, key_arn, preview, subnet_ids
+
+CLUSTER = "platform:components:Cluster"
+EKS = "aws:eks/cluster:Cluster"
+ROLE = "aws:iam/role:Role"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+ADDON = "aws:eks/addon:Addon"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+
+
+def one(result, type_token, name):
+    [match] = [r for r in result.of_type(type_token) if r.name == name]
+    return match
+
+
+def trust(role) -> dict:
+    return json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+
+
+def role_arn(role) -> str:
+    return f"arn:aws:iam::123456789012:role/{role.inputs['name']}"
+
+
+def managed_policies(result, role) -> set[str]:
+    return {
+        a.inputs["policyArn"].rsplit("/", 1)[-1]
+        for a in result.of_type(ATTACHMENT)
+        if a.inputs["role"] == role.id
+    }
+
+
+@pytest.mark.parametrize(
+    ("stack", "public", "cidrs"),
+    [("dev", True, ["0.0.0.0/0"]), ("staging", True, ["198.51.100.0/24"]), ("prod", False, None)],
+)
+def test_the_api_endpoint_is_private_and_public_only_where_settings_allow(stack, public, cidrs):
+    [cluster] = preview(stack).of_type(EKS)
+    vpc = cluster.inputs["vpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True
+    assert vpc["endpointPublicAccess"] is public
+    assert vpc.get("publicAccessCidrs") == cidrs
+
+
+def test_the_cluster_runs_in_the_private_subnets_with_the_configured_version(stack_preview):
+    [cluster] = stack_preview.of_type(EKS)
+    assert sorted(cluster.inputs["vpcConfig"]["subnetIds"]) == subnet_ids(stack_preview, "private")
+    assert cluster.inputs["version"] == "1.35"
+    assert cluster.inputs["name"] == f"platform-{stack_preview.stack}-eks"
+
+
+def test_secrets_are_envelope_encrypted_with_the_eks_key(stack_preview):
+    [cluster] = stack_preview.of_type(EKS)
+    assert cluster.inputs["encryptionConfig"] == {
+        "provider": {"keyArn": key_arn(stack_preview, "eks")},
+        "resources": ["secrets"],
+    }
+    control_plane = one(stack_preview, ROLE, "cluster-control-plane")
+    key_policy = one(stack_preview, ROLE_POLICY, "cluster-control-plane")
+    assert key_policy.inputs["role"] == control_plane.id
+    [statement] = json.loads(key_policy.inputs["policy"])["Statement"]
+    assert statement["Resource"] == key_arn(stack_preview, "eks")
+
+
+def test_all_control_plane_logs_go_to_a_retained_encrypted_group_made_first(stack_preview):
+    [cluster] = stack_preview.of_type(EKS)
+    assert sorted(cluster.inputs["enabledClusterLogTypes"]) == sorted(
+        ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+    )
+    group = stack_preview.named("cluster-control-plane-logs")
+    assert group.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster"
+    assert group.inputs["kmsKeyId"] == key_arn(stack_preview, "logs")
+    assert group.urn in cluster.options["dependsOn"]
+
+
+def test_cluster_access_uses_access_entries_for_the_admin_roles(stack_preview):
+    [cluster] = stack_preview.of_type(EKS)
+    assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
+    [entry] = stack_preview.of_type("aws:eks/accessEntry:AccessEntry")
+    [association] = stack_preview.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    assert entry.inputs["principalArn"] == "arn:aws:iam::123456789012:role/platform-admins"
+    assert association.inputs["principalArn"] == entry.inputs["principalArn"]
+    assert association.inputs["policyArn"].endswith(
+        "cluster-access-policy/AmazonEKSClusterAdminPolicy"
+    )
+    assert association.inputs["accessScope"] == {"type": "cluster"}
+
+
+def test_prod_cluster_is_protected_and_dev_is_not():
+    [prod] = preview("prod").of_type(EKS)
+    [dev] = preview("dev").of_type(EKS)
+    assert (prod.options["protect"], prod.inputs["deletionProtection"]) == (True, True)
+    assert (dev.options["protect"], dev.inputs["deletionProtection"]) == (False, False)
+
+
+def test_every_launch_template_requires_imdsv2_and_an_encrypted_gp3_root(stack_preview):
+    templates = stack_preview.of_type(LAUNCH_TEMPLATE)
+    assert len(templates) == len(stack_preview.of_type(NODE_GROUP)) >= 1
+    for template in templates:
+        metadata = template.inputs["metadataOptions"]
+        assert metadata["httpTokens"] == "required"
+        assert metadata["httpPutResponseHopLimit"] == 1
+        [device] = template.inputs["blockDeviceMappings"]
+        assert device["ebs"]["volumeType"] == "gp3"
+        assert device["ebs"]["encrypted"] == "true"
+        tagged = {
+            spec["resourceType"]: spec["tags"] for spec in template.inputs["tagSpecifications"]
+        }
+        assert set(tagged) == {"instance", "volume", "network-interface"}
+        for tags in tagged.values():
+            assert tags["environment"] == stack_preview.stack
+            assert tags["cost-center"].startswith("cc-")
+
+
+def test_nodes_carry_the_cluster_and_workload_groups_and_live_in_private_subnets(stack_preview):
+    workloads = stack_preview.named("network-workloads")
+    cluster_group = stack_preview.outputs["nodeSecurityGroupId"]
+    assert cluster_group.startswith("sg-") and cluster_group != workloads.id
+    for template in stack_preview.of_type(LAUNCH_TEMPLATE):
+        assert template.inputs["vpcSecurityGroupIds"] == [cluster_group, workloads.id]
+    template_ids = {t.id for t in stack_preview.of_type(LAUNCH_TEMPLATE)}
+    for group in stack_preview.of_type(NODE_GROUP):
+        assert sorted(group.inputs["subnetIds"]) == subnet_ids(stack_preview, "private")
+        assert group.inputs["launchTemplate"] == {
+            "id": group.inputs["launchTemplate"]["id"],
+            "version": "1",
+        }
+        assert group.inputs["launchTemplate"]["id"] in template_ids
+        assert "scalingConfig.desiredSize" in group.options["ignoreChanges"]
+
+
+def test_node_groups_follow_their_settings():
+    groups = [
+        {
+            "name": "general",
+            "instanceTypes": ["m7g.large", "c7g.large"],
+            "minSize": 2, "desiredSize": 3, "maxSize": 5, "maxUnavailable": 2,
+            "diskSizeGib": 100,
+        },
+        {
+            "name": "batch",
+            "instanceTypes": ["m6i.large"],
+            "capacityType": "SPOT",
+            "minSize": 0, "desiredSize": 0, "maxSize": 10,
+            "labels": {"workload/kind": "batch"},
+            "taints": [{"key": "workload/kind", "value": "batch", "effect": "NO_SCHEDULE"}],
+        },
+    ]  # fmt: skip
+    cluster = dict(
+        _stack_setting("staging", "platform:cluster"), nodeGroups=groups, metadataHopLimit=2
+    )
+    result = preview("staging", platform__cluster=cluster)
+    general = one(result, NODE_GROUP, "cluster-general")
+    batch = one(result, NODE_GROUP, "cluster-batch")
+    assert general.inputs["amiType"] == "AL2023_ARM_64_STANDARD"
+    assert general.inputs["instanceTypes"] == ["m7g.large", "c7g.large"]
+    assert general.inputs["scalingConfig"] == {"minSize": 2, "desiredSize": 3, "maxSize": 5}
+    assert general.inputs["updateConfig"] == {"maxUnavailable": 2}
+    assert general.inputs["capacityType"] == "ON_DEMAND"
+    assert batch.inputs["amiType"] == "AL2023_x86_64_STANDARD"
+    assert batch.inputs["capacityType"] == "SPOT"
+    assert batch.inputs["labels"] == {"workload/kind": "batch", "node-group": "batch"}
+    assert batch.inputs["taints"] == [
+        {"key": "workload/kind", "value": "batch", "effect": "NO_SCHEDULE"}
+    ]
+    disks = {
+        t.name: t.inputs["blockDeviceMappings"][0]["ebs"]["volumeSize"]
+        for t in result.of_type(LAUNCH_TEMPLATE)
+    }
+    assert disks == {"cluster-general-nodes": 100, "cluster-batch-nodes": 50}
+    for template in result.of_type(LAUNCH_TEMPLATE):
+        assert template.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 2
+
+
+def test_node_and_control_plane_roles_have_only_the_managed_policies_they_need(stack_preview):
+    nodes = one(stack_preview, ROLE, "cluster-nodes")
+    control_plane = one(stack_preview, ROLE, "cluster-control-plane")
+    assert managed_policies(stack_preview, nodes) == {
+        "AmazonEKSWorkerNodePolicy",
+        "AmazonEC2ContainerRegistryReadOnly",
+    }
+    assert managed_policies(stack_preview, control_plane) == {"AmazonEKSClusterPolicy"}
+    assert trust(nodes)["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert trust(control_plane)["Principal"] == {"Service": "eks.amazonaws.com"}
+
+
+@pytest.mark.parametrize(
+    ("role_name", "service_account"),
+    [
+        ("cluster-vpc-cni", "aws-node"),
+        ("cluster-aws-ebs-csi-driver", "ebs-csi-controller-sa"),
+        ("cluster-lb-controller", "aws-load-balancer-controller"),
+    ],
+)
+def test_irsa_roles_trust_exactly_one_service_account_through_the_clusters_oidc_provider(
+    stack_preview, role_name, service_account
+):
+    [provider] = stack_preview.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    issuer = stack_preview.outputs["oidcIssuerUrl"]
+    assert provider.inputs["url"] == issuer
+    assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+    statement = trust(one(stack_preview, ROLE, role_name))
+    host = issuer.removeprefix("https://")
+    assert statement["Principal"] == {"Federated": stack_preview.outputs["oidcProviderArn"]}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"] == {
+        "StringEquals": {
+            f"{host}:sub": f"system:serviceaccount:kube-system:{service_account}",
+            f"{host}:aud": "sts.amazonaws.com",
+        }
+    }
+
+
+def test_addons_have_the_configured_versions_roles_and_order(stack_preview):
+    addons = {a.inputs["addonName"]: a for a in stack_preview.of_type(ADDON)}
+    assert {name: a.inputs["addonVersion"] for name, a in addons.items()} == {
+        "vpc-cni": "v1.20.4-eksbuild.1",
+        "kube-proxy": "v1.35.0-eksbuild.2",
+        "coredns": "v1.12.4-eksbuild.1",
+        "aws-ebs-csi-driver": "v1.48.0-eksbuild.1",
+    }
+    for addon in addons.values():
+        assert addon.inputs["resolveConflictsOnCreate"] == "OVERWRITE"
+        assert addon.inputs["resolveConflictsOnUpdate"] == "OVERWRITE"
+    assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {
+        "enableNetworkPolicy": "true"
+    }
+    for name in ("vpc-cni", "aws-ebs-csi-driver"):
+        role = one(stack_preview, ROLE, f"cluster-{name}")
+        assert addons[name].inputs["serviceAccountRoleArn"] == role_arn(role)
+    for name in ("coredns", "kube-proxy"):
+        assert "serviceAccountRoleArn" not in addons[name].inputs
+    [group] = stack_preview.of_type(NODE_GROUP)
+    # Nodes need the network add-ons to become ready; CoreDNS and the CSI driver need nodes.
+    assert {addons["vpc-cni"].urn, addons["kube-proxy"].urn} <= set(group.options["dependsOn"])
+    for late in ("coredns", "aws-ebs-csi-driver"):
+        assert group.urn in addons[late].options["dependsOn"]
+
+
+def test_the_kubernetes_provider_uses_the_clusters_endpoint_through_a_secret_exec_kubeconfig(
+    stack_preview,
+):
+    [cluster] = stack_preview.of_type(EKS)
+    [provider] = stack_preview.of_type("pulumi:providers:kubernetes")
+    assert is_secret(provider.inputs["kubeconfig"])
+    assert is_secret(stack_preview.stack_resource.outputs["kubeconfig"])
+    config = json.loads(reveal(provider.inputs["kubeconfig"]))
+    assert config["clusters"][0]["cluster"]["server"] == stack_preview.outputs["clusterEndpoint"]
+    [user] = config["users"]
+    assert user["user"]["exec"]["command"] == "aws"
+    assert user["user"]["exec"]["args"][:4] == [
+        "eks", "get-token", "--cluster-name", cluster.inputs["name"],
+    ]  # fmt: skip
+    assert "token" not in user["user"]
+    provider_ref = f"{provider.urn}::{provider.id}"
+    kubernetes = [r for r in stack_preview.resources if r.type.startswith("kubernetes:")]
+    assert kubernetes and all(r.provider == provider_ref for r in kubernetes)
+
+
+def test_the_load_balancer_controller_is_a_pinned_chart_running_as_its_irsa_role(stack_preview):
+    [release] = stack_preview.of_type("kubernetes:helm.sh/v3:Release")
+    role = one(stack_preview, ROLE, "cluster-lb-controller")
+    assert release.inputs["chart"] == "aws-load-balancer-controller"
+    assert release.inputs["version"] == "3.6.0"
+    assert release.inputs["repositoryOpts"] == {"repo": "https://aws.github.io/eks-charts"}
+    assert release.inputs["namespace"] == "kube-system"
+    values = release.inputs["values"]
+    assert values["clusterName"] == stack_preview.outputs["clusterName"]
+    assert values["vpcId"] == stack_preview.outputs["vpcId"]
+    account = values["serviceAccount"]
+    assert account["name"] == "aws-load-balancer-controller"
+    assert account["annotations"]["eks.amazonaws.com/role-arn"] == role_arn(role)
+    [policy] = [p for p in stack_preview.of_type(ROLE_POLICY) if p.inputs["role"] == role.id]
+    published = json.loads(
+        (REPOSITORY / "components/data/aws-load-balancer-controller-iam-policy.json").read_text()
+    )
+    assert json.loads(policy.inputs["policy"]) == published
+    for node_group in stack_preview.of_type(NODE_GROUP):
+        assert node_group.urn in release.options["dependsOn"]
+
+
+def _stack_setting(stack: str, key: str) -> dict:
+    document = yaml.safe_load(Path(REPOSITORY / f"Pulumi.{stack}.yaml").read_text())
+    return dict(document["config"][key])
