@@ -369,7 +369,10 @@ def _service_problems(
                 "image nobody reviewed; allowed: a version tag or a digest",
             )
         )
-    return [Problem(k, v, message) for failed, k, v, message in checks if failed]
+    problems += [
+        Problem(k, v, message, missing=v is None) for failed, k, v, message in checks if failed
+    ]
+    return problems
 
 
 def _tag(image: str) -> str | None:
