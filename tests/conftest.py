@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from infra.preview.engine import PreviewResult, run_preview
 
@@ -44,3 +46,9 @@ def subnet_ids(result: PreviewResult, tier: str) -> list[str]:
     return sorted(
         s.id for s in result.of_type("aws:ec2/subnet:Subnet") if s.inputs["tags"]["tier"] == tier
     )
+
+
+def stack_setting(stack: str, key: str) -> Any:
+    """A copy of one key of a shipped stack file, to change and pass as an override."""
+    document = yaml.safe_load((REPOSITORY / f"Pulumi.{stack}.yaml").read_text())
+    return copy.deepcopy(document["config"][key])

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from infra.preview.values import reveal
-from tests.conftest import preview
+from tests.conftest import preview, stack_setting
+from tests.fleet import fleet
 
 APP = "platform:components:App"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -46,9 +47,7 @@ def preview_target(result, service):
 
 def with_release(stack, service_index, **release):
     """The stack's app settings with one service's release block changed."""
-    from tests.test_cluster import _stack_setting
-
-    app = _stack_setting(stack, "platform:app")
+    app = stack_setting(stack, "platform:app")
     services = [dict(s) for s in app["services"]]
     services[service_index] = {
         **services[service_index],
@@ -61,11 +60,16 @@ def with_release(stack, service_index, **release):
     ("stack", "service", "deployments", "autoscaled"),
     [
         ("dev", "chat-api", {"chat-api-blue"}, {"chat-api-blue"}),
-        ("staging", "chat-api", {"chat-api-blue", "chat-api-green"}, {"chat-api-blue", "chat-api-green"}),
+        (
+            "staging",
+            "chat-api",
+            {"chat-api-blue", "chat-api-green"},
+            {"chat-api-blue", "chat-api-green"},
+        ),
         ("staging", "chat-web", {"chat-web-blue"}, {"chat-web-blue"}),
         ("prod", "chat-api", {"chat-api-blue"}, {"chat-api-blue"}),
     ],
-)  # fmt: skip
+)
 def test_each_slot_gets_a_service_and_running_slots_get_deployment_hpa_and_pdb(
     stack, service, deployments, autoscaled
 ):
@@ -293,11 +297,26 @@ def test_the_config_map_holds_endpoints_and_settings_but_no_secret(stack_preview
     assert data["LOG_LEVEL"] in ("debug", "info", "warn")
     web = objects(stack_preview, "kubernetes:core/v1:ConfigMap", "chat-web")["chat-web-settings"]
     assert not any(key.startswith(("DATABASE_", "CACHE_")) for key in web.inputs["data"])
-    [token] = stack_preview.of_type("random:index/randomPassword:RandomPassword")
-    secret_value = reveal(
-        stack_preview.of_type("aws:secretsmanager/secretVersion:SecretVersion")[0].inputs[
-            "secretString"
-        ]
-    )
+    [auth_token] = stack_preview.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    secret_value = reveal(auth_token.inputs["secretString"])
+    assert len(secret_value) == 64
     for config_map in stack_preview.of_type("kubernetes:core/v1:ConfigMap"):
         assert secret_value not in json.dumps(config_map.inputs)
+
+
+@pytest.mark.parametrize("count", [1, 10, 50])
+def test_the_program_builds_one_ten_and_fifty_services(count):
+    app = {**stack_setting("staging", "platform:app"), "services": fleet(count)}
+    result = preview("staging", platform__app=app)
+    ingresses = result.of_type(INGRESS)
+    assert len(ingresses) == count
+    assert len(result.of_type(DEPLOYMENT)) == len(result.of_type(HPA)) == 2 * count
+    assert len(objects(result, "kubernetes:core/v1:Namespace")) == count
+    orders = sorted(
+        int(i.inputs["metadata"]["annotations"][f"{ALB}/group.order"]) for i in ingresses
+    )
+    assert orders == list(range(1, count + 1))
+    # One IRSA role per service (each reads secrets), and the cluster is built once.
+    service_roles = [r for r in result.of_type("aws:iam/role:Role") if r.name.startswith("svc-")]
+    assert len(service_roles) == count
+    assert len(result.of_type("aws:eks/cluster:Cluster")) == 1

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from infra.preview.engine import ProgramError, run_preview
-from tests.conftest import REPOSITORY
+from tests.conftest import REPOSITORY, stack_setting
 from tests.test_config import BASE, problems_for, settings_with
 
 
@@ -197,10 +197,7 @@ def test_node_group_sizes_must_be_ordered():
 
 
 def test_a_bad_release_registers_nothing_but_the_stack():
-    import yaml
-
-    document = yaml.safe_load((REPOSITORY / "Pulumi.staging.yaml").read_text())
-    app = document["config"]["platform:app"]
+    app = stack_setting("staging", "platform:app")
     app["services"][0]["release"]["candidateWeight"] = 150
     with pytest.raises(ProgramError) as error:
         run_preview(REPOSITORY, "staging", config_overrides={"platform:app": app})

@@ -4,13 +4,11 @@ logged, how nodes are built, who may assume which role, and how the app reaches 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-import yaml
 
 from infra.preview.values import is_secret, reveal
-from tests.conftest import REPOSITORY, key_arn, preview, subnet_ids
+from tests.conftest import REPOSITORY, key_arn, preview, stack_setting, subnet_ids
 
 CLUSTER = "platform:components:Cluster"
 EKS = "aws:eks/cluster:Cluster"
@@ -160,7 +158,7 @@ def test_node_groups_follow_their_settings():
         },
     ]  # fmt: skip
     cluster = dict(
-        _stack_setting("staging", "platform:cluster"), nodeGroups=groups, metadataHopLimit=2
+        stack_setting("staging", "platform:cluster"), nodeGroups=groups, metadataHopLimit=2
     )
     result = preview("staging", platform__cluster=cluster)
     general = one(result, NODE_GROUP, "cluster-general")
@@ -290,8 +288,3 @@ def test_the_load_balancer_controller_is_a_pinned_chart_running_as_its_irsa_role
     assert json.loads(policy.inputs["policy"]) == published
     for node_group in stack_preview.of_type(NODE_GROUP):
         assert node_group.urn in release.options["dependsOn"]
-
-
-def _stack_setting(stack: str, key: str) -> dict:
-    document = yaml.safe_load(Path(REPOSITORY / f"Pulumi.{stack}.yaml").read_text())
-    return dict(document["config"][key])

@@ -51,11 +51,12 @@ def test_scaling_down_the_old_slot_touches_only_that_slots_workload():
 
 
 def test_no_release_step_reaches_the_cluster_database_cache_or_network():
+    candidate = {"green": {"image": "1.5.0@sha256:" + "d" * 64, "replicas": 3}}
     steps = [
-        release_step("prod", {"candidateWeight": 0}, {"candidateWeight": 0, "green": {"image": "1.5.0@sha256:" + "d" * 64}}),
+        release_step("prod", {}, candidate),
         release_step("staging", {"candidateWeight": 5}, {"candidateWeight": 50}),
         release_step("staging", {"live": "blue"}, {"live": "green"}),
-    ]  # fmt: skip
+    ]
     for diff in steps:
         assert diff.touched
         assert not [urn for urn in diff.touched if any(f"::{t}" in urn for t in STATEFUL)]

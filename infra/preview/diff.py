@@ -8,6 +8,7 @@ where the program registered something different.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from infra.preview.engine import CapturedResource, PreviewResult
 
 
