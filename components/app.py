@@ -3,6 +3,7 @@ weighted ALB rule, so a release is a change of weights or of the live slot."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -99,10 +100,10 @@ class App(pulumi.ComponentResource):
         )
         ns = namespace.metadata.name
         self._service_account(service, ns)
-        self._config_map(service, ns)
+        settings_hash = self._config_map(service, ns)
         self._network_policies(service, ns)
         for slot in SLOTS:
-            self._slot(service, slot, ns)
+            self._slot(service, slot, ns, settings_hash)
         k8s.networking.v1.Ingress(
             f"{name}-ingress",
             metadata={
@@ -153,7 +154,7 @@ class App(pulumi.ComponentResource):
             opts=self._k8s,
         )
 
-    def _config_map(self, service: ServiceArgs, ns: pulumi.Output[str]) -> None:
+    def _config_map(self, service: ServiceArgs, ns: pulumi.Output[str]) -> pulumi.Output[str]:
         args = self._args
         data: dict[str, pulumi.Input[str]] = {
             **service.env,
@@ -181,6 +182,9 @@ class App(pulumi.ComponentResource):
             metadata={"name": config_map_name(service.name), "namespace": ns},
             data=data,
             opts=self._k8s,
+        )
+        return pulumi.Output.all(**data).apply(
+            lambda values: hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
         )
 
     def _network_policies(self, service: ServiceArgs, ns: pulumi.Output[str]) -> None:
@@ -235,7 +239,13 @@ class App(pulumi.ComponentResource):
             opts=self._k8s,
         )
 
-    def _slot(self, service: ServiceArgs, slot: str, ns: pulumi.Output[str]) -> None:
+    def _slot(
+        self,
+        service: ServiceArgs,
+        slot: str,
+        ns: pulumi.Output[str],
+        settings_hash: pulumi.Output[str],
+    ) -> None:
         name = f"{service.name}-{slot}"
         selector = labels(service.name, slot)
         k8s.core.v1.Service(
@@ -260,7 +270,9 @@ class App(pulumi.ComponentResource):
                 "type": "RollingUpdate",
                 "rolling_update": {"max_unavailable": 0, "max_surge": "25%"},
             },
-            "template": pod_template(service, slot, image, version_label(spec.image)),
+            "template": pod_template(
+                service, slot, image, version_label(spec.image), settings_hash
+            ),
         }
         # While the slot runs, its autoscaler owns the count: setting it here would reset
         # the count on every `up`.

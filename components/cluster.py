@@ -54,7 +54,8 @@ class ClusterArgs:
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[str]]  # private subnets: control plane ENIs and nodes
     public_access_cidrs: Sequence[str]  # empty: the API endpoint is private only
-    admin_role_arns: Sequence[str]
+    private_access_cidrs: Sequence[str]  # may reach the private endpoint (CI, VPN)
+    admin_role_arns: Sequence[str]  # not the role running `up`: it is admin already
     node_security_group_ids: Sequence[pulumi.Input[str]]  # extra groups nodes carry
     node_groups: Sequence[NodeGroupArgs]
     metadata_hop_limit: int
@@ -88,6 +89,7 @@ class Cluster(pulumi.ComponentResource):
         self.endpoint = cluster.endpoint
         self.node_security_group_id = cluster.vpc_config.cluster_security_group_id
         self._access_entries(cluster)
+        self._private_endpoint_access()
         self._oidc(cluster)
         early_addons = self._addons(cluster, ("vpc-cni", "kube-proxy"), depends_on=[])
         node_groups = self._node_groups(cluster, early_addons)
@@ -102,7 +104,9 @@ class Cluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self._load_balancer_controller(cluster, [*node_groups, *late_addons])
+        controller = self._load_balancer_controller(cluster, [*node_groups, *late_addons])
+        # metrics-server registers a Service, which the controller's webhook must admit.
+        self._addons(cluster, ("metrics-server",), [controller])
         self.register_outputs(
             {
                 "name": self.name,
@@ -174,18 +178,35 @@ class Cluster(pulumi.ComponentResource):
             ),
         )
 
+    def _private_endpoint_access(self) -> None:
+        for cidr in self._args.private_access_cidrs:
+            aws.vpc.SecurityGroupIngressRule(
+                f"{self._name}-api-from-{cidr.replace('/', '-')}",
+                security_group_id=self.node_security_group_id,
+                description=f"Kubernetes API (private endpoint) from {cidr}",
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_ipv4=cidr,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
     def _access_entries(self, cluster: aws.eks.Cluster) -> None:
         args = self._args
-        for index, role_arn in enumerate(args.admin_role_arns):
+        for role_arn in args.admin_role_arns:
+            # Named by the role, not its position: EKS holds one entry per principal, so a
+            # replacement created before the old entry is deleted would be refused.
+            account, role_name = role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1]
+            entry_name = f"{self._name}-admin-{account}-{role_name}"
             entry = aws.eks.AccessEntry(
-                f"{self._name}-admin-{index}",
+                entry_name,
                 cluster_name=cluster.name,
                 principal_arn=role_arn,
                 type="STANDARD",
                 opts=pulumi.ResourceOptions(parent=self),
             )
             aws.eks.AccessPolicyAssociation(
-                f"{self._name}-admin-{index}",
+                entry_name,
                 cluster_name=cluster.name,
                 principal_arn=entry.principal_arn,
                 policy_arn=_CLUSTER_ADMIN_POLICY.format(partition=args.partition),
@@ -318,12 +339,7 @@ class Cluster(pulumi.ComponentResource):
                         for key, value, effect in group.taints
                     ],
                     tags={"Name": f"{args.name_prefix}-{group.name}"},
-                    opts=pulumi.ResourceOptions(
-                        parent=self,
-                        depends_on=[*grants, *networking],
-                        # A cluster autoscaler moves desiredSize; `up` must not undo it.
-                        ignore_changes=["scalingConfig.desiredSize"],
-                    ),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[*grants, *networking]),
                 )
             )
         return groups
@@ -372,7 +388,7 @@ class Cluster(pulumi.ComponentResource):
 
     def _load_balancer_controller(
         self, cluster: aws.eks.Cluster, depends_on: Sequence[pulumi.Resource]
-    ) -> None:
+    ) -> pulumi.Resource:
         args = self._args
         role, grants = self._irsa_role(
             "lb-controller",
@@ -380,7 +396,7 @@ class Cluster(pulumi.ComponentResource):
             service_account=LOAD_BALANCER_CONTROLLER,
             inline_policy=load_balancer_controller_policy(args.partition),
         )
-        k8s.helm.v3.Release(
+        return k8s.helm.v3.Release(
             f"{self._name}-lb-controller",
             name=LOAD_BALANCER_CONTROLLER,
             chart=LOAD_BALANCER_CONTROLLER,

@@ -97,7 +97,11 @@ def labels(service: str, slot: str) -> dict[str, str]:
 
 
 def pod_template(
-    service: ServiceArgs, slot: str, image: pulumi.Input[str], version: str
+    service: ServiceArgs,
+    slot: str,
+    image: pulumi.Input[str],
+    version: str,
+    settings_hash: pulumi.Input[str],
 ) -> k8s.core.v1.PodTemplateSpecArgsDict:
     http = "http"
     selector = labels(service.name, slot)
@@ -121,7 +125,11 @@ def pod_template(
         }
 
     return {
-        "metadata": {"labels": {**selector, "version": version}},
+        "metadata": {
+            "labels": {**selector, "version": version},
+            # envFrom is read at container start: a new hash rolls the pods onto new settings.
+            "annotations": {"platform/settings-hash": settings_hash},
+        },
         "spec": {
             "service_account_name": service.name,
             # IRSA's webhook mounts its own STS token; the Kubernetes API token is not needed.
@@ -199,7 +207,7 @@ def ingress_annotations(
             "targetGroups": [
                 {
                     "serviceName": slot_service_name(service.name, slot),
-                    "servicePort": str(SERVICE_PORT),
+                    "servicePort": SERVICE_PORT,
                     "weight": share[slot],
                 }
                 for slot in SLOTS
@@ -214,7 +222,7 @@ def ingress_annotations(
             "targetGroups": [
                 {
                     "serviceName": slot_service_name(service.name, service.candidate),
-                    "servicePort": str(SERVICE_PORT),
+                    "servicePort": SERVICE_PORT,
                 }
             ]
         },

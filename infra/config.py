@@ -209,7 +209,7 @@ def parse_settings(
     plan: SubnetPlan | None = None
     if platform is not None:
         problems += environment_problems(platform)
-        problems += app_problems(platform)
+        problems += app_problems(platform, region if region in REGION_ZONES else None)
         network = platform.network
         if region in REGION_ZONES and network.availability_zone_count > len(REGION_ZONES[region]):
             problems.append(

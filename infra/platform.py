@@ -6,6 +6,7 @@ of which depends only on those two, so the engine creates them side by side.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,8 @@ class Platform:
 
 
 def build_platform(settings: StackSettings) -> Platform:
-    account_id = aws.get_caller_identity().account_id
+    caller = aws.get_caller_identity()
+    account_id = caller.account_id
     zones = availability_zones(settings)
     platform = settings.platform
     aws_partition = partition(settings.region)
@@ -178,7 +180,8 @@ def build_platform(settings: StackSettings) -> Platform:
             vpc_id=network.vpc_id,
             subnet_ids=network.private_subnet_ids,
             public_access_cidrs=[str(c) for c in cluster_settings.public_access_cidrs],
-            admin_role_arns=cluster_settings.admin_role_arns,
+            private_access_cidrs=[str(c) for c in cluster_settings.private_access_cidrs],
+            admin_role_arns=admin_roles_besides(caller.arn, cluster_settings.admin_role_arns),
             node_security_group_ids=clients,
             node_groups=[
                 NodeGroupArgs(
@@ -202,6 +205,7 @@ def build_platform(settings: StackSettings) -> Platform:
                 "coredns": cluster_settings.addons.coredns,
                 "kube-proxy": cluster_settings.addons.kube_proxy,
                 "aws-ebs-csi-driver": cluster_settings.addons.aws_ebs_csi_driver,
+                "metrics-server": cluster_settings.addons.metrics_server,
             },
             load_balancer_controller_chart_version=(
                 cluster_settings.load_balancer_controller_chart_version
@@ -291,6 +295,26 @@ def _service_args(service: ServiceSettings, repository_url: pulumi.Output[str]) 
             for name in ("blue", "green")
         },
     )
+
+
+def admin_roles_besides(caller_arn: str, admin_role_arns: Sequence[str]) -> list[str]:
+    """The admin roles without the one running this program: EKS already gave it an access
+    entry as the cluster's creator, and a second entry for it would be refused."""
+    # arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION -> (ACCOUNT, NAME)
+    parts = caller_arn.split(":")
+    caller_role = None
+    if len(parts) == 6 and parts[5].startswith("assumed-role/"):
+        caller_role = (parts[4], parts[5].split("/")[1])
+    kept = []
+    for arn in admin_role_arns:
+        if (arn.split(":")[4], arn.rsplit("/", 1)[-1]) == caller_role:
+            pulumi.log.warn(
+                f"platform:cluster.adminRoleArns: {arn} is the role running this program, "
+                "which EKS makes cluster admin as the creator; no second access entry is made"
+            )
+            continue
+        kept.append(arn)
+    return kept
 
 
 def availability_zones(settings: StackSettings) -> list[str]:

@@ -35,6 +35,8 @@ def annotations(result, service):
 
 def forward_weights(result, service):
     action = json.loads(annotations(result, service)[f"{ALB}/actions.live"])
+    # A number: the controller reads a string as a port *name*, and the port is named http.
+    assert {g["servicePort"] for g in action["forwardConfig"]["targetGroups"]} == {80}
     return {
         group["serviceName"]: group["weight"] for group in action["forwardConfig"]["targetGroups"]
     }
@@ -165,7 +167,8 @@ def test_the_preview_route_reaches_only_the_idle_slot_from_allowed_addresses(sta
         notes = annotations(stack_preview, service)
         assert preview_target(stack_preview, service) == [f"{service}-green"]
         [condition] = json.loads(notes[f"{ALB}/conditions.preview"])
-        assert condition == {"field": "source-ip", "sourceIpConfig": {"values": ["10.0.0.0/8"]}}
+        allowed = stack_setting(stack_preview.stack, "platform:app")["previewAllowedCidrs"]
+        assert condition == {"field": "source-ip", "sourceIpConfig": {"values": allowed}}
         ingress = objects(stack_preview, INGRESS, service)[service]
         rules = {r["host"]: r["http"]["paths"][0] for r in ingress.inputs["spec"]["rules"]}
         host = f"chat.{stack_preview.stack}.example.com".replace(".prod", "")
@@ -320,3 +323,20 @@ def test_the_program_builds_one_ten_and_fifty_services(count):
     service_roles = [r for r in result.of_type("aws:iam/role:Role") if r.name.startswith("svc-")]
     assert len(service_roles) == count
     assert len(result.of_type("aws:eks/cluster:Cluster")) == 1
+
+
+def settings_hash(result, deployment):
+    template = objects(result, DEPLOYMENT, "chat-api")[deployment].inputs["spec"]["template"]
+    return template["metadata"]["annotations"]["platform/settings-hash"]
+
+
+def test_a_settings_change_rolls_the_pods_and_a_weight_change_does_not():
+    app = stack_setting("staging", "platform:app")
+    base = preview("staging", platform__app=app)
+    app["services"][0]["env"] = {"LOG_LEVEL": "debug"}
+    changed = preview("staging", platform__app=app)
+    weighted = preview("staging", platform__app=with_release("staging", 0, candidateWeight=30))
+    assert settings_hash(changed, "chat-api-blue") != settings_hash(base, "chat-api-blue")
+    assert settings_hash(weighted, "chat-api-blue") == settings_hash(base, "chat-api-blue")
+    # Both slots read the same ConfigMap, so both carry the same hash.
+    assert settings_hash(base, "chat-api-green") == settings_hash(base, "chat-api-blue")

@@ -203,3 +203,60 @@ def test_a_bad_release_registers_nothing_but_the_stack():
         run_preview(REPOSITORY, "staging", config_overrides={"platform:app": app})
     assert "platform:app.services[0].release.candidateWeight = 150" in str(error.value)
     assert [r.type for r in error.value.registered] == ["pulumi:pulumi:Stack"]
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "hint"),
+    [
+        ([], "allowed: 1 to 2 CIDRs"),
+        (["198.51.100.0/24", "203.0.113.0/24", "192.0.2.0/24"], "allowed: 1 to 2 CIDRs"),
+        (["10.0.0.0/8"], "the internet-facing ALB sees clients' public addresses"),
+    ],
+)
+def test_preview_access_needs_one_or_two_public_ranges(cidrs, hint):
+    app = {**copy.deepcopy(BASE["platform:app"]), "previewAllowedCidrs": cidrs}
+    problem = only_problem(settings_with(platform__app=app))
+    assert problem.startswith("platform:app.previewAllowedCidrs = ")
+    assert hint in problem
+
+
+@pytest.mark.parametrize("name", ["default", "kube-system"])
+def test_a_service_may_not_take_a_namespace_the_cluster_already_has(name):
+    app = copy.deepcopy(BASE["platform:app"])
+    app["services"][0]["name"] = name
+    problem = only_problem(settings_with(platform__app=app))
+    assert problem.startswith(f'platform:app.services[0].name = "{name}":')
+    assert "namespace every cluster already has" in problem
+
+
+@pytest.mark.parametrize("tag", ["a" * 64, "_build", "1.4.2-"])
+def test_tags_that_cannot_be_a_version_label_are_refused(tag):
+    problem = only_problem(settings_with(platform__app=app_with(blue={"image": tag})))
+    assert problem.startswith("platform:app.services[0].release.blue.image = ")
+    assert "up to 63 letters" in problem
+
+
+def test_a_certificate_from_another_region_is_refused():
+    app = copy.deepcopy(BASE["platform:app"])
+    app["certificateArn"] = app["certificateArn"].replace("us-east-1", "eu-west-1")
+    problem = only_problem(settings_with(platform__app=app))
+    assert problem.startswith("platform:app.certificateArn = ")
+    assert "is in eu-west-1, but an ALB in us-east-1" in problem
+
+
+def test_a_cluster_nobody_can_reach_is_refused():
+    cluster = cluster_with(publicAccessCidrs=[], privateAccessCidrs=[])
+    problem = only_problem(settings_with(platform__cluster=cluster))
+    assert problem.startswith("platform:cluster = ")
+    assert "nothing can reach the API" in problem
+
+
+def test_graviton_families_including_a1_get_the_arm_image():
+    from infra.settings.cluster import instance_architecture
+
+    assert [instance_architecture(t) for t in ("a1.large", "m7g.large", "c7gn.xlarge")] == [
+        "arm64"
+    ] * 3
+    assert [instance_architecture(t) for t in ("m6i.large", "t3a.large", "g5.xlarge")] == [
+        "x86_64"
+    ] * 3

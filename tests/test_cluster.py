@@ -137,7 +137,8 @@ def test_nodes_carry_the_cluster_and_workload_groups_and_live_in_private_subnets
             "version": "1",
         }
         assert group.inputs["launchTemplate"]["id"] in template_ids
-        assert "scalingConfig.desiredSize" in group.options["ignoreChanges"]
+        # No autoscaler moves the size behind Pulumi's back, so settings stay in charge.
+        assert group.options["ignoreChanges"] == []
 
 
 def test_node_groups_follow_their_settings():
@@ -229,6 +230,7 @@ def test_addons_have_the_configured_versions_roles_and_order(stack_preview):
         "kube-proxy": "v1.35.0-eksbuild.2",
         "coredns": "v1.12.4-eksbuild.1",
         "aws-ebs-csi-driver": "v1.48.0-eksbuild.1",
+        "metrics-server": "v0.8.0-eksbuild.2",
     }
     for addon in addons.values():
         assert addon.inputs["resolveConflictsOnCreate"] == "OVERWRITE"
@@ -239,13 +241,16 @@ def test_addons_have_the_configured_versions_roles_and_order(stack_preview):
     for name in ("vpc-cni", "aws-ebs-csi-driver"):
         role = one(stack_preview, ROLE, f"cluster-{name}")
         assert addons[name].inputs["serviceAccountRoleArn"] == role_arn(role)
-    for name in ("coredns", "kube-proxy"):
+    for name in ("coredns", "kube-proxy", "metrics-server"):
         assert "serviceAccountRoleArn" not in addons[name].inputs
     [group] = stack_preview.of_type(NODE_GROUP)
     # Nodes need the network add-ons to become ready; CoreDNS and the CSI driver need nodes.
     assert {addons["vpc-cni"].urn, addons["kube-proxy"].urn} <= set(group.options["dependsOn"])
     for late in ("coredns", "aws-ebs-csi-driver"):
         assert group.urn in addons[late].options["dependsOn"]
+    # metrics-server's Service must pass the load balancer controller's webhook.
+    [controller] = stack_preview.of_type("kubernetes:helm.sh/v3:Release")
+    assert controller.urn in addons["metrics-server"].options["dependsOn"]
 
 
 def test_the_kubernetes_provider_uses_the_clusters_endpoint_through_a_secret_exec_kubeconfig(
@@ -288,3 +293,32 @@ def test_the_load_balancer_controller_is_a_pinned_chart_running_as_its_irsa_role
     assert json.loads(policy.inputs["policy"]) == published
     for node_group in stack_preview.of_type(NODE_GROUP):
         assert node_group.urn in release.options["dependsOn"]
+
+
+def test_the_private_endpoint_admits_https_only_from_the_configured_ranges():
+    rules = [
+        r
+        for r in preview("prod").of_type(
+            "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+        )
+        if r.name.startswith("cluster-api-from-")
+    ]
+    assert [(r.inputs["cidrIpv4"], r.inputs["fromPort"], r.inputs["toPort"]) for r in rules] == [
+        ("10.30.0.0/16", 443, 443)
+    ]
+    assert rules[0].inputs["securityGroupId"] == preview("prod").outputs["nodeSecurityGroupId"]
+    assert not [r for r in preview("staging").resources if r.name.startswith("cluster-api-from-")]
+
+
+def test_access_entries_are_named_by_role_and_skip_the_role_running_the_program():
+    roles = [
+        "arn:aws:iam::123456789012:role/platform-admins",
+        # The offline engine runs as assumed-role/offline: EKS made it admin as creator.
+        "arn:aws:iam::123456789012:role/offline",
+    ]
+    cluster = dict(stack_setting("staging", "platform:cluster"), adminRoleArns=roles)
+    result = preview("staging", platform__cluster=cluster)
+    entries = result.of_type("aws:eks/accessEntry:AccessEntry")
+    assert [e.name for e in entries] == ["cluster-admin-123456789012-platform-admins"]
+    [warning] = [d for d in result.diagnostics if d["severity"] == "warning"]
+    assert "role/offline is the role running this program" in warning["message"]

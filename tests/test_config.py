@@ -27,6 +27,7 @@ BASE: dict[str, Any] = {
     "platform:registry": {"repositories": ["chat-api"]},
     "platform:cluster": {
         "kubernetesVersion": "1.35",
+        "privateAccessCidrs": ["10.0.0.0/16"],
         "nodeGroups": [
             {
                 "name": "general",
@@ -41,12 +42,14 @@ BASE: dict[str, Any] = {
             "coredns": "v1.12.4-eksbuild.1",
             "kubeProxy": "v1.35.0-eksbuild.2",
             "awsEbsCsiDriver": "v1.48.0-eksbuild.1",
+            "metricsServer": "v0.8.0-eksbuild.2",
         },
         "loadBalancerControllerChartVersion": "3.6.0",
     },
     "platform:app": {
         "host": "chat.example.com",
         "previewHost": "preview.chat.example.com",
+        "previewAllowedCidrs": ["198.51.100.0/24"],
         "certificateArn": (
             "arn:aws:acm:us-east-1:123456789012:certificate/0e6f1c2a-7b1d-4c55-9a0e-2f9d8c7b6a51"
         ),
@@ -148,7 +151,11 @@ def test_fewer_than_two_zones_is_rejected():
 
 
 def test_more_zones_than_the_region_offers_is_rejected():
-    config = settings_with(aws__region="us-west-1")
+    app = {
+        **BASE["platform:app"],
+        "certificateArn": BASE["platform:app"]["certificateArn"].replace("us-east-1", "us-west-1"),
+    }
+    config = settings_with(aws__region="us-west-1", platform__app=app)
     [problem] = problems_for(config)
     assert problem.startswith("platform:network.availabilityZoneCount = 3")
     assert "us-west-1 offers 2 availability zones; allowed: 2 to 2" in problem

@@ -10,7 +10,7 @@ import pytest
 
 from infra.aws_types import takes_tag_map
 from infra.preview.values import is_unknown
-from tests.conftest import preview
+from tests.conftest import preview, stack_setting
 
 SUBNET = "aws:ec2/subnet:Subnet"
 NAT = "aws:ec2/natGateway:NatGateway"
@@ -269,7 +269,9 @@ def test_with_unknowns_the_program_still_builds_and_computed_values_stay_unknown
 
 
 def test_a_different_region_gets_its_own_zones_and_endpoint_names():
-    result = preview("staging", aws__region="eu-west-1")
+    app = stack_setting("staging", "platform:app")
+    app["certificateArn"] = app["certificateArn"].replace("us-east-1", "eu-west-1")
+    result = preview("staging", aws__region="eu-west-1", platform__app=app)
     zones = {s.inputs["availabilityZone"] for s in result.of_type(SUBNET)}
     assert zones == {"eu-west-1a", "eu-west-1b", "eu-west-1c"}
     names = {e.inputs["serviceName"] for e in result.of_type(ENDPOINT)}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, field_validator
 
 from infra.settings.base import Model, Number, Problem, matching, within
+from infra.settings.network import RFC1918
 
 if TYPE_CHECKING:
     from infra.config import PlatformConfig
@@ -32,7 +33,12 @@ PLATFORM_ENV = (
 _SECRET_WORDS = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|AUTH")
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 _SERVICE_NAME = re.compile(r"[a-z]([a-z0-9-]{0,22}[a-z0-9])?")
-_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+# Tags that are also valid Kubernetes label values, since the tag becomes the `version` label.
+_TAG = r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?"
+# Namespaces every cluster already has: a service may not take over one.
+RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# An ALB rule holds 5 condition values: the host and up to two path patterns leave two.
+MAX_PREVIEW_CIDRS = 2
 _DIGEST = r"sha256:[a-f0-9]{64}"
 _IMAGE = re.compile(rf"(?P<tag>{_TAG})(@{_DIGEST})?|{_DIGEST}")
 _URL_PATH = re.compile(r"/([a-z0-9._~-]+(/[a-z0-9._~-]+)*)?")
@@ -128,7 +134,12 @@ class SlotSettings(Model):
             )
         if not image:
             raise ValueError("an untagged image; allowed: a tag (1.4.2), a digest or tag@digest")
-        matching(image, _IMAGE, "a tag (1.4.2), a digest (sha256:<64 hex>) or tag@digest")
+        matching(
+            image,
+            _IMAGE,
+            "a tag (1.4.2: up to 63 letters, digits and _.-, starting and ending with a letter "
+            "or digit), a digest (sha256:<64 hex>) or tag@digest",
+        )
         return image
 
     @field_validator("replicas")
@@ -179,9 +190,13 @@ class ServiceSettings(Model):
     @field_validator("name")
     @classmethod
     def _name(cls, name: str) -> str:
-        return matching(
-            name, _SERVICE_NAME, "1 to 24 lowercase letters, digits and hyphens (a DNS label)"
-        )
+        matching(name, _SERVICE_NAME, "1 to 24 lowercase letters, digits and hyphens (a DNS label)")
+        if name in RESERVED_NAMESPACES:
+            raise ValueError(
+                "is a namespace every cluster already has; allowed: any name but "
+                + ", ".join(RESERVED_NAMESPACES)
+            )
+        return name
 
     @field_validator("port")
     @classmethod
@@ -220,10 +235,9 @@ class AppSettings(Model):
     host: str
     preview_host: str
     certificate_arn: str
-    # Who may open the preview host; it serves builds that have not passed analysis yet.
-    preview_allowed_cidrs: tuple[ipaddress.IPv4Network, ...] = (
-        ipaddress.IPv4Network("10.0.0.0/8"),
-    )
+    # Who may open the preview host, by public address (the ALB is internet-facing): it
+    # serves builds that have not passed analysis yet.
+    preview_allowed_cidrs: tuple[ipaddress.IPv4Network, ...]
     services: tuple[ServiceSettings, ...]
 
     @field_validator("host", "preview_host")
@@ -240,6 +254,23 @@ class AppSettings(Model):
             "an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)",
         )
 
+    @field_validator("preview_allowed_cidrs")
+    @classmethod
+    def _preview_cidrs(
+        cls, cidrs: tuple[ipaddress.IPv4Network, ...]
+    ) -> tuple[ipaddress.IPv4Network, ...]:
+        if not 1 <= len(cidrs) <= MAX_PREVIEW_CIDRS:
+            raise ValueError(
+                f"allowed: 1 to {MAX_PREVIEW_CIDRS} CIDRs (an ALB rule holds five condition "
+                "values, and the host and path take the others)"
+            )
+        if any(cidr.subnet_of(block) for cidr in cidrs for block in RFC1918):
+            raise ValueError(
+                "a private range never matches: the internet-facing ALB sees clients' public "
+                "addresses; allowed: public CIDRs such as your office's"
+            )
+        return cidrs
+
     @field_validator("services")
     @classmethod
     def _services(cls, services: tuple[ServiceSettings, ...]) -> tuple[ServiceSettings, ...]:
@@ -248,11 +279,21 @@ class AppSettings(Model):
         return services
 
 
-def app_problems(platform: PlatformConfig) -> list[Problem]:
+def app_problems(platform: PlatformConfig, region: str | None) -> list[Problem]:
     """What single values cannot show: repeats across services, slots that cannot serve the
     traffic they are given, and images that are not fit for the environment."""
     app = platform.app
     problems: list[Problem] = []
+    certificate_region = app.certificate_arn.split(":")[3]
+    if region is not None and certificate_region != region:
+        problems.append(
+            Problem(
+                "platform:app.certificateArn",
+                app.certificate_arn,
+                f"is in {certificate_region}, but an ALB in {region} can only use a "
+                f"certificate from its own region; allowed: an ACM certificate in {region}",
+            )
+        )
     for attribute, key in (("name", "name"), ("port", "port"), ("path", "path")):
         values = [getattr(service, attribute) for service in app.services]
         repeated = sorted({str(v) for v in values if values.count(v) > 1})

@@ -105,9 +105,10 @@ class NodeGroupSettings(Model):
                 f"sizes min {self.min_size}, desired {self.desired_size}, max {self.max_size}; "
                 "allowed: minSize <= desiredSize <= maxSize and maxSize >= 1"
             )
-        if not 1 <= self.max_unavailable <= max(self.max_size, 1):
+        if not 1 <= self.max_unavailable <= min(self.max_size, 100):
             raise ValueError(
-                f"maxUnavailable {self.max_unavailable}; allowed: 1 to maxSize ({self.max_size})"
+                f"maxUnavailable {self.max_unavailable}; allowed: 1 to maxSize "
+                f"({self.max_size}), at most 100 (EKS's limit)"
             )
         return self
 
@@ -115,7 +116,7 @@ class NodeGroupSettings(Model):
 def instance_architecture(instance_type: str) -> Literal["arm64", "x86_64"]:
     # Graviton families carry a "g" after the generation digit: m7g, c7gn, r8g, t4g.
     family = instance_type.split(".")[0]
-    return "arm64" if re.fullmatch(r"[a-z]+\d+g[a-z]*", family) else "x86_64"
+    return "arm64" if family == "a1" or re.fullmatch(r"[a-z]+\d+g[a-z]*", family) else "x86_64"
 
 
 class AddonVersions(Model):
@@ -125,8 +126,9 @@ class AddonVersions(Model):
     coredns: str
     kube_proxy: str
     aws_ebs_csi_driver: str
+    metrics_server: str  # the autoscalers' CPU figures: without it no HPA ever scales
 
-    @field_validator("vpc_cni", "coredns", "kube_proxy", "aws_ebs_csi_driver")
+    @field_validator("vpc_cni", "coredns", "kube_proxy", "aws_ebs_csi_driver", "metrics_server")
     @classmethod
     def _version(cls, version: str) -> str:
         return matching(
@@ -142,6 +144,9 @@ class ClusterSettings(Model):
     # Addresses allowed to reach the public API endpoint; none means the endpoint is
     # private only (reached from inside the VPC, by CI runners there or over a VPN).
     public_access_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
+    # Addresses inside the network (CI runners, a VPN) allowed to the private endpoint: the
+    # cluster's own security group admits only its members.
+    private_access_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
     admin_role_arns: tuple[str, ...] = ()
     # 1 keeps pods from reaching the node's instance role through the metadata service;
     # pods get AWS credentials from their own IRSA role instead.
@@ -190,6 +195,29 @@ class ClusterSettings(Model):
     @classmethod
     def _chart(cls, version: str) -> str:
         return matching(version, _CHART_VERSION, "a chart version such as 1.13.4")
+
+    @field_validator("private_access_cidrs")
+    @classmethod
+    def _private_ranges(
+        cls, cidrs: tuple[ipaddress.IPv4Network, ...]
+    ) -> tuple[ipaddress.IPv4Network, ...]:
+        public = [str(c) for c in cidrs if not c.is_private]
+        if public:
+            raise ValueError(
+                f"{', '.join(public)} is not a private range; allowed: private ranges (VPC, "
+                "peered networks, VPN); public ones belong in publicAccessCidrs"
+            )
+        return cidrs
+
+    @model_validator(mode="after")
+    def _reachable(self) -> ClusterSettings:
+        if not self.public_access_cidrs and not self.private_access_cidrs:
+            raise ValueError(
+                "with publicAccessCidrs empty and no privateAccessCidrs nothing can reach the "
+                "API, not even `pulumi up`; allowed: the private ranges CI and operators "
+                "connect from in privateAccessCidrs (or public ones in publicAccessCidrs)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _kube_proxy_matches(self) -> ClusterSettings:
