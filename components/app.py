@@ -66,23 +66,25 @@ class AppArgs:
 
 
 class App(pulumi.ComponentResource):
-    """``weights`` (service -> slot -> percent) and ``live_slots`` are what the release
-    driver reads back after an ``up``."""
+    """``releases`` (service -> live slot, strategy and percent per slot) is what the
+    release driver reads back after an ``up``."""
 
-    weights: dict[str, dict[str, int]]
-    live_slots: dict[str, str]
+    releases: dict[str, dict[str, object]]
 
     def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:components:App", name, None, opts)
         self._args = args
         self._k8s = pulumi.ResourceOptions(parent=self, provider=args.provider)
         orders = group_orders([s.path for s in args.services])
-        self.weights, self.live_slots = {}, {}
+        self.releases = {}
         for service, order in zip(args.services, orders, strict=True):
             self._service(service, order)
-            self.weights[service.name] = weights(service)
-            self.live_slots[service.name] = service.live
-        self.register_outputs({"weights": self.weights, "liveSlots": self.live_slots})
+            self.releases[service.name] = {
+                "live": service.live,
+                "strategy": service.strategy,
+                "weights": weights(service),
+            }
+        self.register_outputs({"releases": self.releases})
 
     def _service(self, service: ServiceArgs, order: int) -> None:
         args, name = self._args, service.name

@@ -374,8 +374,5 @@ def stack_outputs(platform: Platform) -> dict[str, Any]:
         "oidcIssuerUrl": platform.cluster.oidc_issuer_url,
         "nodeSecurityGroupId": platform.cluster.node_security_group_id,
         "kubeconfig": platform.cluster.kubeconfig,
-        "releases": {
-            name: {"live": platform.app.live_slots[name], "weights": weights}
-            for name, weights in platform.app.weights.items()
-        },
+        "releases": platform.app.releases,
     }

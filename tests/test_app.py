@@ -160,6 +160,11 @@ def test_when_green_is_live_it_gets_the_live_share_and_blue_becomes_the_candidat
     result = preview("staging", platform__app=app)
     assert forward_weights(result, "chat-api") == {"chat-api-blue": 25, "chat-api-green": 75}
     assert preview_target(result, "chat-api") == ["chat-api-blue"]
+    assert result.outputs["releases"]["chat-api"] == {
+        "live": "green",
+        "strategy": "canary",
+        "weights": {"blue": 25, "green": 75},
+    }
 
 
 def test_the_preview_route_reaches_only_the_idle_slot_from_allowed_addresses(stack_preview):
