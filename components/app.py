@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.parts import OidcIssuer, irsa_trust_policy, role_with_policies
+from components.parts import OidcIssuer, irsa_role
 from components.workload import (
     SERVICE_PORT,
     SLOTS,
@@ -137,12 +137,12 @@ class App(pulumi.ComponentResource):
         annotations: dict[str, pulumi.Input[str]] = {}
         stores = self._stores(service)
         if stores:
-            role, _ = role_with_policies(
+            role, _ = irsa_role(
                 f"{service.name}-role",
+                issuer=self._args.issuer,
+                namespace=service.name,
+                service_account=service.name,
                 description=f"IRSA role of {service.name}: reads its own secrets only",
-                assume_role_policy=irsa_trust_policy(
-                    self._args.issuer, namespace=service.name, service_account=service.name
-                ),
                 inline_policy=pulumi.Output.all(
                     [s.secret_arn for s in stores], [s.kms_key_arn for s in stores]
                 ).apply(lambda v: secret_reader_policy(v[0], v[1], self._args.region)),
@@ -248,7 +248,7 @@ class App(pulumi.ComponentResource):
         ns: pulumi.Output[str],
         settings_hash: pulumi.Output[str],
     ) -> None:
-        name = f"{service.name}-{slot}"
+        name = slot_service_name(service.name, slot)
         selector = labels(service.name, slot)
         k8s.core.v1.Service(
             f"{name}-svc",

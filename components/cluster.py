@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from components.parts import (
     LogArchive,
     OidcIssuer,
-    irsa_trust_policy,
+    irsa_role,
     log_group,
     role_with_policies,
     service_trust_policy,
@@ -235,12 +235,12 @@ class Cluster(pulumi.ComponentResource):
         managed_policies: Sequence[str] = (),
         inline_policy: pulumi.Input[str] | None = None,
     ) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
-        return role_with_policies(
+        return irsa_role(
             f"{self._name}-{suffix}",
+            issuer=self.issuer,
+            namespace=namespace,
+            service_account=service_account,
             description=f"IRSA role of {namespace}/{service_account} in {self._args.name_prefix}",
-            assume_role_policy=irsa_trust_policy(
-                self.issuer, namespace=namespace, service_account=service_account
-            ),
             managed_policy_arns=[self._managed(p) for p in managed_policies],
             inline_policy=inline_policy,
             parent=self,

@@ -175,3 +175,27 @@ def irsa_trust_policy(
     return pulumi.Output.all(issuer.provider_arn, issuer.issuer_url).apply(
         lambda values: policy(values[0], values[1])
     )
+
+
+def irsa_role(
+    resource_name: str,
+    *,
+    issuer: OidcIssuer,
+    namespace: str,
+    service_account: str,
+    description: str,
+    managed_policy_arns: Sequence[str] = (),
+    inline_policy: pulumi.Input[str] | None = None,
+    parent: pulumi.Resource,
+) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+    """A role that only ``namespace/service_account`` of the cluster may assume (IRSA)."""
+    return role_with_policies(
+        resource_name,
+        description=description,
+        assume_role_policy=irsa_trust_policy(
+            issuer, namespace=namespace, service_account=service_account
+        ),
+        managed_policy_arns=managed_policy_arns,
+        inline_policy=inline_policy,
+        parent=parent,
+    )
