@@ -72,6 +72,9 @@ class CapturedResource:
     dependencies: list[str]
     property_dependencies: dict[str, list[str]]
     outputs: dict[str, Any] | None = None  # what a component or the stack registered
+    # What the engine would hold after the step (inputs plus computed attributes, secrets
+    # marked): custom resources only; policy packs see it in AnalyzeStack.
+    state: dict[str, Any] | None = None
     operation: str = "create"
     raw_inputs: struct_pb2.Struct | None = field(default=None, repr=False)
 
@@ -217,6 +220,12 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         }
         implicit = {urn for urns in property_dependencies.values() for urn in urns}
         options["dependsOn"] = sorted(d for d in request.dependencies if d not in implicit)
+        # Inputs come back as outputs with their secret markers, as the engine keeps them,
+        # and the engine marks the outputs the resource declares secret.
+        state = {**inputs, **computed}
+        for key in options["additionalSecretOutputs"]:
+            if key in state:
+                state[key] = as_secret(state[key])
         self._record(
             request,
             urn,
@@ -226,15 +235,10 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             options=options,
             property_dependencies=property_dependencies,
             raw_inputs=properties,
+            state=state if request.custom else None,
         )
         if not request.custom:
             return resource_pb2.RegisterResourceResponse(urn=urn)
-        # Inputs come back as outputs with their secret markers, as the engine keeps them,
-        # and the engine marks the outputs the resource declares secret.
-        state = {**inputs, **computed}
-        for key in options["additionalSecretOutputs"]:
-            if key in state:
-                state[key] = as_secret(state[key])
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=_struct(state))
 
     def ReadResource(self, request: Any) -> Any:
@@ -252,6 +256,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             property_dependencies={},
             operation="read",
             raw_inputs=request.properties,
+            state=state,
         )
         # A real preview performs reads too, so the id is known in either mode.
         return resource_pb2.ReadResourceResponse(urn=urn, id=request.id, properties=_struct(state))

@@ -73,8 +73,10 @@ _ARN_RESOURCE = {
     "aws:ecr/repository:Repository": ("ecr", "repository/{name}"),
     "aws:eks/cluster:Cluster": ("eks", "cluster/{name}"),
     "aws:ec2/launchTemplate:LaunchTemplate": ("ec2", "launch-template/{id}"),
+    "aws:s3/bucket:Bucket": ("s3", "{name}"),
 }
 _GLOBAL_SERVICES = {"iam"}  # ARNs without a region
+_NO_ACCOUNT_SERVICES = {"s3"}  # bucket ARNs name neither region nor account
 
 # Types whose id is their name, as the AWS provider reports it.
 _ID_IS_NAME = {
@@ -91,12 +93,14 @@ _ID_IS_NAME = {
     "aws:elasticache/parameterGroup:ParameterGroup",
     "aws:ecr/repository:Repository",
     "aws:eks/cluster:Cluster",
+    "aws:s3/bucket:Bucket",
 }
 # Types whose name is held in another input than ``name``.
 _NAME_INPUT = {
     "aws:rds/cluster:Cluster": "clusterIdentifier",
     "aws:rds/clusterInstance:ClusterInstance": "identifier",
     "aws:elasticache/replicationGroup:ReplicationGroup": "replicationGroupId",
+    "aws:s3/bucket:Bucket": "bucket",
 }
 # Types whose id is their ARN.
 _ID_IS_ARN = {"aws:secretsmanager/secret:Secret"}
@@ -153,6 +157,8 @@ class AwsMocks:
         in a real preview too, so it is not subject to ``unknowns``."""
         if is_auto_named(type_token) and "name" not in inputs:
             return {**inputs, "name": f"{name}-{_digest(urn)[:7]}"}
+        if type_token == "aws:s3/bucket:Bucket" and not {"bucket", "bucketPrefix"} & set(inputs):
+            return {**inputs, "bucket": f"{name.lower()}-{_digest(urn)[:7]}"}
         return inputs
 
     def new_resource(
@@ -203,9 +209,10 @@ class AwsMocks:
             module = type_token.split(":")[1].split("/")[0]
             kind = type_token.split(":")[-1].lower()
             service, pattern = module, kind + "/{id}"
-        region = "" if service in _GLOBAL_SERVICES else self.region
+        region = "" if service in _GLOBAL_SERVICES | _NO_ACCOUNT_SERVICES else self.region
+        account = "" if service in _NO_ACCOUNT_SERVICES else self.account_id
         resource = pattern.format(id=resource_id, name=resource_name, suffix=digest[-6:])
-        return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"
+        return f"arn:{self.partition}:{service}:{region}:{account}:{resource}"
 
     def _type_specific(
         self, type_token: str, resource_id: str, digest: str, inputs: dict[str, Any]
@@ -256,6 +263,13 @@ class AwsMocks:
             return {"arn": f"arn:{self.partition}:iam::{self.account_id}:oidc-provider/{issuer}"}
         if type_token == "aws:ec2/launchTemplate:LaunchTemplate":
             return {"latestVersion": 1, "defaultVersion": 1}
+        if type_token == "aws:s3/bucket:Bucket":
+            return {
+                "bucket": resource_id,
+                "bucketDomainName": f"{resource_id}.s3.amazonaws.com",
+                "bucketRegionalDomainName": f"{resource_id}.s3.{self.region}.amazonaws.com",
+                "region": self.region,
+            }
         return {}
 
     def _eks(
