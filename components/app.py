@@ -15,6 +15,7 @@ from components.parts import OidcIssuer, irsa_role
 from components.workload import (
     SERVICE_PORT,
     SLOTS,
+    AccessLogTarget,
     ServiceArgs,
     config_map_name,
     group_orders,
@@ -62,6 +63,7 @@ class AppArgs:
     services: Sequence[ServiceArgs]
     provider: k8s.Provider
     tags: Mapping[str, str]  # put on the ALB and its target groups
+    access_logs: AccessLogTarget
     protect: bool
 
 
@@ -120,6 +122,7 @@ class App(pulumi.ComponentResource):
                     preview_allowed_cidrs=args.preview_allowed_cidrs,
                     deletion_protection=args.protect,
                     tags=args.tags,
+                    access_logs=args.access_logs,
                 ),
             },
             spec={

@@ -47,6 +47,14 @@ class Slot:
 
 
 @dataclass(frozen=True)
+class AccessLogTarget:
+    """Where the ALB writes its access logs (the AccessLogs component's bucket)."""
+
+    bucket: pulumi.Input[str]
+    prefix: str
+
+
+@dataclass(frozen=True)
 class ServiceArgs:
     name: str
     port: int
@@ -198,6 +206,7 @@ def ingress_annotations(
     preview_allowed_cidrs: Sequence[str],
     deletion_protection: bool,
     tags: Mapping[str, str],
+    access_logs: AccessLogTarget,
 ) -> dict[str, pulumi.Input[str]]:
     prefix = "alb.ingress.kubernetes.io"
     share = weights(service)
@@ -230,10 +239,18 @@ def ingress_annotations(
     preview_conditions = [
         {"field": "source-ip", "sourceIpConfig": {"values": list(preview_allowed_cidrs)}}
     ]
-    attributes = [
-        f"deletion_protection.enabled={str(deletion_protection).lower()}",
-        "routing.http.drop_invalid_header_fields.enabled=true",
-    ]
+    # Every Ingress of the group must carry the same attributes: they describe one ALB.
+    attributes = pulumi.Output.from_input(access_logs.bucket).apply(
+        lambda bucket: ",".join(
+            [
+                f"deletion_protection.enabled={str(deletion_protection).lower()}",
+                "routing.http.drop_invalid_header_fields.enabled=true",
+                "access_logs.s3.enabled=true",
+                f"access_logs.s3.bucket={bucket}",
+                f"access_logs.s3.prefix={access_logs.prefix}",
+            ]
+        )
+    )
     return {
         f"{prefix}/scheme": "internet-facing",
         f"{prefix}/target-type": "ip",
@@ -245,7 +262,7 @@ def ingress_annotations(
         f"{prefix}/certificate-arn": certificate_arn,
         f"{prefix}/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
         f"{prefix}/wafv2-acl-arn": web_acl_arn,
-        f"{prefix}/load-balancer-attributes": ",".join(attributes),
+        f"{prefix}/load-balancer-attributes": attributes,
         f"{prefix}/healthcheck-path": service.probes.readiness,
         f"{prefix}/healthcheck-port": "traffic-port",
         f"{prefix}/healthcheck-interval-seconds": "10",

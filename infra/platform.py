@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.access_logs import AccessLogs, AccessLogsArgs
 from components.app import App, AppArgs, DataStore
 from components.cache import Cache, CacheArgs
 from components.cluster import Cluster, ClusterArgs, NodeGroupArgs
@@ -23,7 +24,7 @@ from components.network import FlowLogArgs, Network, NetworkArgs
 from components.parts import LogArchive
 from components.registry import Registry, RegistryArgs
 from components.subnet_plan import Tier
-from components.workload import Probes, Resources, ServiceArgs, Slot
+from components.workload import AccessLogTarget, Probes, Resources, ServiceArgs, Slot
 from infra.aws_regions import partition
 from infra.config import Problem, SettingsError, StackSettings
 from infra.settings.app import ServiceSettings
@@ -39,6 +40,7 @@ class Platform:
     firewall: Firewall
     registry: Registry
     cluster: Cluster
+    access_logs: AccessLogs
     app: App
 
 
@@ -217,6 +219,17 @@ def build_platform(settings: StackSettings) -> Platform:
         ),
     )
 
+    access_logs = AccessLogs(
+        "access-logs",
+        AccessLogsArgs(
+            name_prefix=settings.name_prefix,
+            region=settings.region,
+            partition=aws_partition,
+            account_id=account_id,
+            retention_days=platform.log_retention_days,
+            protect=protect,
+        ),
+    )
     app_settings = platform.app
     app = App(
         "app",
@@ -252,13 +265,14 @@ def build_platform(settings: StackSettings) -> Platform:
             ],
             provider=cluster.provider,
             tags=standard_tags(settings),
+            access_logs=AccessLogTarget(access_logs.bucket_name, access_logs.prefix),
             protect=protect,
         ),
         # Pods need nodes, and the load balancer controller's webhooks must answer before
         # Services and Ingresses are admitted.
         opts=pulumi.ResourceOptions(depends_on=[cluster]),
     )
-    return Platform(keys, network, database, cache, firewall, registry, cluster, app)
+    return Platform(keys, network, database, cache, firewall, registry, cluster, access_logs, app)
 
 
 def _service_args(service: ServiceSettings, repository_url: pulumi.Output[str]) -> ServiceArgs:
@@ -367,6 +381,7 @@ def stack_outputs(platform: Platform) -> dict[str, Any]:
         "cacheAuthSecretArn": cache.auth_secret_arn,
         "cacheSecurityGroupId": cache.security_group_id,
         "webAclArn": platform.firewall.web_acl_arn,
+        "accessLogBucket": platform.access_logs.bucket_name,
         "repositoryUrls": platform.registry.repository_urls,
         "clusterName": platform.cluster.name,
         "clusterEndpoint": platform.cluster.endpoint,
