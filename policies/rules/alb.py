@@ -1,0 +1,291 @@
+"""The application load balancer, judged through the Ingress annotations that the AWS Load
+Balancer Controller builds it from: no ``aws:lb`` resource exists in the stack to inspect.
+
+Each rule reads one Ingress; the controller merges the Ingresses of a group into one ALB, so
+a setting missing on any of them is a finding on that Ingress.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Severity
+
+from policies.framework import kubernetes as k8s
+from policies.framework import params
+from policies.framework.resources import Resource, StackView
+from policies.framework.rule import Compliance, Finding, Pack, ResourceRule, StackRule
+from policies.framework.values import get, is_unknown, show, unknown
+
+PREFIX = "alb.ingress.kubernetes.io/"
+WAF_ANNOTATION = PREFIX + "wafv2-acl-arn"
+ATTRIBUTES = PREFIX + "load-balancer-attributes"
+# The controller's own default when the annotation is absent (an old, TLS 1.0 policy).
+CONTROLLER_DEFAULT_POLICY = "ELBSecurityPolicy-2016-08"
+
+
+def alb_annotations(props: Any) -> dict[str, Any] | None:
+    """The Ingress's annotations when the AWS Load Balancer Controller serves it, else None."""
+    annotations = dict(k8s.annotations_of(props))
+    ingress_class = get(props, "spec.ingressClassName")
+    if ingress_class != "alb" and annotations.get("kubernetes.io/ingress.class") != "alb":
+        return None
+    return annotations
+
+
+def _known(annotations: Mapping[str, Any], key: str) -> Any:
+    value = annotations.get(key)
+    if is_unknown(value):
+        raise unknown(value, f"metadata.annotations.{key}")
+    return value
+
+
+def lb_attributes(annotations: Mapping[str, Any]) -> dict[str, str]:
+    text = _known(annotations, ATTRIBUTES) or ""
+    pairs = (item.split("=", 1) for item in str(text).split(",") if "=" in item)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def _ingress_rule(check: Any, **metadata: Any) -> ResourceRule:
+    """A rule over the ALB annotations of each Ingress the controller serves."""
+
+    def evaluate(resource: Resource, settings: Mapping[str, Any]) -> Iterator[str]:
+        annotations = alb_annotations(resource.props)
+        if annotations is not None:
+            yield from check(annotations, settings)
+
+    return ResourceRule(evaluate=evaluate, resource_types=(k8s.INGRESS,), **metadata)
+
+
+def _listeners(annotations: Mapping[str, Any]) -> list[str]:
+    text = _known(annotations, PREFIX + "listen-ports")
+    if text is None:
+        return ["HTTP"]  # the controller's default: HTTP on 80
+    try:
+        entries = json.loads(text)
+    except ValueError:
+        return []
+    return [str(p) for entry in entries if isinstance(entry, Mapping) for p in entry]
+
+
+def _https(annotations: Mapping[str, Any], settings: Mapping[str, Any]) -> Iterator[str]:
+    listeners = _listeners(annotations)
+    if "HTTPS" not in listeners:
+        yield f"listen-ports opens {show('listeners', listeners)}; expected an HTTPS listener"
+    if "HTTP" in listeners and _known(annotations, PREFIX + "ssl-redirect") is None:
+        yield (
+            "an HTTP listener without ssl-redirect serves plain HTTP; expected ssl-redirect: '443'"
+        )
+    if "HTTPS" in listeners and PREFIX + "certificate-arn" not in annotations:
+        yield "HTTPS has no certificate-arn; expected the ACM certificate's ARN"
+
+
+https_listener = _ingress_rule(
+    _https,
+    name="alb-https-listener",
+    description="The load balancer serves HTTPS with the stack's certificate and redirects "
+    "HTTP to HTTPS.",
+    remediation='Annotate listen-ports \'[{"HTTP": 80}, {"HTTPS": 443}]\', ssl-redirect '
+    "'443' and certificate-arn.",
+    severity=Severity.HIGH,
+    pack=Pack.SECURITY,
+    compliance=Compliance(
+        fsbp=("ELB.1",),
+        checkov=("CKV_AWS_2", "CKV2_AWS_20"),
+        awsguard=("alb-http-to-https-redirection",),
+    ),
+)
+
+
+def _tls_policy(annotations: Mapping[str, Any], settings: Mapping[str, Any]) -> Iterator[str]:
+    policy = _known(annotations, PREFIX + "ssl-policy") or CONTROLLER_DEFAULT_POLICY
+    if policy not in settings["allowedPolicies"]:
+        yield (
+            f"ssl-policy is {show('policy', policy)}; expected one of "
+            f"{', '.join(settings['allowedPolicies'])} (TLS 1.2+ with forward secrecy)"
+        )
+
+
+tls_policy = _ingress_rule(
+    _tls_policy,
+    name="alb-tls-policy",
+    description="HTTPS listeners use a current TLS security policy (TLS 1.2 and 1.3 only).",
+    remediation="Annotate ssl-policy with an allowed policy, such as "
+    "ELBSecurityPolicy-TLS13-1-2-2021-06 (the controller's default is 2016-08).",
+    severity=Severity.MEDIUM,
+    pack=Pack.SECURITY,
+    compliance=Compliance(fsbp=("ELB.17",), checkov=("CKV_AWS_103",)),
+    params=(
+        params.string_list(
+            "allowedPolicies",
+            "ELB security policies an HTTPS listener may use",
+            default=[
+                "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+                "ELBSecurityPolicy-TLS13-1-3-2021-06",
+                "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+                "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+                "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
+            ],
+            min_items=1,
+        ),
+    ),
+)
+
+
+def _attribute_rule(attribute: str, expected: str, why: str, **metadata: Any) -> ResourceRule:
+    def check(annotations: Mapping[str, Any], settings: Mapping[str, Any]) -> Iterator[str]:
+        value = lb_attributes(annotations).get(attribute)
+        if value != expected:
+            shown = "not set" if value is None else json.dumps(value)
+            yield f"load-balancer-attributes {attribute} is {shown}; expected {expected} ({why})"
+
+    return _ingress_rule(check, **metadata)
+
+
+access_logs = _attribute_rule(
+    "access_logs.s3.enabled",
+    "true",
+    "every request recorded to S3",
+    name="alb-access-logs",
+    description="The load balancer writes access logs to S3.",
+    remediation="Add access_logs.s3.enabled=true, access_logs.s3.bucket and "
+    "access_logs.s3.prefix to load-balancer-attributes, with a bucket policy that lets "
+    "Elastic Load Balancing write.",
+    severity=Severity.MEDIUM,
+    pack=Pack.SECURITY,
+    compliance=Compliance(
+        fsbp=("ELB.5",), checkov=("CKV_AWS_91",), awsguard=("elb-logging-enabled",)
+    ),
+)
+
+deletion_protection = _attribute_rule(
+    "deletion_protection.enabled",
+    "true",
+    "the controller cannot delete the ALB by accident",
+    name="alb-deletion-protection",
+    description="The load balancer cannot be deleted while deletion protection is on.",
+    remediation="Add deletion_protection.enabled=true to load-balancer-attributes "
+    "(platform:protectResources does).",
+    severity=Severity.MEDIUM,
+    pack=Pack.QUALITY,
+    compliance=Compliance(
+        fsbp=("ELB.6",), checkov=("CKV_AWS_150",), awsguard=("elb-deletion-protection-enabled",)
+    ),
+)
+
+drop_invalid_headers = _attribute_rule(
+    "routing.http.drop_invalid_header_fields.enabled",
+    "true",
+    "malformed headers never reach the app (request smuggling)",
+    name="alb-drop-invalid-headers",
+    description="The load balancer drops HTTP headers that are not valid.",
+    remediation="Add routing.http.drop_invalid_header_fields.enabled=true to "
+    "load-balancer-attributes.",
+    severity=Severity.LOW,
+    pack=Pack.SECURITY,
+    compliance=Compliance(fsbp=("ELB.4",), checkov=("CKV_AWS_131",)),
+)
+
+
+def _forward_actions(annotations: Mapping[str, Any]) -> Iterator[tuple[str, list[Any]]]:
+    for key, value in annotations.items():
+        if not key.startswith(PREFIX + "actions."):
+            continue
+        name = key[len(PREFIX + "actions.") :]
+        if is_unknown(value):
+            raise unknown(value, f"metadata.annotations.{key}")
+        try:
+            action = json.loads(value)
+        except (TypeError, ValueError):
+            yield name, []
+            continue
+        if isinstance(action, Mapping) and action.get("type") == "forward":
+            groups = (action.get("forwardConfig") or {}).get("targetGroups") or action.get(
+                "targetGroups", []
+            )
+            yield name, list(groups) if isinstance(groups, list) else []
+
+
+def _service_ports(service: Resource) -> set[Any]:
+    ports = service.get("spec.ports", [])
+    found: set[Any] = set()
+    for port in ports if isinstance(ports, list) else []:
+        if isinstance(port, Mapping):
+            found |= {port.get("port"), port.get("name")}
+    return found - {None}
+
+
+def _weights(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]:
+    total = int(settings["weightTotal"])
+    services = {
+        (k8s.namespace_of(s.props), k8s.name_of(s.props)): s for s in stack.of_type(k8s.SERVICE)
+    }
+    for ingress in stack.of_type(k8s.INGRESS):
+        annotations = alb_annotations(ingress.props)
+        if annotations is None:
+            continue
+        namespace = k8s.namespace_of(ingress.props)
+        for action, groups in _forward_actions(annotations):
+            if not groups:
+                yield Finding(f"{ingress.label} action {action!r} forwards nowhere", ingress.urn)
+                continue
+            weights = [g.get("weight") for g in groups if isinstance(g, Mapping)]
+            if len(groups) > 1 and sum(int(w or 0) for w in weights) != total:
+                yield Finding(
+                    f"{ingress.label} action {action!r} weights {weights} add up to "
+                    f"{sum(int(w or 0) for w in weights)}; expected {total}",
+                    ingress.urn,
+                )
+            for group in groups:
+                if not isinstance(group, Mapping) or "serviceName" not in group:
+                    continue  # a target group ARN: not a Service of the stack
+                service = services.get((namespace, group["serviceName"]))
+                if service is None:
+                    yield Finding(
+                        f"{ingress.label} action {action!r} forwards to Service "
+                        f"{namespace}/{group['serviceName']}, which this stack does not create",
+                        ingress.urn,
+                    )
+                elif group.get("servicePort") not in _service_ports(service):
+                    yield Finding(
+                        f"{ingress.label} action {action!r} forwards to port "
+                        f"{group.get('servicePort')!r} of {service.label}, which has no such "
+                        "port",
+                        ingress.urn,
+                    )
+
+
+ingress_weights = StackRule(
+    name="ingress-weights-valid",
+    description="Each weighted ALB action splits all of its traffic (weights add up to 100) "
+    "between Services that exist, on ports they serve.",
+    remediation="Set the candidate's weight through platform:app…release.candidateWeight "
+    "(the live slot takes the rest), and keep both slot Services.",
+    severity=Severity.CRITICAL,
+    pack=Pack.QUALITY,
+    # A broken split takes traffic down: mandatory even in the advisory pack.
+    enforcement=EnforcementLevel.MANDATORY,
+    resource_types=(k8s.INGRESS, k8s.SERVICE),
+    params=(
+        params.integer(
+            "weightTotal",
+            "what the weights of a forward action must add up to",
+            default=100,
+            minimum=1,
+            maximum=999,
+        ),
+    ),
+    evaluate=_weights,
+)
+
+RULES = (
+    https_listener,
+    tls_policy,
+    access_logs,
+    deletion_protection,
+    drop_invalid_headers,
+    ingress_weights,
+)

@@ -1,0 +1,130 @@
+"""IAM: no administrator wildcards, and web-identity (IRSA) trust pinned to one service
+account of one cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import Severity
+
+from policies.framework.iam import Statement, statements
+from policies.framework.resources import Resource
+from policies.framework.rule import Compliance, Pack, ResourceRule
+from policies.framework.values import MISSING, as_list, is_unknown, json_document, unknown
+
+ROLE = "aws:iam/role:Role"
+DOCUMENT_TYPES = {
+    "aws:iam/policy:Policy": "policy",
+    "aws:iam/rolePolicy:RolePolicy": "policy",
+    "aws:iam/userPolicy:UserPolicy": "policy",
+    "aws:iam/groupPolicy:GroupPolicy": "policy",
+}
+ATTACHMENT_TYPES = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+)
+ADMINISTRATOR_ACCESS = ":iam::aws:policy/AdministratorAccess"
+
+
+def _documents(resource: Resource) -> Iterator[tuple[str, Any]]:
+    if resource.type in DOCUMENT_TYPES:
+        key = DOCUMENT_TYPES[resource.type]
+        yield key, json_document(resource.get(key), key)
+    elif resource.type == ROLE:
+        inline = resource.get("inlinePolicies", [])
+        if is_unknown(inline):
+            raise unknown(inline, "inlinePolicies")
+        for index, policy in enumerate(as_list(inline)):
+            if isinstance(policy, Mapping) and policy.get("policy") is not None:
+                where = f"inlinePolicies[{index}].policy"
+                yield where, json_document(policy["policy"], where)
+
+
+def _admin(statement: Statement) -> bool:
+    return (
+        statement.allow
+        and any(a in ("*", "*:*") for a in statement.actions)
+        and "*" in statement.resources
+    )
+
+
+def _no_admin(resource: Resource, settings: Mapping[str, Any]) -> Iterator[str]:
+    for where, document in _documents(resource):
+        for statement in statements(document):
+            if _admin(statement):
+                yield f"{where} {statement.label} allows every action on every resource"
+    arns = [resource.get("policyArn")] if resource.type in ATTACHMENT_TYPES else []
+    if resource.type == ROLE:
+        arns += as_list(resource.get("managedPolicyArns", []))
+    for arn in arns:
+        if is_unknown(arn):
+            raise unknown(arn, "policyArn")
+        if isinstance(arn, str) and arn.endswith(ADMINISTRATOR_ACCESS):
+            yield "attaches AdministratorAccess (every action on every resource)"
+
+
+no_admin_wildcard = ResourceRule(
+    name="iam-no-admin-wildcard",
+    description="No policy grants every action on every resource.",
+    remediation="List the actions and resources the principal needs (least privilege); an "
+    "administrator role belongs to the account's identity set-up, not to this stack.",
+    severity=Severity.CRITICAL,
+    pack=Pack.SECURITY,
+    resource_types=(ROLE, *DOCUMENT_TYPES, *ATTACHMENT_TYPES),
+    compliance=Compliance(
+        cis=("1.16",), fsbp=("IAM.1",), checkov=("CKV_AWS_1", "CKV_AWS_62", "CKV_AWS_63")
+    ),
+    evaluate=_no_admin,
+)
+
+
+def _pinned(statement: Statement, suffix: str, expected: str | None) -> str | None:
+    """Why a web-identity statement does not pin ``<issuer>:<suffix>``, or None if it does."""
+    conditions = statement.condition_values(f":{suffix}")
+    exact = conditions.get("StringEquals", [])
+    if not exact:
+        like = conditions.get("StringLike", [])
+        if like:
+            return f"matches {suffix} with StringLike {like}; expected StringEquals"
+        return f"has no StringEquals condition on <issuer>:{suffix}"
+    if any(is_unknown(v) for v in exact):
+        raise unknown(exact[0], f"Condition.StringEquals:{suffix}")
+    if any("*" in str(v) or "?" in str(v) for v in exact):
+        return f"pins {suffix} to {exact} with a wildcard"
+    if expected is not None and any(v != expected for v in exact):
+        return f"pins {suffix} to {exact}; expected {expected!r}"
+    return None
+
+
+def _web_identity_trust(resource: Resource, settings: Mapping[str, Any]) -> Iterator[str]:
+    document = resource.get("assumeRolePolicy")
+    if document is MISSING:
+        return
+    for statement in statements(json_document(document, "assumeRolePolicy")):
+        if not statement.allow or not statement.grants("sts:AssumeRoleWithWebIdentity"):
+            continue
+        federated = statement.principals.get("Federated", ())
+        if not any("oidc-provider/" in p for p in federated) and not statement.any_principal:
+            continue
+        for suffix, expected in (("sub", None), ("aud", "sts.amazonaws.com")):
+            problem = _pinned(statement, suffix, expected)
+            if problem:
+                yield f"assumeRolePolicy {statement.label} {problem}"
+
+
+oidc_trust_pinned = ResourceRule(
+    name="iam-oidc-trust-pinned",
+    description="Roles assumed through the cluster's OIDC provider (IRSA) trust exactly one "
+    "service account (sub) for STS (aud), with no wildcards.",
+    remediation="Use StringEquals on <issuer>:sub = system:serviceaccount:<namespace>:<name> "
+    "and <issuer>:aud = sts.amazonaws.com (components.parts.irsa_role builds this).",
+    severity=Severity.CRITICAL,
+    pack=Pack.SECURITY,
+    resource_types=(ROLE,),
+    evaluate=_web_identity_trust,
+)
+
+RULES = (no_admin_wildcard, oidc_trust_pinned)

@@ -1,0 +1,194 @@
+"""WAFv2: a blocking rate limit, the AWS managed rule groups, redacted logging, and an ACL
+that actually sits in front of the app's load balancer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import Severity
+
+from policies.framework import kubernetes as k8s
+from policies.framework import params
+from policies.framework.resources import Resource, StackView
+from policies.framework.rule import Compliance, Finding, Pack, ResourceRule, StackRule
+from policies.framework.values import MISSING, as_list, get, is_unknown, unknown
+from policies.rules.alb import WAF_ANNOTATION, alb_annotations
+
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+
+
+def _rules(resource: Resource) -> list[Mapping[str, Any]]:
+    rules = resource.get("rules", [])
+    if is_unknown(rules):
+        raise unknown(rules, "rules")
+    return [r for r in as_list(rules) if isinstance(r, Mapping)]
+
+
+def _blocks(rule: Mapping[str, Any]) -> bool:
+    action = rule.get("action") or {}
+    return isinstance(action, Mapping) and bool(action.get("block") is not None)
+
+
+def _rate_based(resource: Resource, settings: Mapping[str, Any]) -> Iterator[str]:
+    rate_rules = [r for r in _rules(resource) if get(r, "statement.rateBasedStatement")]
+    if not rate_rules:
+        yield "rules have no rateBasedStatement; expected a per-IP rate limit that blocks"
+    elif not any(_blocks(r) for r in rate_rules):
+        names = ", ".join(str(r.get("name")) for r in rate_rules)
+        yield f"rate-based rule(s) {names} only count; expected action block"
+
+
+rate_based_rule = ResourceRule(
+    name="waf-rate-based-rule",
+    description="The web ACL blocks clients that exceed a request rate (floods, scraping, "
+    "credential stuffing).",
+    remediation="Add a rule with statement.rateBasedStatement (aggregateKeyType IP, a limit "
+    "from platform:firewall.rateLimit) and action block.",
+    severity=Severity.HIGH,
+    pack=Pack.SECURITY,
+    resource_types=(WEB_ACL,),
+    evaluate=_rate_based,
+)
+
+
+def _managed_groups(resource: Resource, settings: Mapping[str, Any]) -> Iterator[str]:
+    present: dict[str, Mapping[str, Any]] = {}
+    rule: Mapping[str, Any] | None
+    for rule in _rules(resource):
+        statement = get(rule, "statement.managedRuleGroupStatement")
+        if isinstance(statement, Mapping) and statement.get("vendorName") == "AWS":
+            present[str(statement.get("name"))] = rule
+    for name in settings["requiredGroups"]:
+        rule = present.get(name)
+        if rule is None:
+            yield f"the AWS managed rule group {name} is not in the web ACL's rules"
+        elif get(rule, "overrideAction.count") is not MISSING:
+            yield (
+                f"the AWS managed rule group {name} runs with overrideAction count, so it "
+                "blocks nothing; expected overrideAction none"
+            )
+
+
+managed_rule_groups = ResourceRule(
+    name="waf-managed-rule-groups",
+    description="The web ACL runs the AWS managed core rule set and the known-bad-inputs "
+    "set (Log4j, Spring4Shell) in blocking mode.",
+    remediation="Add managedRuleGroupStatement rules for the listed groups (vendor AWS) with "
+    "overrideAction none; count single rules with ruleActionOverrides if they misfire.",
+    severity=Severity.HIGH,
+    pack=Pack.SECURITY,
+    resource_types=(WEB_ACL,),
+    compliance=Compliance(fsbp=("WAF.10",), checkov=("CKV_AWS_192", "CKV_AWS_175")),
+    params=(
+        params.string_list(
+            "requiredGroups",
+            "AWS managed rule groups every web ACL must run",
+            default=["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"],
+            min_items=1,
+        ),
+    ),
+    evaluate=_managed_groups,
+)
+
+
+def _redacted_headers(config: Resource) -> set[str]:
+    fields = config.get("redactedFields", [])
+    if is_unknown(fields):
+        raise unknown(fields, "redactedFields")
+    return {
+        str(get(f, "singleHeader.name")).lower()
+        for f in as_list(fields)
+        if get(f, "singleHeader.name") is not MISSING
+    }
+
+
+def _logging(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]:
+    required = {h.lower() for h in settings["redactedHeaders"]}
+    for acl in stack.of_type(WEB_ACL):
+        configs = list(stack.referring_to(acl, "resourceArn", LOGGING))
+        if not configs:
+            yield Finding(
+                f"{acl.label} has no logging configuration; expected requests logged to an "
+                "aws-waf-logs-* destination",
+                acl.urn,
+            )
+        for config in configs:
+            missing = sorted(required - _redacted_headers(config))
+            if missing:
+                yield Finding(
+                    f"{config.label} logs the {', '.join(missing)} header(s) in clear; "
+                    "expected them in redactedFields",
+                    config.urn,
+                )
+
+
+logging_redacted = StackRule(
+    name="waf-logging-redacted",
+    description="Every web ACL logs its requests, with credentials (authorization, cookie) "
+    "redacted.",
+    remediation="Add an aws.wafv2.WebAclLoggingConfiguration for the ACL with redactedFields "
+    "singleHeader authorization and cookie.",
+    severity=Severity.MEDIUM,
+    pack=Pack.SECURITY,
+    resource_types=(WEB_ACL, LOGGING),
+    compliance=Compliance(checkov=("CKV2_AWS_31",)),
+    params=(
+        params.string_list(
+            "redactedHeaders",
+            "request headers the logs must redact",
+            default=["authorization", "cookie"],
+        ),
+    ),
+    evaluate=_logging,
+)
+
+
+def _protects_ingress(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]:
+    used: set[int] = set()
+    for association in stack.of_type(ASSOCIATION):
+        used |= {id(acl) for acl in association.sources("webAclArn", WEB_ACL)}
+    for ingress in stack.of_type(k8s.INGRESS):
+        annotations = alb_annotations(ingress.props)
+        if annotations is None or annotations.get("alb.ingress.kubernetes.io/scheme") != (
+            "internet-facing"
+        ):
+            continue
+        acls = ingress.sources("metadata", WEB_ACL)
+        used |= {id(acl) for acl in acls}
+        if WAF_ANNOTATION not in annotations:
+            yield Finding(
+                f"internet-facing {ingress.label} has no {WAF_ANNOTATION}; expected the "
+                "stack's web ACL in front of its load balancer",
+                ingress.urn,
+            )
+        elif not acls:
+            yield Finding(
+                f"internet-facing {ingress.label} names a web ACL this stack does not "
+                "manage; its rules cannot be checked",
+                ingress.urn,
+            )
+    for acl in stack.of_type(WEB_ACL):
+        if id(acl) not in used and get(acl.props, "scope") != "CLOUDFRONT":
+            yield Finding(
+                f"{acl.label} protects nothing: no Ingress or WebAclAssociation uses it",
+                acl.urn,
+            )
+
+
+protects_ingress = StackRule(
+    name="waf-protects-ingress",
+    description="The app's internet-facing load balancer is behind a web ACL of this stack, "
+    "and no web ACL is left unattached.",
+    remediation="Set alb.ingress.kubernetes.io/wafv2-acl-arn on the Ingress to the "
+    "firewall's web ACL ARN (an output of the Firewall component).",
+    severity=Severity.HIGH,
+    pack=Pack.SECURITY,
+    resource_types=(k8s.INGRESS, WEB_ACL, ASSOCIATION),
+    compliance=Compliance(checkov=("CKV2_AWS_28",)),
+    evaluate=_protects_ingress,
+)
+
+RULES = (rate_based_rule, managed_rule_groups, logging_redacted, protects_ingress)

@@ -1,0 +1,305 @@
+"""How workloads behave under load and disruption: resources, probes, namespaces, and the
+autoscaler / disruption-budget pairs that keep a service up through node drains."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Severity
+
+from policies.framework import kubernetes as k8s
+from policies.framework import params
+from policies.framework.resources import Resource, StackView
+from policies.framework.rule import Compliance, Finding, Pack, ResourceRule, StackRule
+from policies.framework.values import MISSING, get, is_unknown, unknown
+from policies.rules.pods import container_rule
+
+Settings = Mapping[str, Any]
+
+
+def _resources(container: k8s.Container, settings: Settings) -> Iterator[str]:
+    if is_unknown(container.spec.get("resources")):
+        raise unknown(container.spec["resources"], f"{container.path}.resources")
+    for kind, param in (("requests", "requests"), ("limits", "limits")):
+        for resource_name in settings[param]:
+            value = get(container.spec, f"resources.{kind}.{resource_name}")
+            if value is MISSING:
+                yield f"resources.{kind}.{resource_name} is not set"
+
+
+requests_and_limits = container_rule(
+    _resources,
+    name="k8s-requests-and-limits",
+    description="Containers declare what they need (requests, for scheduling and "
+    "autoscaling) and what they may use at most (limits).",
+    remediation="Set resources.requests and resources.limits (platform:app…resources).",
+    severity=Severity.MEDIUM,
+    pack=Pack.QUALITY,
+    compliance=Compliance(checkov=("CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13")),
+    params=(
+        params.string_list(
+            "requests",
+            "resources every container must request",
+            default=["cpu", "memory"],
+            item={"enum": ["cpu", "memory", "ephemeral-storage"]},
+        ),
+        params.string_list(
+            "limits",
+            "resources every container must limit",
+            default=["cpu", "memory"],
+            item={"enum": ["cpu", "memory", "ephemeral-storage"]},
+        ),
+    ),
+)
+
+
+def _probes(container: k8s.Container, settings: Settings) -> Iterator[str]:
+    if container.init:
+        return  # init containers run to completion; probes do not apply
+    for probe in ("readinessProbe", "livenessProbe"):
+        value = container.spec.get(probe)
+        if is_unknown(value):
+            raise unknown(value, f"{container.path}.{probe}")
+        if not value:
+            yield f"{probe} is not set"
+
+
+health_probes = container_rule(
+    _probes,
+    name="k8s-health-probes",
+    description="Long-running containers have readiness (no traffic until ready) and "
+    "liveness (restart when stuck) probes.",
+    remediation="Set readinessProbe and livenessProbe (platform:app…readinessPath / livenessPath).",
+    severity=Severity.MEDIUM,
+    pack=Pack.QUALITY,
+    compliance=Compliance(checkov=("CKV_K8S_8", "CKV_K8S_9")),
+    # Jobs run to completion: probes are for long-running workloads only.
+    resource_types=k8s.LONG_RUNNING,
+)
+
+
+def _namespace(resource: Resource, settings: Settings) -> Iterator[str]:
+    if resource.type == k8s.HELM_RELEASE:
+        namespace = resource.get("namespace", "default") or "default"
+    else:
+        namespace = k8s.namespace_of(resource.props)
+    if is_unknown(namespace):
+        raise unknown(namespace, "metadata.namespace")
+    if namespace == "default":
+        yield "is in the default namespace; expected the service's own namespace"
+
+
+not_default_namespace = ResourceRule(
+    name="k8s-not-default-namespace",
+    description="Objects live in their own namespace, not default (where policies, quotas "
+    "and Pod Security are weakest).",
+    remediation="Set metadata.namespace to the service's namespace (the App component "
+    "creates one per service).",
+    severity=Severity.LOW,
+    pack=Pack.QUALITY,
+    resource_types=(*k8s.NAMESPACED, k8s.HELM_RELEASE),
+    compliance=Compliance(checkov=("CKV_K8S_21",)),
+    evaluate=_namespace,
+)
+
+
+# -- autoscalers and disruption budgets (the whole stack) --------------------------------
+
+
+def _key(resource: Resource) -> tuple[Any, Any]:
+    return k8s.namespace_of(resource.props), k8s.name_of(resource.props)
+
+
+def _running(workload: Resource) -> bool:
+    replicas = workload.get("spec.replicas")
+    if is_unknown(replicas):
+        raise unknown(replicas, "spec.replicas")
+    return replicas is MISSING or int(replicas) > 0  # absent: the autoscaler decides
+
+
+def _autoscalers(stack: StackView) -> dict[tuple[Any, Any, Any], Resource]:
+    """HPAs by the (namespace, kind, name) of the workload they scale."""
+    found = {}
+    for hpa in stack.of_type(k8s.HPA, k8s.HPA_V1):
+        target = hpa.get("spec.scaleTargetRef", {})
+        if isinstance(target, Mapping):
+            found[(k8s.namespace_of(hpa.props), target.get("kind"), target.get("name"))] = hpa
+    return found
+
+
+def _floor(workload: Resource, hpa: Resource | None) -> int:
+    """The fewest pods the workload runs with: the autoscaler's minimum, else its replicas."""
+    value = hpa.get("spec.minReplicas", 1) if hpa else workload.get("spec.replicas", 1)
+    if is_unknown(value):
+        raise unknown(value, "spec.minReplicas")
+    return int(value)
+
+
+def _workloads(stack: StackView) -> Iterator[tuple[Resource, Resource | None]]:
+    autoscalers = _autoscalers(stack)
+    for workload in stack.of_type(*k8s.SCALABLE):
+        if _running(workload):
+            namespace, name = _key(workload)
+            kind = workload.type.rsplit(":", 1)[-1]
+            yield workload, autoscalers.get((namespace, kind, name))
+
+
+def _budgets_for(stack: StackView, workload: Resource) -> list[Resource]:
+    labels = k8s.pod_labels(workload.type, workload.props)
+    namespace = k8s.namespace_of(workload.props)
+    return [
+        pdb
+        for pdb in stack.of_type(k8s.PDB)
+        if k8s.namespace_of(pdb.props) == namespace
+        and k8s.selects(pdb.get("spec.selector"), labels)
+    ]
+
+
+def _has_hpa(stack: StackView, settings: Settings) -> Iterator[Finding]:
+    minimum = int(settings["minReplicas"])
+    for workload, hpa in _workloads(stack):
+        if hpa is None:
+            yield Finding(f"{workload.label} has no HorizontalPodAutoscaler", workload.urn)
+        elif _floor(workload, hpa) < minimum:
+            yield Finding(
+                f"{hpa.label} keeps {workload.label} at {_floor(workload, hpa)} replica(s) "
+                f"at least; expected minReplicas >= {minimum} (one pod per zone survives "
+                "the loss of another)",
+                hpa.urn,
+            )
+
+
+workload_hpa = StackRule(
+    name="k8s-workload-hpa",
+    description="Every running Deployment scales with load, never below the configured "
+    "number of replicas.",
+    remediation="The App component gives each running slot an autoscaler; raise the slot's "
+    "replicas (the autoscaler's floor) to the minimum.",
+    severity=Severity.HIGH,
+    pack=Pack.QUALITY,
+    resource_types=(*k8s.SCALABLE, k8s.HPA),
+    params=(
+        params.integer(
+            "minReplicas",
+            "the lowest minReplicas an autoscaler may have",
+            default=2,
+            minimum=1,
+            maximum=100,
+        ),
+    ),
+    evaluate=_has_hpa,
+)
+
+
+def _has_pdb(stack: StackView, settings: Settings) -> Iterator[Finding]:
+    for workload, _ in _workloads(stack):
+        if not _budgets_for(stack, workload):
+            yield Finding(
+                f"{workload.label} has no PodDisruptionBudget selecting its pods; a node "
+                "drain may evict all of them at once",
+                workload.urn,
+            )
+
+
+workload_pdb = StackRule(
+    name="k8s-workload-pdb",
+    description="Every running Deployment has a PodDisruptionBudget, so drains and upgrades "
+    "evict its pods a few at a time.",
+    remediation="Add a policy/v1 PodDisruptionBudget whose selector matches the pod "
+    "template's labels (maxUnavailable: 1).",
+    severity=Severity.MEDIUM,
+    pack=Pack.QUALITY,
+    resource_types=(*k8s.SCALABLE, k8s.PDB),
+    evaluate=_has_pdb,
+)
+
+
+def _scales_on_cpu(hpa: Resource) -> bool:
+    if hpa.get("spec.targetCPUUtilizationPercentage") is not MISSING:
+        return True
+    metrics = hpa.get("spec.metrics", [])
+    return (
+        any(get(m, "resource.name") == "cpu" for m in metrics if isinstance(m, Mapping))
+        if isinstance(metrics, list)
+        else False
+    )
+
+
+def _cpu_requests(stack: StackView, settings: Settings) -> Iterator[Finding]:
+    for workload, hpa in _workloads(stack):
+        if hpa is None or not _scales_on_cpu(hpa):
+            continue
+        for container in k8s.containers(workload.type, workload.props, lists=("containers",)):
+            if get(container.spec, "resources.requests.cpu") is MISSING:
+                yield Finding(
+                    f"{hpa.label} scales {workload.label} on CPU utilization, but container "
+                    f"{container.name!r} requests no CPU: the autoscaler cannot compute it",
+                    workload.urn,
+                )
+
+
+hpa_cpu_requests = StackRule(
+    name="k8s-hpa-target-cpu-requests",
+    description="A workload scaled on CPU utilization requests CPU in every container "
+    "(utilization is measured against the request).",
+    remediation="Set resources.requests.cpu on each container of the scaled workload.",
+    severity=Severity.HIGH,
+    pack=Pack.QUALITY,
+    enforcement=EnforcementLevel.MANDATORY,  # otherwise the autoscaler silently never acts
+    resource_types=(*k8s.SCALABLE, k8s.HPA),
+    evaluate=_cpu_requests,
+)
+
+
+def _allowed_disruptions(pdb: Resource, pods: int) -> int | None:
+    """Pods the budget lets go at the floor; None when the budget sets neither field."""
+    for key in ("minAvailable", "maxUnavailable"):
+        value = pdb.get(f"spec.{key}")
+        if is_unknown(value):
+            raise unknown(value, f"spec.{key}")
+        if value is MISSING:
+            continue
+        text = str(value)
+        # Percentages round up, for both fields.
+        scaled = math.ceil(pods * float(text[:-1]) / 100) if text.endswith("%") else int(text)
+        return pods - scaled if key == "minAvailable" else scaled
+    return None
+
+
+def _allows_disruption(stack: StackView, settings: Settings) -> Iterator[Finding]:
+    for workload, hpa in _workloads(stack):
+        pods = _floor(workload, hpa)
+        for pdb in _budgets_for(stack, workload):
+            allowed = _allowed_disruptions(pdb, pods)
+            if allowed is not None and allowed < 1:
+                yield Finding(
+                    f"{pdb.label} allows {max(allowed, 0)} voluntary disruption(s) when "
+                    f"{workload.label} runs its minimum of {pods} pod(s): node drains and "
+                    "cluster upgrades would block",
+                    pdb.urn,
+                )
+
+
+pdb_allows_disruption = StackRule(
+    name="k8s-pdb-allows-disruption",
+    description="Disruption budgets still let one pod go at the workload's minimum size, so "
+    "node drains and upgrades can proceed.",
+    remediation="Use maxUnavailable: 1 (or a minAvailable below the autoscaler's minReplicas).",
+    severity=Severity.HIGH,
+    pack=Pack.QUALITY,
+    enforcement=EnforcementLevel.MANDATORY,  # a blocking budget stalls every node upgrade
+    resource_types=(*k8s.SCALABLE, k8s.HPA, k8s.PDB),
+    evaluate=_allows_disruption,
+)
+
+RULES = (
+    requests_and_limits,
+    health_probes,
+    not_default_namespace,
+    workload_hpa,
+    workload_pdb,
+    hpa_cpu_requests,
+    pdb_allows_disruption,
+)
