@@ -1,7 +1,9 @@
-"""``python -m infra.preview STACK``: an offline ``pulumi preview`` of a Pulumi Python project.
+"""``python -m infra.preview STACK``: an offline ``pulumi preview`` of a Pulumi Python project,
+gated by CrossGuard policy packs driven over the Analyzer protocol.
 
-Exit codes: 0 the preview succeeded; 2 the project, the stack's settings or the program
-failed (the message says what to fix); argparse also exits 2 for bad arguments.
+Exit codes: 0 the preview succeeded with no mandatory policy violation; 1 a mandatory policy
+violation blocks it; 2 the project, the stack's settings, the program, a policy pack or its
+config failed (the message says what to fix); argparse also exits 2 for bad arguments.
 """
 
 from __future__ import annotations
@@ -18,13 +20,19 @@ import signal
 import sys
 from pathlib import Path
 
-from infra.preview.engine import ProgramError, run_preview
-from infra.preview.project import ProjectError
-from infra.preview.render import render
+from infra.preview.analyzer_process import PolicyPackError
+from infra.preview.engine import PreviewResult, ProgramError, run_preview
+from infra.preview.policy_config import PolicyConfigError
+from infra.preview.policy_run import PolicyPacks, PolicyPackSource, PolicyReport
+from infra.preview.project import ProjectError, load_project, load_stack_config
+from infra.preview.render import render, render_policies
 
 REPOSITORY = Path(__file__).resolve().parents[2]
+DEFAULT_PACKS = (REPOSITORY / "policies" / "security", REPOSITORY / "policies" / "quality")
+POLICY_CONFIG_DIRECTORY = REPOSITORY / "policies" / "config"
 
 EXIT_OK = 0
+EXIT_BLOCKED = 1
 EXIT_ERROR = 2
 
 
@@ -50,7 +58,67 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--verbose", action="store_true", help="on a program error, print its traceback too"
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--policy-pack",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="run this policy pack (repeatable); default: this repository's security and "
+        "quality packs, with policies/config/STACK.json when it exists",
+    )
+    parser.add_argument(
+        "--policy-pack-config",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="JSON config for the policy pack at the same position (repeatable, as "
+        "`pulumi preview` takes it)",
+    )
+    parser.add_argument(
+        "--no-policies", action="store_true", help="preview only; run no policy pack"
+    )
+    args = parser.parse_args(argv)
+    if args.no_policies and (args.policy_pack or args.policy_pack_config):
+        parser.error("--no-policies cannot be combined with --policy-pack/--policy-pack-config")
+    if args.policy_pack_config and len(args.policy_pack_config) != len(args.policy_pack):
+        parser.error(
+            f"--policy-pack-config given {len(args.policy_pack_config)} time(s) for "
+            f"{len(args.policy_pack)} --policy-pack; allowed: none, or one per --policy-pack, "
+            "in the same order"
+        )
+    return args
+
+
+def policy_sources(args: argparse.Namespace) -> list[PolicyPackSource]:
+    if args.no_policies:
+        return []
+    if args.policy_pack:
+        configs = args.policy_pack_config or [None] * len(args.policy_pack)
+        return [PolicyPackSource(d, c) for d, c in zip(args.policy_pack, configs, strict=True)]
+    stack_config = POLICY_CONFIG_DIRECTORY / f"{args.stack}.json"
+    config = stack_config if stack_config.is_file() else None
+    return [PolicyPackSource(d, config) for d in DEFAULT_PACKS]
+
+
+def preview_with_policies(
+    args: argparse.Namespace,
+) -> tuple[PreviewResult, PolicyReport | None]:
+    sources = policy_sources(args)
+    if not sources:
+        return run_preview(args.project_dir, args.stack, unknowns=args.unknowns), None
+    project = load_project(args.project_dir)
+    stack_config = load_stack_config(project, args.stack)
+    with PolicyPacks(
+        sources,
+        project=project.name,
+        stack=args.stack,
+        config=stack_config.values,
+        secret_keys=stack_config.secret_keys,
+    ) as packs:
+        result = run_preview(args.project_dir, args.stack, unknowns=args.unknowns)
+        return result, packs.evaluate(result)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = parse_args(argv)
     try:
-        result = run_preview(args.project_dir, args.stack, unknowns=args.unknowns)
-    except (ProjectError, ProgramError) as exc:
+        result, report = preview_with_policies(args)
+    except (ProjectError, ProgramError, PolicyPackError, PolicyConfigError) as exc:
         if args.json:
             print(json.dumps({"stack": args.stack, "error": str(exc)}, indent=2))
         print(f"error: {exc}", file=sys.stderr)
@@ -67,10 +135,26 @@ def main(argv: list[str] | None = None) -> int:
             print(exc.details, file=sys.stderr)
         return EXIT_ERROR
     if args.json:
-        print(json.dumps(result.to_json(), indent=2))
+        print(json.dumps(to_json(result, report), indent=2))
     else:
         print(render(result))
-    return EXIT_OK
+        if report is not None:
+            print(render_policies(report))
+    return EXIT_BLOCKED if report is not None and report.blocked else EXIT_OK
+
+
+def to_json(result: PreviewResult, report: PolicyReport | None) -> dict:
+    document = result.to_json()
+    if report is not None:
+        document["diagnostics"] = [
+            *document["diagnostics"],
+            *(v.to_json() for v in report.violations),
+        ]
+        document["policyPacks"] = [p.to_json() for p in report.packs]
+        document["summary"]["policyViolations"] = {
+            level: len(report.at_level(level)) for level in ("mandatory", "advisory")
+        }
+    return document
 
 
 if __name__ == "__main__":

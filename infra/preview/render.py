@@ -7,6 +7,7 @@ from typing import Any
 
 from infra.preview.engine import CapturedResource, PreviewResult
 from infra.preview.mocks import FAKE_ACCOUNT_ID
+from infra.preview.policy_run import PolicyReport
 from infra.preview.values import present
 
 _SYMBOLS = {"create": "+", "read": ">", "update": "~", "replace": "+-", "delete": "-", "same": " "}
@@ -81,3 +82,35 @@ def _walk(
     child_indent = "" if is_root else indent + ("   " if last else "│  ")
     for i, child in enumerate(children):
         yield from _walk(result, child, child_indent, i == len(children) - 1)
+
+
+def render_policies(report: PolicyReport) -> str:
+    """Policy violations grouped by enforcement level, each with the resource, the policy,
+    the message and what to do about it."""
+    packs = ", ".join(f"{p.name}@v{p.version}" for p in report.packs)
+    total = sum(p.policies for p in report.packs)
+    lines = ["", f"Policies: {packs} ({total} policies)"]
+    if not report.violations:
+        lines.append("    no violations")
+    for level, heading in _LEVELS:
+        violations = report.at_level(level)
+        if not violations:
+            continue
+        lines += ["", f"{heading} ({len(violations)}):"]
+        for v in violations:
+            lines.append(f"  - {v.policy_name} [{v.policy_pack}, {v.severity}]")
+            lines.append(f"    {v.urn or '(the stack)'}")
+            lines += [f"    {line}" for line in v.message.splitlines()]
+            if v.remediation:
+                lines.append(f"    remediation: {v.remediation}")
+    mandatory = len(report.at_level("mandatory"))
+    if mandatory:
+        lines += ["", f"error: {mandatory} mandatory policy violation(s) block this preview"]
+    return "\n".join(lines)
+
+
+_LEVELS = (
+    ("mandatory", "Mandatory violations (block the preview)"),
+    ("advisory", "Advisory violations"),
+    ("remediate", "Remediated"),
+)

@@ -58,3 +58,24 @@ def reveal(value: Any) -> Any:
     if isinstance(value, list):
         return [reveal(v) for v in value]
     return value
+
+
+def secret_strings(value: Any, *, inside_secret: bool = False) -> set[str]:
+    """Every text (of four characters or more) held inside a secret, to scrub from output."""
+    found: set[str] = set()
+    if is_secret(value):
+        return secret_strings(value.get("value"), inside_secret=True)
+    if isinstance(value, dict):
+        for item in value.values():
+            found |= secret_strings(item, inside_secret=inside_secret)
+    elif isinstance(value, list):
+        for item in value:
+            found |= secret_strings(item, inside_secret=inside_secret)
+    elif (
+        inside_secret
+        and isinstance(value, (str, int, float))
+        and len(str(value)) >= 4
+        and not is_unknown(value)
+    ):
+        found.add(str(value))
+    return found

@@ -1,0 +1,174 @@
+"""Starting a Python policy pack the way the Pulumi engine does, and talking to it.
+
+The engine runs ``pulumi-analyzer-policy-python``, which runs
+``<virtualenv>/bin/python -u -m pulumi.policy <engine address> <pack directory>`` in the pack's
+directory with the stack's identity in the environment; the pack serves the Analyzer gRPC
+service on a free loopback port and prints the port on its first line of output. This module
+does exactly that, with the virtualenv named in the pack's ``PulumiPolicy.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import grpc
+import yaml
+from pulumi.runtime.proto import analyzer_pb2_grpc
+
+START_TIMEOUT_SECONDS = 60.0
+# No engine service is offered to a pack here; the policy SDK never calls it.
+_ENGINE_ADDRESS = "127.0.0.1:0"
+_MAX_MESSAGE = 400 * 1024 * 1024  # as the engine allows: AnalyzeStack sends the whole stack
+
+
+class PolicyPackError(Exception):
+    """A policy pack that cannot be used or that failed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class PackManifest:
+    directory: Path
+    version: str
+    python: Path
+
+
+def read_manifest(directory: Path) -> PackManifest:
+    directory = Path(directory).resolve()
+    manifest = directory / "PulumiPolicy.yaml"
+    if not manifest.is_file():
+        raise PolicyPackError(
+            f"{directory}: no PulumiPolicy.yaml; allowed: a policy pack directory"
+        )
+    try:
+        document = yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise PolicyPackError(f"{manifest}: not valid YAML: {exc}") from None
+    runtime = document.get("runtime") if isinstance(document, dict) else None
+    name = runtime.get("name") if isinstance(runtime, dict) else runtime
+    if name != "python":
+        raise PolicyPackError(
+            f"{manifest}: runtime = {json.dumps(name)}; allowed: python (this engine runs "
+            "Python policy packs)"
+        )
+    options = runtime.get("options") if isinstance(runtime, dict) else None
+    virtualenv = options.get("virtualenv") if isinstance(options, dict) else None
+    if not virtualenv:
+        raise PolicyPackError(
+            f"{manifest}: runtime.options.virtualenv is not set; allowed: the path of the "
+            "virtualenv the pack runs in (without it the Pulumi CLI installs the pack into "
+            "the system Python, pulumi/pulumi#19568)"
+        )
+    python = (directory / str(virtualenv)).resolve() / "bin" / "python"
+    if not python.exists():
+        raise PolicyPackError(
+            f"{manifest}: runtime.options.virtualenv = {json.dumps(virtualenv)}, but "
+            f"{python} does not exist; run ./scripts/bootstrap (or create that virtualenv)"
+        )
+    return PackManifest(directory, str(document.get("version") or "0.0.1"), python)
+
+
+class AnalyzerProcess:
+    """One running policy pack; close it when done (it is also a context manager)."""
+
+    def __init__(self, manifest: PackManifest, *, project: str, stack: str, config: dict[str, str]):
+        self.manifest = manifest
+        # Closed in close(): the pack writes to it for as long as it runs.
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        environment = {
+            **os.environ,
+            "PULUMI_PROJECT": project,
+            "PULUMI_STACK": stack,
+            "PULUMI_ORGANIZATION": "organization",
+            "PULUMI_DRY_RUN": "true",
+            "PULUMI_CONFIG": json.dumps(config),
+            "GRPC_VERBOSITY": "ERROR",
+        }
+        try:
+            self.process = subprocess.Popen(
+                [str(manifest.python), "-u", "-m", "pulumi.policy", _ENGINE_ADDRESS, "."],
+                cwd=manifest.directory,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                env=environment,
+            )
+        except OSError as exc:
+            self._stderr.close()
+            raise PolicyPackError(
+                f"{manifest.directory}: cannot start {manifest.python}: {exc}"
+            ) from None
+        self._channel: grpc.Channel | None = None
+        self._started = time.monotonic()
+
+    def stub(self, timeout: float = START_TIMEOUT_SECONDS) -> analyzer_pb2_grpc.AnalyzerStub:
+        if self._channel is None:
+            port = self._read_port(timeout)
+            self._channel = grpc.insecure_channel(
+                f"127.0.0.1:{port}",
+                options=[
+                    ("grpc.max_send_message_length", _MAX_MESSAGE),
+                    ("grpc.max_receive_message_length", _MAX_MESSAGE),
+                ],
+            )
+            grpc.channel_ready_future(self._channel).result(timeout=timeout)
+        return analyzer_pb2_grpc.AnalyzerStub(self._channel)
+
+    def _read_port(self, timeout: float) -> int:
+        assert self.process.stdout is not None
+        deadline = self._started + timeout
+        line = b""
+        while not line.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self.failure(f"did not print its port within {timeout:.0f} s")
+            ready, _, _ = select.select([self.process.stdout], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(self.process.stdout.fileno(), 1)
+            if not chunk:
+                raise self.failure("exited before it printed its port")
+            line += chunk
+        try:
+            return int(line.strip())
+        except ValueError:
+            raise self.failure(f"printed {line.strip()[:80]!r} instead of a port") from None
+
+    def failure(self, what: str) -> PolicyPackError:
+        """An error naming the pack, what went wrong and the end of what it wrote to stderr."""
+        self._stop()
+        self._stderr.seek(0)
+        tail = self._stderr.read().decode("utf-8", "replace").strip().splitlines()[-15:]
+        detail = ("\n    " + "\n    ".join(tail)) if tail else ""
+        return PolicyPackError(f"policy pack {self.manifest.directory} {what}{detail}")
+
+    def _stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        self._stop()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._stderr.close()
+
+    def __enter__(self) -> AnalyzerProcess:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
