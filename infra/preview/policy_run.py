@@ -24,7 +24,9 @@ from infra.preview.analyzer_process import AnalyzerProcess, PolicyPackError, rea
 from infra.preview.engine import STACK_TYPE, CapturedResource, PreviewResult
 from infra.preview.policy_config import (
     PolicyConfigError,
+    PolicySetting,
     load_policy_config,
+    parse_policy_config,
     reconcile,
     to_request,
 )
@@ -62,6 +64,12 @@ class Violation:
     urn: str | None
     message: str
     remediation: str
+
+    @property
+    def not_evaluated(self) -> bool:
+        """The SDK's report that a policy could not run because a value it needs is unknown
+        during preview: advisory by protocol, and not a finding about the resource."""
+        return self.message.startswith("can't run policy ")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -171,27 +179,23 @@ class PolicyPacks:
                     )
                 )
             info = stub.GetAnalyzerInfo(empty_pb2.Empty())
-            given = load_policy_config(source.config) if source.config else {}
-            try:
-                settings = reconcile(info, given)
-            except PolicyConfigError as exc:
-                where = f" ({source.config})" if source.config else ""
-                raise PolicyConfigError(f"{exc}{where}") from None
             with contextlib.suppress(grpc.RpcError):
                 stub.ConfigureStack(self._stack_request())
-            try:
-                stub.Configure(to_request(settings))
-            except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
-                    raise
-                where = f" from {source.config}" if source.config else ""
-                raise PolicyConfigError(
-                    f"policy pack {info.name} refused its config{where}: {_details(exc)}"
-                ) from None
+            given = load_policy_config(source.config) if source.config else {}
+            where = str(source.config) if source.config else ""
+            remediate = _apply_config(stub, info, given, where)
         except grpc.RpcError as exc:
             raise process.failure(f"failed while starting: {_details(exc)}") from None
-        remediate = any(s.enforcement == "remediate" for s in settings.values())
         return _Configured(source, process, stub, info, remediate)
+
+    def reconfigure(self, documents: Sequence[Mapping[str, Any] | None]) -> None:
+        """Configure the running packs again, one policy config document (the JSON of a
+        --policy-pack-config file) per pack, so one set of processes can judge many stacks or
+        many configurations (the tests and benchmarks do)."""
+        packs = [future.result() for future in self._configured]
+        for pack, document in zip(packs, documents, strict=True):
+            given = parse_policy_config(document or {}, "policy config")
+            pack.remediate = _apply_config(pack.stub, pack.info, given, "")
 
     def evaluate(self, result: PreviewResult) -> PolicyReport:
         """Analyze every resource and the stack; raises PolicyConfigError for a config a pack
@@ -287,6 +291,30 @@ class PolicyPacks:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _apply_config(
+    stub: Any,
+    info: analyzer_pb2.AnalyzerInfo,
+    given: Mapping[str, PolicySetting],
+    where: str,
+) -> bool:
+    """Reconcile and check the config as the CLI does, then ``Configure``; returns whether
+    any policy is set to remediate."""
+    try:
+        settings = reconcile(info, given)
+    except PolicyConfigError as exc:
+        raise PolicyConfigError(f"{exc} ({where})" if where else str(exc)) from None
+    try:
+        stub.Configure(to_request(settings))
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
+            raise
+        source = f" from {where}" if where else ""
+        raise PolicyConfigError(
+            f"policy pack {info.name} refused its config{source}: {_details(exc)}"
+        ) from None
+    return any(s.enforcement == "remediate" for s in settings.values())
 
 
 class _RequestBuilder:
