@@ -203,14 +203,17 @@ class PolicyPacks:
         report = PolicyReport()
         scrub = _scrubber(result)
         packs = [future.result() for future in self._configured]
-        for pack in packs:
-            try:
-                run, violations = self._analyze(pack, result)
-            except grpc.RpcError as exc:
-                failure = pack.process.failure(f"failed: {_details(exc)}")
-                raise PolicyPackError(scrub(str(failure))) from None
-            report.packs.append(run)
-            report.violations += [_scrubbed(v, scrub) for v in violations]
+        # Each pack is its own process: judge the preview with all of them at once.
+        with ThreadPoolExecutor(max_workers=len(packs) or 1) as pool:
+            runs = [(pack, pool.submit(self._analyze, pack, result)) for pack in packs]
+            for pack, future in runs:
+                try:
+                    run, violations = future.result()
+                except grpc.RpcError as exc:
+                    failure = pack.process.failure(f"failed: {_details(exc)}")
+                    raise PolicyPackError(scrub(str(failure))) from None
+                report.packs.append(run)
+                report.violations += [_scrubbed(v, scrub) for v in violations]
         report.violations.sort(
             key=lambda v: (
                 v.enforcement_level != "mandatory",

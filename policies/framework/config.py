@@ -55,7 +55,7 @@ def _unknown_policy(name: str, catalogue: Mapping[str, Rule]) -> str:
     close = difflib.get_close_matches(name, list(catalogue), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return (
-        f"{json.dumps(name)}: no such policy{hint} allowed: the name of a rule of "
+        f"{json.dumps(name)}: no such policy{hint}; allowed: the name of a rule of "
         f'policies/rules ({len(catalogue)} rules; see the README), or "all"'
     )
 

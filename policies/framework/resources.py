@@ -22,12 +22,21 @@ class Resource:
     type: str
     urn: str
     name: str
-    props: Any
+    raw: Any  # the SDK's proxied properties, or plain values
     protect: bool = False
     parent: str | None = None
     # Filled in for stack rules only.
     property_dependencies: dict[str, list[Resource]] = field(default_factory=dict)
     dependencies: list[Resource] = field(default_factory=list)
+    _plain: Any = field(default=None, repr=False)
+
+    @property
+    def props(self) -> Any:
+        """Plain property values, converted on first use: a stack rule reads few of the
+        stack's resources, and converting all of them for every rule would dominate."""
+        if self._plain is None:
+            self._plain = plain(self.raw)
+        return self._plain
 
     def get(self, path: str, default: Any = MISSING) -> Any:
         return get(self.props, path, default)
@@ -60,7 +69,7 @@ class StackView:
                 type=r.resource_type,
                 urn=r.urn,
                 name=r.name,
-                props=plain(r.props),
+                raw=r.props,
                 protect=bool(r.opts.protect),
                 parent=r.parent.urn if r.parent is not None else None,
             )

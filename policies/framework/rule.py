@@ -28,7 +28,7 @@ from pulumi_policy import (
 
 from policies.framework.params import Param
 from policies.framework.resources import Resource, StackView
-from policies.framework.values import Undecidable, plain, unknown, whole_numbers
+from policies.framework.values import Undecidable, unknown, whole_numbers
 
 
 class Pack(StrEnum):
@@ -142,7 +142,7 @@ def _resource_validation(
             type=args.resource_type,
             urn=args.urn,
             name=args.name,
-            props=plain(args.props),
+            raw=args.props,
             protect=bool(args.opts.protect),
             parent=args.opts.parent,
         )
