@@ -11,6 +11,7 @@ from policies.framework import params
 from policies.framework.checks import AtMost, Check, Equals, property_rule
 from policies.framework.resources import Resource
 from policies.framework.rule import Compliance, Pack, ResourceRule
+from policies.framework.values import MISSING
 from policies.rules.networking import INGRESS_TYPES, ingress_of
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -44,7 +45,31 @@ imdsv2_required = property_rule(
     ),
 )
 
-volumes_encrypted = property_rule(
+_VOLUME_CHECKS = (
+    # Without a mapping the AMI's root volume is used, unencrypted unless the account
+    # encrypts by default, which the program cannot see.
+    Check(
+        "blockDeviceMappings[*].ebs.encrypted",
+        Equals(True, absent=False),
+        types=(LAUNCH_TEMPLATE,),
+        need_entries=True,
+    ),
+    Check("rootBlockDevice.encrypted", Equals(True, absent=False), types=(INSTANCE,)),
+)
+_DATA_VOLUMES = Check("ebsBlockDevices[*].encrypted", Equals(True, absent=False))
+
+
+def _volumes(resource: Resource, settings: Mapping[str, Any]) -> Iterator[str]:
+    for check in _VOLUME_CHECKS:
+        if resource.type in check.types:
+            yield from check.findings(resource, settings)
+    # Data volumes are optional: only those an instance lists must be encrypted (a check of
+    # the path alone would judge an absent list as one unencrypted volume).
+    if resource.type == INSTANCE and resource.get("ebsBlockDevices") is not MISSING:
+        yield from _DATA_VOLUMES.findings(resource, settings)
+
+
+volumes_encrypted = ResourceRule(
     name="ec2-volumes-encrypted",
     description="Node and instance volumes are encrypted.",
     remediation="Give the launch template a block device mapping for the root volume with "
@@ -59,18 +84,7 @@ volumes_encrypted = property_rule(
         checkov=("CKV_AWS_8",),
         awsguard=("encrypted-volumes",),
     ),
-    checks=(
-        # Without a mapping the AMI's root volume is used, unencrypted unless the account
-        # encrypts by default, which the program cannot see.
-        Check(
-            "blockDeviceMappings[*].ebs.encrypted",
-            Equals(True, absent=False),
-            types=(LAUNCH_TEMPLATE,),
-            need_entries=True,
-        ),
-        Check("rootBlockDevice.encrypted", Equals(True, absent=False), types=(INSTANCE,)),
-        Check("ebsBlockDevices[*].encrypted", Equals(True, absent=False), types=(INSTANCE,)),
-    ),
+    evaluate=_volumes,
 )
 
 

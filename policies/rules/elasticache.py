@@ -17,7 +17,21 @@ from policies.rules.networking import SUBNET, is_public_subnet
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SUBNET_GROUP = "aws:elasticache/subnetGroup:SubnetGroup"
 
-encrypted_at_rest = property_rule(
+_CUSTOMER_KEY = Check("kmsKeyId", Present("a customer-managed KMS key ARN"))
+
+
+def _encrypted_at_rest(resource: Resource, settings: Mapping[str, Any]) -> Iterator[str]:
+    # AWS encrypts a Valkey group at rest unless told not to, a Redis OSS one (the default
+    # engine) only when asked: what an absent flag means depends on the engine.
+    engine = resource.get("engine", "redis")
+    if is_unknown(engine) and resource.get("atRestEncryptionEnabled") is MISSING:
+        raise unknown(engine, "engine")
+    flag = Check("atRestEncryptionEnabled", Equals(True, absent=engine == "valkey"))
+    yield from flag.findings(resource, settings)
+    yield from _CUSTOMER_KEY.findings(resource, settings)
+
+
+encrypted_at_rest = ResourceRule(
     name="elasticache-encrypted-at-rest-cmk",
     description="Cache data and snapshots are encrypted at rest with a customer-managed key.",
     remediation="Set atRestEncryptionEnabled: true and kmsKeyId to a KMS key of this stack "
@@ -26,10 +40,7 @@ encrypted_at_rest = property_rule(
     pack=Pack.SECURITY,
     resource_types=(REPLICATION_GROUP,),
     compliance=Compliance(fsbp=("ElastiCache.4",), checkov=("CKV_AWS_29", "CKV_AWS_191")),
-    checks=(
-        Check("atRestEncryptionEnabled", Equals(True, absent=False)),
-        Check("kmsKeyId", Present("a customer-managed KMS key ARN")),
-    ),
+    evaluate=_encrypted_at_rest,
 )
 
 encrypted_in_transit = property_rule(
@@ -49,9 +60,10 @@ encrypted_in_transit = property_rule(
 
 
 def _auth(resource: Resource, settings: Mapping[str, Any]) -> Iterator[str]:
-    token = resource.get("authToken")
+    # authTokenWo is the write-only form of the token (kept out of the state).
+    tokens = [resource.get("authToken"), resource.get("authTokenWo")]
     users = resource.get("userGroupIds")
-    if token is MISSING and users in (MISSING, []):
+    if all(t is MISSING for t in tokens) and users in (MISSING, []):
         yield (
             "authToken and userGroupIds are not set; expected an AUTH token (from "
             "pulumi-random, kept as a secret) or RBAC user groups"

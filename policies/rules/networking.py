@@ -16,6 +16,9 @@ SUBNET = "aws:ec2/subnet:Subnet"
 ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
 ROUTE = "aws:ec2/route:Route"
 ROUTE_TABLE_ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+DEFAULT_ROUTE_TABLE = "aws:ec2/defaultRouteTable:DefaultRouteTable"
+MAIN_ROUTE_TABLE_ASSOCIATION = "aws:ec2/mainRouteTableAssociation:MainRouteTableAssociation"
+ROUTE_TABLES = (ROUTE_TABLE, DEFAULT_ROUTE_TABLE)
 INTERNET_GATEWAY = "aws:ec2/internetGateway:InternetGateway"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
@@ -51,11 +54,23 @@ def _is_igw(value: Any) -> bool:
 
 
 def is_public_subnet(stack: StackView, subnet: Resource) -> bool:
-    for association in stack.referring_to(subnet, "subnetId", ROUTE_TABLE_ASSOCIATION):
-        for table in association.sources("routeTableId", ROUTE_TABLE):
-            if routes_to_internet(stack, table):
-                return True
-    return False
+    associations = list(stack.referring_to(subnet, "subnetId", ROUTE_TABLE_ASSOCIATION))
+    tables = [t for a in associations for t in a.sources("routeTableId", *ROUTE_TABLES)]
+    if not associations:
+        # A subnet with no association of its own uses its VPC's main route table.
+        tables = [t for vpc in subnet.sources("vpcId", VPC) for t in _main_route_tables(stack, vpc)]
+    return any(routes_to_internet(stack, table) for table in tables)
+
+
+def _main_route_tables(stack: StackView, vpc: Resource) -> list[Resource]:
+    """The VPC's main route table if this stack manages it: one made main by an
+    association, else the adopted default (the main table AWS created with the VPC)."""
+    chosen = [
+        table
+        for association in stack.referring_to(vpc, "vpcId", MAIN_ROUTE_TABLE_ASSOCIATION)
+        for table in association.sources("routeTableId", *ROUTE_TABLES)
+    ]
+    return chosen or list(stack.referring_to(vpc, "defaultRouteTableId", DEFAULT_ROUTE_TABLE))
 
 
 # -- security group ingress ------------------------------------------------------------
@@ -68,7 +83,7 @@ class Ingress:
     resource: Resource
     where: str  # the property path of the entry, for messages
     ports: tuple[int, int]
-    cidrs: tuple[str, ...]  # IPv4 and IPv6 ranges
+    cidrs: tuple[str, ...]  # IPv4 and IPv6 ranges, some possibly unknown
     prefix_lists: tuple[str, ...]
     from_groups: bool  # also (or only) from security groups, or from itself
 
@@ -136,9 +151,9 @@ def _entry(
     ports = _ports(entry.get(protocol_key, "-1"), entry.get("fromPort", 0), entry.get("toPort"))
     if ports is None:
         return
+    # An unknown range is kept: it is still a range (enough for some rules); only whether
+    # it is the whole internet is undecidable, asked through ``Ingress.world``.
     cidrs = [*as_list(entry.get("cidrBlocks")), *as_list(entry.get("ipv6CidrBlocks"))]
-    if any(is_unknown(c) for c in cidrs):
-        raise Undecidable
     groups = [
         *as_list(entry.get("securityGroups")),
         *as_list(entry.get("sourceSecurityGroupId")),

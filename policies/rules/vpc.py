@@ -16,8 +16,10 @@ from policies.rules.networking import (
     DEFAULT_SECURITY_GROUP,
     FLOW_LOG,
     GROUPS,
+    INGRESS_RULE,
     INGRESS_TYPES,
     LOAD_BALANCERS,
+    SECURITY_GROUP_RULE,
     SUBNET,
     VPC,
     ingress_of,
@@ -28,6 +30,8 @@ from policies.rules.networking import (
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 RDS_DATABASES = ("aws:rds/cluster:Cluster", "aws:rds/instance:Instance")
 CACHES = ("aws:elasticache/replicationGroup:ReplicationGroup",)
+EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+GROUP_RULES = (SECURITY_GROUP_RULE, INGRESS_RULE, EGRESS_RULE)
 
 
 def _flow_logs(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]:
@@ -118,6 +122,9 @@ def _default_security_group(stack: StackView, settings: Mapping[str, Any]) -> It
                     f"{group.label} has {len(rules)} {key} rule(s); expected none",
                     group.urn,
                 )
+        # Rules can also come as resources of their own, added to the group.
+        for rule in stack.referring_to(group, "securityGroupId", *GROUP_RULES):
+            yield Finding(f"{rule.label} adds a rule to {group.label}; expected none", rule.urn)
 
 
 default_security_group_closed = StackRule(
@@ -127,7 +134,7 @@ default_security_group_closed = StackRule(
     "egress=[]) and give resources their own groups.",
     severity=Severity.MEDIUM,
     pack=Pack.SECURITY,
-    resource_types=(VPC, DEFAULT_SECURITY_GROUP),
+    resource_types=(VPC, DEFAULT_SECURITY_GROUP, *GROUP_RULES),
     compliance=Compliance(cis=("5.4",), fsbp=("EC2.2",), checkov=("CKV2_AWS_12",)),
     evaluate=_default_security_group,
 )
@@ -238,9 +245,12 @@ def _data_store_ingress(stack: StackView, settings: Mapping[str, Any]) -> Iterat
             for entry in ingress_of(resource):
                 ranges = [*entry.cidrs, *entry.prefix_lists]
                 if ranges:
+                    # A range unknown until the update is still a range.
+                    known = [r for r in ranges if not is_unknown(r)]
+                    what = show("ranges", known) if known else "a range unknown until the update"
                     where = f" ({entry.where})" if entry.where else ""
                     yield Finding(
-                        f"{resource.label}{where} admits {show('ranges', ranges)} to "
+                        f"{resource.label}{where} admits {what} to "
                         f"{store.label}; expected only security groups (clients are "
                         "identified by group, not by address)",
                         resource.urn,
