@@ -146,12 +146,13 @@ def _resource_validation(
             protect=bool(args.opts.protect),
             parent=args.opts.parent,
         )
+        # Findings are reported as they come: a known violation stands even when a later
+        # check of the same rule meets an unknown value (the SDK then adds its note).
         try:
-            messages = list(rule.evaluate(resource, rule.settings(args.get_config())))
+            for message in rule.evaluate(resource, rule.settings(args.get_config())):
+                report_violation(message, None)
         except Undecidable as exc:
             raise unknown(None, exc.path or "(a property this policy reads)") from None
-        for message in messages:
-            report_violation(message, None)
 
     return validate
 
@@ -160,10 +161,9 @@ def _stack_validation(rule: StackRule) -> Callable[[StackValidationArgs, ReportV
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         stack = StackView.from_policy_resources(args.resources)
         try:
-            findings = list(rule.evaluate(stack, rule.settings(args.get_config())))
+            for finding in rule.evaluate(stack, rule.settings(args.get_config())):
+                report_violation(finding.message, finding.urn)
         except Undecidable as exc:
             raise unknown(None, exc.path or "(a property this policy reads)") from None
-        for finding in findings:
-            report_violation(finding.message, finding.urn)
 
     return validate

@@ -194,9 +194,11 @@ def truthy(value: Any) -> bool:
     return value is True
 
 
+# Keys whose values a message never quotes: passwords, tokens (authToken, not httpTokens,
+# which holds "required"/"optional"), secrets, credentials, private keys, kubeconfigs.
 _SENSITIVE_KEY = re.compile(
-    r"(pass(word|wd)?|token|secret(?!smanager)|credential|private|auth(?!entication)|"
-    r"kubeconfig|connection)",
+    r"(pass(word|wd)?|token$|secret(?!s?manager)|credential|private|"
+    r"auth(?!entication|orization)|kubeconfig|connection)",
     re.IGNORECASE,
 )
 _SHOWABLE = re.compile(r"^[\w.:/@*+=,-]{0,80}$")

@@ -52,7 +52,7 @@ not_public = property_rule(
         cis=("2.3.3",),
         fsbp=("RDS.2",),
         checkov=("CKV_AWS_17",),
-        awsguard=("rds-instance-public-access-check",),
+        awsguard=("rds-instance-public-access",),
     ),
     checks=(Check("publiclyAccessible", Equals(False, absent=False)),),
 )
@@ -91,7 +91,7 @@ backup_retention = property_rule(
     pack=Pack.SECURITY,
     resource_types=(CLUSTER, INSTANCE),
     compliance=Compliance(
-        fsbp=("RDS.11", "RDS.26"),
+        fsbp=("RDS.11",),
         checkov=("CKV_AWS_133",),
         awsguard=("rds-instance-backup-enabled",),
     ),
@@ -173,7 +173,7 @@ performance_insights_encrypted = ResourceRule(
     severity=Severity.MEDIUM,
     pack=Pack.SECURITY,
     resource_types=(CLUSTER, CLUSTER_INSTANCE, INSTANCE),
-    compliance=Compliance(checkov=("CKV_AWS_353", "CKV_AWS_354")),
+    compliance=Compliance(checkov=("CKV_AWS_354",)),
     evaluate=_performance_insights,
 )
 
@@ -196,7 +196,7 @@ copy_tags_to_snapshot = property_rule(
     severity=Severity.LOW,
     pack=Pack.QUALITY,
     resource_types=(CLUSTER, INSTANCE),
-    compliance=Compliance(fsbp=("RDS.16", "RDS.17"), checkov=("CKV_AWS_313",)),
+    compliance=Compliance(fsbp=("RDS.16", "RDS.17"), checkov=("CKV_AWS_313", "CKV2_AWS_60")),
     checks=(Check("copyTagsToSnapshot", Equals(True, absent=False)),),
 )
 
@@ -231,7 +231,6 @@ managed_master_password = ResourceRule(
     severity=Severity.CRITICAL,
     pack=Pack.SECURITY,
     resource_types=(CLUSTER, INSTANCE),
-    compliance=Compliance(checkov=("CKV_AWS_296",)),
     evaluate=_managed_master_password,
 )
 
@@ -306,6 +305,8 @@ force_ssl = StackRule(
     severity=Severity.HIGH,
     pack=Pack.SECURITY,
     resource_types=(CLUSTER, INSTANCE, CLUSTER_PARAMETER_GROUP, PARAMETER_GROUP),
+    # Checkov's CKV2_AWS_69 checks DB instance parameter groups only.
+    compliance=Compliance(checkov=("CKV2_AWS_69",)),
     evaluate=_force_ssl,
 )
 
@@ -350,7 +351,11 @@ multi_az = StackRule(
     severity=Severity.HIGH,
     pack=Pack.QUALITY,
     resource_types=(CLUSTER, CLUSTER_INSTANCE, INSTANCE),
-    compliance=Compliance(fsbp=("RDS.5", "RDS.15"), checkov=("CKV_AWS_157",)),
+    compliance=Compliance(
+        fsbp=("RDS.5", "RDS.15"),
+        checkov=("CKV_AWS_157",),
+        awsguard=("rds-instance-multi-az-enabled",),
+    ),
     params=(
         params.integer(
             "minimumInstances",
