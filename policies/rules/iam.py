@@ -94,6 +94,9 @@ def _pinned(statement: Statement, suffix: str, expected: str | None) -> str | No
         raise unknown(exact[0], f"Condition.StringEquals:{suffix}")
     if any("*" in str(v) or "?" in str(v) for v in exact):
         return f"pins {suffix} to {exact} with a wildcard"
+    if suffix == "sub" and len({str(v) for v in exact}) > 1:
+        # StringEquals with a list matches any of its values: each is trusted.
+        return f"pins sub to {exact}; expected exactly one service account"
     if expected is not None and any(v != expected for v in exact):
         return f"pins {suffix} to {exact}; expected {expected!r}"
     return None

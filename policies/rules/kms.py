@@ -24,8 +24,13 @@ _ROTATION = Check("enableKeyRotation", Equals(True, absent=False))
 def _key_rotation(resource: Resource, settings: Mapping[str, Any]) -> Iterator[str]:
     # Asymmetric and HMAC keys cannot rotate: the rule is for symmetric keys.
     spec = resource.get("customerMasterKeySpec", "SYMMETRIC_DEFAULT")
-    if spec == "SYMMETRIC_DEFAULT" or is_unknown(spec):
-        yield from _ROTATION.findings(resource, settings)
+    if spec != "SYMMETRIC_DEFAULT" and not is_unknown(spec):
+        return
+    findings = list(_ROTATION.findings(resource, settings))
+    if findings and is_unknown(spec):
+        # A key that does not rotate is fine if it turns out asymmetric: the spec decides.
+        raise unknown(spec, "customerMasterKeySpec")
+    yield from findings
 
 
 key_rotation = ResourceRule(
@@ -74,6 +79,12 @@ ENCRYPTED_BY = {
     "aws:secretsmanager/secret:Secret": ("kmsKeyId",),
     "aws:ecr/repository:Repository": ("encryptionConfigurations",),
 }
+# Inputs that are blocks: where the key ARN sits in them. A block without one names no key
+# (ECR's AES256, or KMS with the AWS-managed aws/ecr key), as an absent kmsKeyId does.
+KEY_IN_BLOCK = {
+    "encryptionConfig": "encryptionConfig.provider.keyArn",
+    "encryptionConfigurations": "encryptionConfigurations[0].kmsKey",
+}
 
 
 def _keys_behind(resource: Resource, key: str) -> list[Resource]:
@@ -87,8 +98,8 @@ def _customer_managed(stack: StackView, settings: Mapping[str, Any]) -> Iterator
     for type_token, inputs in ENCRYPTED_BY.items():
         for resource in stack.of_type(type_token):
             for key in inputs:
-                value = resource.get(key)
-                if value is MISSING or value in ([], {}):
+                value = resource.get(KEY_IN_BLOCK.get(key, key))
+                if value is MISSING or value in ("", [], {}):
                     continue  # whether a key is required is the service rule's question
                 keys = _keys_behind(resource, key)
                 if not keys:

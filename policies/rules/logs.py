@@ -60,7 +60,8 @@ secret_encrypted = property_rule(
         Check(
             "kmsKeyId",
             Satisfies(
-                lambda value, _: value is not MISSING and "alias/aws/" not in str(value),
+                # An empty kmsKeyId is not sent: the secret gets the default key too.
+                lambda value, _: value not in (MISSING, "") and "alias/aws/" not in str(value),
                 "a customer-managed KMS key (not alias/aws/secretsmanager)",
                 accepts_unknown=True,  # a key ARN the update computes is not an alias
             ),

@@ -69,7 +69,14 @@ def _denies_plain_http(policies: list[Resource]) -> str | None:
     for policy in policies:
         for statement in statements(json_document(policy.get("policy"), "policy")):
             secure = statement.condition_values(":SecureTransport").get("Bool", [])
-            if statement.any_principal and not statement.allow and "false" in map(str, secure):
+            # A JSON false is as good as "false"; a deny of some actions leaves the rest open.
+            plain_http = "false" in (str(v).lower() for v in secure)
+            if (
+                statement.any_principal
+                and not statement.allow
+                and statement.grants("s3:*")
+                and plain_http
+            ):
                 return None
     return "has no bucket policy denying requests without TLS (aws:SecureTransport false)"
 
@@ -106,10 +113,15 @@ no_acls = _bucket_rule(
 
 
 def _lifecycle(configurations: list[Resource]) -> str | None:
+    pending = None  # a status unknown during preview: it may turn out Enabled
     for configuration in configurations:
         rules = _known(configuration, "rules") or []
-        if any(get(r, "status") == "Enabled" for r in rules if isinstance(r, Mapping)):
+        statuses = [get(r, "status") for r in rules if isinstance(r, Mapping) or is_unknown(r)]
+        if "Enabled" in statuses:
             return None
+        pending = next((s for s in statuses if is_unknown(s)), pending)
+    if pending is not None:
+        raise unknown(pending, "rules[*].status")
     return "has no enabled lifecycle rule; expected objects to expire (or move) on a schedule"
 
 

@@ -18,6 +18,7 @@ from policies.rules.alb import WAF_ANNOTATION, alb_annotations
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
 ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+SCHEME = "alb.ingress.kubernetes.io/scheme"
 
 
 def _rules(resource: Resource) -> list[Mapping[str, Any]]:
@@ -37,6 +38,9 @@ def _rate_based(resource: Resource, settings: Mapping[str, Any]) -> Iterator[str
     if not rate_rules:
         yield "rules have no rateBasedStatement; expected a per-IP rate limit that blocks"
     elif not any(_blocks(r) for r in rate_rules):
+        for rule in rate_rules:
+            if is_unknown(rule.get("action")):
+                raise unknown(rule.get("action"), "rules[*].action")  # it may block
         names = ", ".join(str(r.get("name")) for r in rate_rules)
         yield f"rate-based rule(s) {names} only count; expected action block"
 
@@ -65,6 +69,8 @@ def _managed_groups(resource: Resource, settings: Mapping[str, Any]) -> Iterator
         rule = present.get(name)
         if rule is None:
             yield f"the AWS managed rule group {name} is not in the web ACL's rules"
+        elif is_unknown(rule.get("overrideAction")):
+            raise unknown(rule.get("overrideAction"), "rules[*].overrideAction")
         elif get(rule, "overrideAction.count") is not MISSING:
             yield (
                 f"the AWS managed rule group {name} runs with overrideAction count, so it "
@@ -98,11 +104,9 @@ def _redacted_headers(config: Resource) -> set[str]:
     fields = config.get("redactedFields", [])
     if is_unknown(fields):
         raise unknown(fields, "redactedFields")
-    return {
-        str(get(f, "singleHeader.name")).lower()
-        for f in as_list(fields)
-        if get(f, "singleHeader.name") is not MISSING
-    }
+    names = [get(f, "singleHeader.name") for f in as_list(fields)]
+    # An unknown name stays the unknown sentinel: it may be any of the required headers.
+    return {n if is_unknown(n) else str(n).lower() for n in names if n is not MISSING}
 
 
 def _logging(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]:
@@ -116,7 +120,11 @@ def _logging(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]
                 acl.urn,
             )
         for config in configs:
-            missing = sorted(required - _redacted_headers(config))
+            redacted = _redacted_headers(config)
+            missing = sorted(required - redacted)
+            pending = [h for h in redacted if is_unknown(h)]
+            if missing and pending:
+                raise unknown(pending[0], "redactedFields[*].singleHeader.name")
             if missing:
                 yield Finding(
                     f"{config.label} logs the {', '.join(missing)} header(s) in clear; "
@@ -152,12 +160,16 @@ def _protects_ingress(stack: StackView, settings: Mapping[str, Any]) -> Iterator
         used |= {id(acl) for acl in association.sources("webAclArn", WEB_ACL)}
     for ingress in stack.of_type(k8s.INGRESS):
         annotations = alb_annotations(ingress.props)
-        if annotations is None or annotations.get("alb.ingress.kubernetes.io/scheme") != (
-            "internet-facing"
-        ):
+        if annotations is None:
             continue
+        # The annotation attaches the ACL whatever the scheme: an internal ALB uses it too.
         acls = ingress.sources("metadata", WEB_ACL)
         used |= {id(acl) for acl in acls}
+        scheme = annotations.get(SCHEME)
+        if is_unknown(scheme) and (WAF_ANNOTATION not in annotations or not acls):
+            raise unknown(scheme, f"metadata.annotations.{SCHEME}")
+        if scheme != "internet-facing":
+            continue
         if WAF_ANNOTATION not in annotations:
             yield Finding(
                 f"internet-facing {ingress.label} has no {WAF_ANNOTATION}; expected the "
@@ -171,7 +183,12 @@ def _protects_ingress(stack: StackView, settings: Mapping[str, Any]) -> Iterator
                 ingress.urn,
             )
     for acl in stack.of_type(WEB_ACL):
-        if id(acl) not in used and get(acl.props, "scope") != "CLOUDFRONT":
+        if id(acl) in used:
+            continue
+        scope = get(acl.props, "scope")
+        if is_unknown(scope):
+            raise unknown(scope, "scope")  # a CLOUDFRONT ACL is attached elsewhere
+        if scope != "CLOUDFRONT":
             yield Finding(
                 f"{acl.label} protects nothing: no Ingress or WebAclAssociation uses it",
                 acl.urn,

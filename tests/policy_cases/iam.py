@@ -1,0 +1,230 @@
+"""Cases for policies/rules/iam.py."""
+
+from __future__ import annotations
+
+import json
+
+from tests.policy_cases import passes, undecided, violates
+from tests.policy_harness import UNKNOWN, Res
+
+ROLE = "aws:iam/role:Role"
+POLICY = "aws:iam/policy:Policy"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+USER_POLICY = "aws:iam/userPolicy:UserPolicy"
+ROLE_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+GROUP_ATTACHMENT = "aws:iam/groupPolicyAttachment:GroupPolicyAttachment"
+ADMIN_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
+READ_ONLY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+ACCOUNT = "123456789012"
+ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"
+SERVICE_ACCOUNT = "system:serviceaccount:app:web"
+EC2_TRUST: dict[str, object] = {
+    "Effect": "Allow",
+    "Principal": {"Service": "ec2.amazonaws.com"},
+    "Action": "sts:AssumeRole",
+}
+
+
+def document(*statements: dict[str, object]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(action: object, resource: object = "*", **extra: object) -> dict[str, object]:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def policy(type_: str = POLICY, *statements: dict[str, object]) -> Res:
+    return Res(type_, "policy", {"policy": document(*statements)})
+
+
+def role(**props: object) -> Res:
+    return Res(ROLE, "role", {"assumeRolePolicy": document(EC2_TRUST), **props})
+
+
+def attachment(arn: object, type_: str = ROLE_ATTACHMENT) -> Res:
+    return Res(type_, "attachment", {"role": "app", "policyArn": arn})
+
+
+def irsa(conditions: object = None, principal: object = None, **extra: object) -> Res:
+    """A role trusted through the cluster's OIDC provider, with these conditions."""
+    statement = {
+        "Effect": "Allow",
+        "Principal": principal or {"Federated": PROVIDER},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        **extra,
+    }
+    if conditions is not None:
+        statement["Condition"] = conditions
+    return Res(ROLE, "role", {"assumeRolePolicy": document(statement)})
+
+
+def pinned(sub: object = SERVICE_ACCOUNT, aud: object = "sts.amazonaws.com") -> dict:
+    return {"StringEquals": {f"{ISSUER}:sub": sub, f"{ISSUER}:aud": aud}}
+
+
+READ_BUCKET = allow(["s3:GetObject", "s3:ListBucket"], ["arn:aws:s3:::data", "arn:aws:s3:::data/*"])
+
+CASES = [
+    violates(
+        "iam-no-admin-wildcard",
+        "managed policy with * on *",
+        policy(POLICY, READ_BUCKET, allow("*", Sid="Admin")),
+        message="policy statement 'Admin' allows every action on every resource",
+    ),
+    violates(
+        "iam-no-admin-wildcard",
+        "role policy with *:* among resources",
+        policy(ROLE_POLICY, allow("*:*", ["arn:aws:s3:::data", "*"])),
+        message="policy statement 0 allows every action on every resource",
+    ),
+    violates(
+        "iam-no-admin-wildcard",
+        "user policy with * in an action list",
+        policy(USER_POLICY, allow(["s3:GetObject", "*"])),
+        message="allows every action on every resource",
+    ),
+    violates(
+        "iam-no-admin-wildcard",
+        "a single statement object instead of a list",
+        Res(POLICY, "policy", {"policy": json.dumps({"Statement": allow("*")})}),
+        message="statement 0 allows every action on every resource",
+    ),
+    violates(
+        "iam-no-admin-wildcard",
+        "inline policy of a role",
+        role(inlinePolicies=[{"name": "everything", "policy": document(allow("*"))}]),
+        message="inlinePolicies[0].policy statement 0 allows every action on every resource",
+    ),
+    violates(
+        "iam-no-admin-wildcard",
+        "AdministratorAccess attached to a role",
+        attachment(ADMIN_ARN),
+        message="attaches AdministratorAccess",
+    ),
+    violates(
+        "iam-no-admin-wildcard",
+        "AdministratorAccess attached to a group in GovCloud",
+        attachment("arn:aws-us-gov:iam::aws:policy/AdministratorAccess", GROUP_ATTACHMENT),
+        message="attaches AdministratorAccess",
+    ),
+    violates(
+        "iam-no-admin-wildcard",
+        "AdministratorAccess among a role's managed policies",
+        role(managedPolicyArns=[READ_ONLY_ARN, ADMIN_ARN]),
+        message="attaches AdministratorAccess",
+    ),
+    passes("iam-no-admin-wildcard", "scoped actions and resources", policy(POLICY, READ_BUCKET)),
+    passes(
+        "iam-no-admin-wildcard",
+        "every action, but on one bucket only",
+        policy(ROLE_POLICY, allow("*", "arn:aws:s3:::data/*")),
+    ),
+    passes(
+        "iam-no-admin-wildcard",
+        "every S3 action on every resource is not every action",
+        policy(POLICY, allow("s3:*")),
+    ),
+    passes(
+        "iam-no-admin-wildcard",
+        "a Deny of everything",
+        policy(POLICY, {"Effect": "Deny", "Action": "*", "Resource": "*"}),
+    ),
+    passes("iam-no-admin-wildcard", "ReadOnlyAccess attached", attachment(READ_ONLY_ARN)),
+    passes(
+        "iam-no-admin-wildcard",
+        "role with scoped inline and managed policies",
+        role(
+            inlinePolicies=[{"name": "read", "policy": document(READ_BUCKET)}],
+            managedPolicyArns=[READ_ONLY_ARN],
+        ),
+    ),
+    undecided(
+        "iam-no-admin-wildcard",
+        "policy document unknown",
+        Res(POLICY, "policy", {"policy": UNKNOWN}),
+    ),
+    undecided("iam-no-admin-wildcard", "attached policy ARN unknown", attachment(UNKNOWN)),
+    undecided(
+        "iam-no-admin-wildcard",
+        "inline policy document unknown",
+        role(inlinePolicies=[{"name": "data", "policy": UNKNOWN}]),
+    ),
+    undecided(
+        "iam-no-admin-wildcard",
+        "managed policy ARNs unknown",
+        role(managedPolicyArns=[READ_ONLY_ARN, UNKNOWN]),
+    ),
+    # iam-oidc-trust-pinned
+    violates(
+        "iam-oidc-trust-pinned",
+        "no conditions: any service account of the cluster",
+        irsa(),
+        message="assumeRolePolicy statement 0 has no StringEquals condition on <issuer>:sub",
+    ),
+    violates(
+        "iam-oidc-trust-pinned",
+        "StringLike on sub",
+        irsa(
+            {
+                "StringEquals": {f"{ISSUER}:aud": "sts.amazonaws.com"},
+                "StringLike": {f"{ISSUER}:sub": "system:serviceaccount:app:*"},
+            }
+        ),
+        message="matches sub with StringLike ['system:serviceaccount:app:*']; "
+        "expected StringEquals",
+    ),
+    violates(
+        "iam-oidc-trust-pinned",
+        "a wildcard in StringEquals on sub",
+        irsa(pinned(sub="system:serviceaccount:*:web")),
+        message="pins sub to ['system:serviceaccount:*:web'] with a wildcard",
+    ),
+    violates(
+        "iam-oidc-trust-pinned",
+        "aud not sts.amazonaws.com",
+        irsa(pinned(aud="my-app")),
+        message="pins aud to ['my-app']; expected 'sts.amazonaws.com'",
+    ),
+    violates(
+        "iam-oidc-trust-pinned",
+        "aud not pinned",
+        irsa({"StringEquals": {f"{ISSUER}:sub": SERVICE_ACCOUNT}}),
+        message="has no StringEquals condition on <issuer>:aud",
+    ),
+    violates(
+        "iam-oidc-trust-pinned",
+        "two service accounts trusted",
+        irsa(pinned(sub=[SERVICE_ACCOUNT, "system:serviceaccount:app:worker"])),
+        message="expected exactly one service account",
+    ),
+    violates(
+        "iam-oidc-trust-pinned",
+        'web identity for Principal "*"',
+        irsa(principal="*", Sid="Anyone"),
+        message="statement 'Anyone' has no StringEquals condition on <issuer>:sub",
+    ),
+    violates(
+        "iam-oidc-trust-pinned",
+        "web identity through sts:*",
+        irsa(pinned(sub="*"), Action="sts:*"),
+        message="pins sub to ['*'] with a wildcard",
+    ),
+    passes("iam-oidc-trust-pinned", "one service account for STS", irsa(pinned())),
+    passes("iam-oidc-trust-pinned", "not a web-identity role", role()),
+    passes(
+        "iam-oidc-trust-pinned",
+        "web identity through a provider that is not an OIDC provider of IAM",
+        irsa(principal={"Federated": "cognito-identity.amazonaws.com"}),
+    ),
+    passes(
+        "iam-oidc-trust-pinned",
+        "a Deny for web identity",
+        irsa(Effect="Deny"),
+    ),
+    undecided(
+        "iam-oidc-trust-pinned",
+        "trust policy unknown until the OIDC provider exists",
+        Res(ROLE, "role", {"assumeRolePolicy": UNKNOWN}),
+    ),
+]
