@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,9 +31,17 @@ class Statement:
         return "*" in self.principals.get("*", ()) or "*" in self.principals.get("AWS", ())
 
     def grants(self, action: str) -> bool:
-        """Whether an Allow statement's actions cover ``action`` (``*`` and ``svc:*`` too)."""
-        service = action.split(":", 1)[0]
-        return any(a in ("*", "*:*", action, f"{service}:*") for a in self.actions)
+        """Whether the statement's actions cover ``action`` (itself a name or a pattern such
+        as ``kms:*``). ``NotAction`` covers everything it does not exclude."""
+        if self.not_actions:
+            return not any(_matches(action, excluded) for excluded in self.not_actions)
+        return any(a in ("*", "*:*") or _matches(action, a) for a in self.actions)
+
+    @property
+    def describe_actions(self) -> str:
+        if self.not_actions:
+            return "every action but " + ", ".join(self.not_actions)
+        return ", ".join(self.actions) or "*"
 
     def condition_values(self, key_suffix: str) -> dict[str, list[Any]]:
         """Condition operator -> values for every condition key ending in ``key_suffix``."""
@@ -86,9 +95,13 @@ def open_to_anyone(found: list[Statement], service_wildcard: str) -> list[str]:
             continue
         if statement.grants(service_wildcard) or not statement.conditions:
             condition = "with" if statement.conditions else "without"
-            actions = ", ".join(statement.actions) or "*"
             problems.append(
-                f"{statement.label} allows any principal ({actions}) {condition} conditions; "
-                "expected named principals"
+                f"{statement.label} allows any principal ({statement.describe_actions}) "
+                f"{condition} conditions; expected named principals"
             )
     return problems
+
+
+def _matches(action: str, pattern: str) -> bool:
+    """IAM action matching: case-insensitive, ``*`` and ``?`` wildcards."""
+    return fnmatch.fnmatchcase(action.lower(), pattern.lower())

@@ -18,14 +18,14 @@ immutable_tags = property_rule(
     pack=Pack.SECURITY,
     resource_types=(REPOSITORY,),
     compliance=Compliance(fsbp=("ECR.2",), checkov=("CKV_AWS_51",)),
+    # IMMUTABLE_WITH_EXCLUSION lets the excluded tags move, which is what this rule forbids.
     checks=(Check("imageTagMutability", OneOf(("IMMUTABLE",), absent="MUTABLE")),),
 )
 
 scan_on_push = property_rule(
     name="ecr-scan-on-push",
     description="Images are scanned for known vulnerabilities when pushed.",
-    remediation="Set imageScanningConfiguration.scanOnPush: true (or enhanced scanning for "
-    "the registry).",
+    remediation="Set imageScanningConfiguration.scanOnPush: true.",
     severity=Severity.MEDIUM,
     pack=Pack.SECURITY,
     resource_types=(REPOSITORY,),

@@ -32,6 +32,15 @@ CASES = [
     ),
     violates(
         "ecr-immutable-tags",
+        "immutable with exclusions lets the excluded tags move",
+        repository(
+            imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+            imageTagMutabilityExclusionFilters=[{"filter": "latest", "filterType": "WILDCARD"}],
+        ),
+        message='imageTagMutability is "IMMUTABLE_WITH_EXCLUSION"',
+    ),
+    violates(
+        "ecr-immutable-tags",
         "mutable with exclusions",
         repository(
             imageTagMutability="MUTABLE_WITH_EXCLUSION",

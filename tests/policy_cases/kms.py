@@ -114,6 +114,20 @@ CASES = [
     ),
     violates(
         "kms-no-wildcard-principal",
+        "NotAction to anyone grants everything else, whatever the conditions",
+        key_with_policy(
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "NotAction": "kms:ScheduleKeyDeletion",
+                "Resource": "*",
+                "Condition": IN_ACCOUNT,
+            }
+        ),
+        message="allows any principal (every action but kms:ScheduleKeyDeletion) with conditions",
+    ),
+    violates(
+        "kms-no-wildcard-principal",
         'Action "*" to anyone even with conditions',
         key_with_policy(allow({"AWS": "*"}, "*", Condition=IN_ACCOUNT)),
         message="allows any principal (*) with conditions",
