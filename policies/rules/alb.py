@@ -210,10 +210,15 @@ def _forward_actions(annotations: Mapping[str, Any]) -> Iterator[tuple[str, list
 
 
 def _service_ports(service: Resource) -> set[Any]:
+    """The Service's port numbers and names; unknown ones stay as the unknown sentinel."""
     ports = service.get("spec.ports", [])
+    if is_unknown(ports):
+        return {ports}
     found: set[Any] = set()
     for port in ports if isinstance(ports, list) else []:
-        if isinstance(port, Mapping):
+        if is_unknown(port):
+            found.add(port)
+        elif isinstance(port, Mapping):
             found |= {port.get("port"), port.get("name")}
     return found - {None}
 
@@ -243,13 +248,21 @@ def _weights(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]
                 if not isinstance(group, Mapping) or "serviceName" not in group:
                     continue  # a target group ARN: not a Service of the stack
                 service = services.get((namespace, group["serviceName"]))
+                if service is None and (
+                    is_unknown(namespace) or any(is_unknown(ns) for ns, _ in services)
+                ):
+                    # A namespace not known during preview may be the Service's.
+                    raise unknown(namespace, "metadata.namespace")
                 if service is None:
                     yield Finding(
                         f"{ingress.label} action {action!r} forwards to Service "
                         f"{namespace}/{group['serviceName']}, which this stack does not create",
                         ingress.urn,
                     )
-                elif group.get("servicePort") not in _service_ports(service):
+                elif group.get("servicePort") not in (ports := _service_ports(service)):
+                    if any(is_unknown(p) for p in ports):
+                        # A port not known during preview may be the one forwarded to.
+                        raise unknown(None, "spec.ports")
                     yield Finding(
                         f"{ingress.label} action {action!r} forwards to port "
                         f"{group.get('servicePort')!r} of {service.label}, which has no such "

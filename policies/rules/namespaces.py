@@ -11,7 +11,7 @@ from policies.framework import kubernetes as k8s
 from policies.framework import params
 from policies.framework.resources import Resource, StackView
 from policies.framework.rule import Compliance, Finding, Pack, ResourceRule, StackRule
-from policies.framework.values import is_unknown, show, unknown
+from policies.framework.values import MISSING, is_unknown, show, unknown
 
 ENFORCE = "pod-security.kubernetes.io/enforce"
 SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"]
@@ -32,7 +32,7 @@ def _name(resource: Resource) -> Any:
 def _pod_security(resource: Resource, settings: Mapping[str, Any]) -> Iterator[str]:
     if _name(resource) in settings["exemptNamespaces"]:
         return
-    level = k8s.labels_of(resource.props).get(ENFORCE)
+    level = k8s.labels_of(resource.props).get(ENFORCE, MISSING)  # absent: "not set"
     if is_unknown(level):
         raise unknown(level, f"metadata.labels.{ENFORCE}")
     if level != "restricted":
@@ -54,33 +54,51 @@ pod_security_restricted = ResourceRule(
 )
 
 
-def _default_deny(policy: Resource) -> bool:
+def _default_deny(policy: Resource) -> bool | None:
+    """Whether the policy denies ingress to every pod; None while that is unknown."""
     selector = policy.get("spec.podSelector", {})
-    types = policy.get("spec.policyTypes", [])
-    return selector in ({}, {"matchLabels": {}}) and "Ingress" in (types or [])
+    # Without policyTypes a policy always covers Ingress (and Egress if it has egress rules).
+    types = policy.get("spec.policyTypes") or ["Ingress"]
+    if is_unknown(selector) or is_unknown(types) or any(is_unknown(t) for t in types):
+        return None
+    if isinstance(selector, Mapping) and any(is_unknown(v) for v in selector.values()):
+        return None
+    return selector in ({}, {"matchLabels": {}}) and "Ingress" in types
 
 
 def _network_policies(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]:
     policies: dict[Any, list[Resource]] = {}
     for policy in stack.of_type(k8s.NETWORK_POLICY):
         policies.setdefault(k8s.namespace_of(policy.props), []).append(policy)
+    # Policies whose namespace comes from a Namespace's output, unknown in a first preview:
+    # any of them may be in the namespace judged.
+    unplaced = [p for key, found in policies.items() if is_unknown(key) for p in found]
     for namespace in stack.of_type(k8s.NAMESPACE):
         name = _name(namespace)
         if name in settings["exemptNamespaces"]:
             continue
         present = policies.get(name, [])
         if not present:
+            if unplaced:
+                raise unknown(k8s.namespace_of(unplaced[0].props), "metadata.namespace")
             yield Finding(
                 f"namespace {name!r} has no NetworkPolicy: every pod accepts traffic from "
                 "every other pod in the cluster",
                 namespace.urn,
             )
-        elif settings["requireDefaultDeny"] and not any(_default_deny(p) for p in present):
-            yield Finding(
-                f"namespace {name!r} has no default-deny NetworkPolicy (podSelector {{}} with "
-                "policyType Ingress); pods no policy selects stay open",
-                namespace.urn,
-            )
+            continue
+        if not settings["requireDefaultDeny"]:
+            continue
+        verdicts = [_default_deny(p) for p in [*present, *unplaced]]
+        if True in verdicts:
+            continue
+        if None in verdicts:
+            raise unknown(None, "spec.podSelector")
+        yield Finding(
+            f"namespace {name!r} has no default-deny NetworkPolicy (podSelector {{}} with "
+            "policyType Ingress); pods no policy selects stay open",
+            namespace.urn,
+        )
 
 
 namespace_network_policy = StackRule(

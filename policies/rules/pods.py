@@ -120,8 +120,12 @@ def _capabilities(container: k8s.Container, settings: Settings) -> Iterator[str]
     dropped = _known(get(container.spec, "securityContext.capabilities.drop", []), path)
     added = _known(get(container.spec, "securityContext.capabilities.add", []), path)
     if "ALL" not in as_list(dropped):
+        if any(is_unknown(c) for c in as_list(dropped)):
+            raise unknown(dropped, path)  # the unknown one may be ALL
         yield f"capabilities.drop is {show('v', dropped)}; expected it to include ALL"
     extra = [c for c in as_list(added) if c != "NET_BIND_SERVICE"]
+    if any(is_unknown(c) for c in extra):
+        raise unknown(added, path)  # it may be NET_BIND_SERVICE, or may not
     if extra:
         yield f"capabilities.add has {show('v', extra)}; expected at most NET_BIND_SERVICE"
 
@@ -208,8 +212,12 @@ no_host_path = pod_rule(
 def _host_ports(container: k8s.Container, settings: Settings) -> Iterator[str]:
     ports = _known(container.spec.get("ports", []), f"{container.path}.ports")
     for port in as_list(ports):
-        if isinstance(port, Mapping) and port.get("hostPort") not in (None, 0):
-            yield f"hostPort {port.get('hostPort')} binds the node's port; expected none"
+        if not isinstance(port, Mapping):
+            continue
+        # An unknown port number may be 0 (none): undecided, and no sentinel in the message.
+        host_port = _known(port.get("hostPort"), f"{container.path}.ports")
+        if host_port not in (None, 0):
+            yield f"hostPort {host_port} binds the node's port; expected none"
 
 
 no_host_ports = container_rule(
@@ -225,7 +233,8 @@ no_host_ports = container_rule(
 
 def _seccomp(container: k8s.Container, settings: Settings) -> Iterator[str]:
     profile = _known(container.setting("seccompProfile"), f"{container.path}.seccompProfile")
-    kind = profile.get("type") if isinstance(profile, Mapping) else MISSING
+    kind = profile.get("type", MISSING) if isinstance(profile, Mapping) else MISSING
+    _known(kind, f"{container.path}.seccompProfile.type")
     if kind not in ("RuntimeDefault", "Localhost"):
         yield f"seccompProfile.type is {show('v', kind)}; expected RuntimeDefault (or Localhost)"
 
@@ -278,11 +287,19 @@ image_pinned = container_rule(
 def _token(
     path: str, spec: Mapping[str, Any], resource: Resource, settings: Settings
 ) -> Iterator[str]:
-    identity = f"{k8s.namespace_of(resource.props)}/{k8s.name_of(resource.props)}"
+    namespace, name = k8s.namespace_of(resource.props), k8s.name_of(resource.props)
+    identity = f"{namespace}/{name}"
     if identity in settings["needToken"]:
         return
-    value = _known(spec.get("automountServiceAccountToken"), f"{path}.automountServiceAccountToken")
+    # Absent, Kubernetes mounts the token: MISSING, not None, so it is judged as mounted.
+    value = _known(
+        spec.get("automountServiceAccountToken", MISSING), f"{path}.automountServiceAccountToken"
+    )
     if value is MISSING or truthy(value):
+        # A name or namespace not known yet may be one that needToken lists.
+        if settings["needToken"]:
+            _known(namespace, "metadata.namespace")
+            _known(name, "metadata.name")
         yield (
             f"{path}.automountServiceAccountToken is {show('v', value)}; expected false "
             f"(or list {identity} in needToken if it calls the Kubernetes API)"

@@ -124,6 +124,8 @@ def _autoscalers(stack: StackView) -> dict[tuple[Any, Any, Any], Resource]:
     found = {}
     for hpa in stack.of_type(k8s.HPA, k8s.HPA_V1):
         target = hpa.get("spec.scaleTargetRef", {})
+        if is_unknown(target):
+            target = {"kind": target, "name": target}  # scales a workload not known yet
         if isinstance(target, Mapping):
             found[(k8s.namespace_of(hpa.props), target.get("kind"), target.get("name"))] = hpa
     return found
@@ -137,24 +139,47 @@ def _floor(workload: Resource, hpa: Resource | None) -> int:
     return int(value)
 
 
-def _workloads(stack: StackView) -> Iterator[tuple[Resource, Resource | None]]:
-    autoscalers = _autoscalers(stack)
+def _running_workloads(stack: StackView) -> Iterator[Resource]:
     for workload in stack.of_type(*k8s.SCALABLE):
         if _running(workload):
-            namespace, name = _key(workload)
-            kind = workload.type.rsplit(":", 1)[-1]
-            yield workload, autoscalers.get((namespace, kind, name))
+            yield workload
+
+
+def _has_unknown(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_unknown(v) for v in value)
+    return is_unknown(value)
+
+
+def _workloads(stack: StackView) -> Iterator[tuple[Resource, Resource | None]]:
+    autoscalers = _autoscalers(stack)
+    for workload in _running_workloads(stack):
+        namespace, name = _key(workload)
+        kind = workload.type.rsplit(":", 1)[-1]
+        hpa = autoscalers.get((namespace, kind, name))
+        # A target or namespace taken from another resource's output is unknown in a first
+        # preview: no match then does not mean no autoscaler.
+        if hpa is None and _has_unknown([namespace, name, list(autoscalers)]):
+            raise unknown(name, "spec.scaleTargetRef.name")
+        yield workload, hpa
 
 
 def _budgets_for(stack: StackView, workload: Resource) -> list[Resource]:
     labels = k8s.pod_labels(workload.type, workload.props)
     namespace = k8s.namespace_of(workload.props)
-    return [
-        pdb
-        for pdb in stack.of_type(k8s.PDB)
-        if k8s.namespace_of(pdb.props) == namespace
-        and k8s.selects(pdb.get("spec.selector"), labels)
-    ]
+    found, undecided = [], False
+    for pdb in stack.of_type(k8s.PDB):
+        pdb_namespace, selector = k8s.namespace_of(pdb.props), pdb.get("spec.selector")
+        if pdb_namespace == namespace and k8s.selects(selector, labels):
+            found.append(pdb)
+        elif _has_unknown([pdb_namespace, namespace, selector]):
+            undecided = True  # it may select these pods once its values are known
+    # (Scalable kinds keep their pod labels in spec.template.)
+    if not found and (undecided or _has_unknown(workload.get("spec.template.metadata.labels"))):
+        raise unknown(None, "spec.selector")
+    return found
 
 
 def _has_hpa(stack: StackView, settings: Settings) -> Iterator[Finding]:
@@ -194,7 +219,7 @@ workload_hpa = StackRule(
 
 
 def _has_pdb(stack: StackView, settings: Settings) -> Iterator[Finding]:
-    for workload, _ in _workloads(stack):
+    for workload in _running_workloads(stack):  # whichever autoscaler scales it
         if not _budgets_for(stack, workload):
             yield Finding(
                 f"{workload.label} has no PodDisruptionBudget selecting its pods; a node "
@@ -220,8 +245,14 @@ def _scales_on_cpu(hpa: Resource) -> bool:
     if hpa.get("spec.targetCPUUtilizationPercentage") is not MISSING:
         return True
     metrics = hpa.get("spec.metrics", [])
+    # Only a Utilization target is measured against the request; an AverageValue target
+    # is an absolute quantity and needs none.
     return (
-        any(get(m, "resource.name") == "cpu" for m in metrics if isinstance(m, Mapping))
+        any(
+            get(m, "resource.name") == "cpu" and get(m, "resource.target.type") == "Utilization"
+            for m in metrics
+            if isinstance(m, Mapping)
+        )
         if isinstance(metrics, list)
         else False
     )
@@ -232,7 +263,11 @@ def _cpu_requests(stack: StackView, settings: Settings) -> Iterator[Finding]:
         if hpa is None or not _scales_on_cpu(hpa):
             continue
         for container in k8s.containers(workload.type, workload.props, lists=("containers",)):
-            if get(container.spec, "resources.requests.cpu") is MISSING:
+            # A CPU limit without a request becomes the request (the API server copies it).
+            if (
+                get(container.spec, "resources.requests.cpu") is MISSING
+                and get(container.spec, "resources.limits.cpu") is MISSING
+            ):
                 yield Finding(
                     f"{hpa.label} scales {workload.label} on CPU utilization, but container "
                     f"{container.name!r} requests no CPU: the autoscaler cannot compute it",
