@@ -8,13 +8,17 @@ looks like one of this stack's resources.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pulumi_policy import PolicyResource
+from pulumi_policy.proxy import UnknownValueError
 
-from policies.framework.values import MISSING, get, plain
+from policies.framework.values import MISSING, Undecidable, get, plain
+
+T = TypeVar("T")
+F = TypeVar("F")
 
 
 @dataclass(eq=False)
@@ -92,3 +96,17 @@ class StackView:
         for resource in self.of_type(*types):
             if any(source is target for source in resource.property_dependencies.get(key, [])):
                 yield resource
+
+
+def each(items: Iterable[T], judge: Callable[[T], Iterable[F]]) -> Iterator[F]:
+    """Judge items one at a time. An item whose verdict needs a value that is unknown during
+    preview is passed over, not the whole rule: the others are still judged, and the rule
+    reports at the end (to the SDK) that it could not judge every item."""
+    pending: Exception | None = None
+    for item in items:
+        try:
+            yield from judge(item)
+        except (Undecidable, UnknownValueError) as exc:
+            pending = pending or exc
+    if pending is not None:
+        raise pending

@@ -27,7 +27,7 @@ from pulumi_policy import (
 )
 
 from policies.framework.params import Param
-from policies.framework.resources import Resource, StackView
+from policies.framework.resources import Resource, StackView, each
 from policies.framework.values import Undecidable, unknown, whole_numbers
 
 
@@ -110,6 +110,25 @@ class ResourceRule(Rule):
 @dataclass(frozen=True, kw_only=True)
 class StackRule(Rule):
     evaluate: Callable[[StackView, Mapping[str, Any]], Iterable[Finding]]
+
+
+Judge = Callable[[Resource, StackView, Mapping[str, Any]], Iterable["Finding | str"]]
+
+
+def stack_rule(*, over: tuple[str, ...], judge: Judge, **metadata: Any) -> StackRule:
+    """A stack rule that judges each resource of the ``over`` types in the light of the whole
+    stack. A plain message is a finding on the judged resource; a resource whose verdict
+    needs an unknown value is passed over without silencing the others."""
+
+    def evaluate(stack: StackView, settings: Mapping[str, Any]) -> Iterable[Finding]:
+        def findings(resource: Resource) -> Iterable[Finding]:
+            for found in judge(resource, stack, settings):
+                yield found if isinstance(found, Finding) else Finding(found, resource.urn)
+
+        return each(stack.of_type(*over), findings)
+
+    metadata.setdefault("resource_types", over)
+    return StackRule(evaluate=evaluate, **metadata)
 
 
 def to_policy(rule: Rule) -> Policy:

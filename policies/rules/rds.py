@@ -10,7 +10,7 @@ from pulumi_policy import Severity
 from policies.framework import params
 from policies.framework.checks import AtLeast, Check, Equals, OneOf, Present, property_rule
 from policies.framework.resources import Resource, StackView
-from policies.framework.rule import Compliance, Finding, Pack, ResourceRule, StackRule
+from policies.framework.rule import Compliance, Finding, Pack, ResourceRule, stack_rule
 from policies.framework.values import MISSING, is_unknown, show, truthy, unknown
 
 CLUSTER = "aws:rds/cluster:Cluster"
@@ -250,37 +250,37 @@ enhanced_monitoring = property_rule(
 )
 
 
-def _force_ssl(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]:
-    groups = [
-        (CLUSTER, "dbClusterParameterGroupName", CLUSTER_PARAMETER_GROUP),
-        (INSTANCE, "parameterGroupName", PARAMETER_GROUP),
-    ]
-    for database_type, key, group_type in groups:
-        for database in stack.of_type(database_type):
-            engine = database.get("engine", "")
-            if is_unknown(engine):
-                raise unknown(engine, "engine")
-            if "postgres" not in str(engine):
-                continue
-            sources = database.sources(key, group_type)
-            if not sources:
-                where = (
-                    "the engine's default parameter group"
-                    if database.get(key) is MISSING
-                    else f"parameter group {show(key, database.get(key))}, not one of this stack"
-                )
-                yield Finding(
-                    f"{database.label} uses {where}; rds.force_ssl cannot be shown to be 1",
-                    database.urn,
-                )
-            for group in sources:
-                value = _parameter(group, "rds.force_ssl")
-                if value != "1":
-                    yield Finding(
-                        f"parameter group {group.name!r} of {database.label} sets rds.force_ssl "
-                        f'= {show("value", value)}; expected "1" (TLS only)',
-                        group.urn,
-                    )
+_PARAMETER_GROUP_OF = {
+    CLUSTER: ("dbClusterParameterGroupName", CLUSTER_PARAMETER_GROUP),
+    INSTANCE: ("parameterGroupName", PARAMETER_GROUP),
+}
+
+
+def _force_ssl(
+    database: Resource, stack: StackView, settings: Mapping[str, Any]
+) -> Iterator[Finding | str]:
+    engine = database.get("engine", "")
+    if is_unknown(engine):
+        raise unknown(engine, "engine")
+    if "postgres" not in str(engine):
+        return
+    key, group_type = _PARAMETER_GROUP_OF[database.type]
+    sources = database.sources(key, group_type)
+    if not sources:
+        where = (
+            "the engine's default parameter group"
+            if database.get(key) is MISSING
+            else f"parameter group {show(key, database.get(key))}, not one of this stack"
+        )
+        yield f"{database.label} uses {where}; rds.force_ssl cannot be shown to be 1"
+    for group in sources:
+        value = _parameter(group, "rds.force_ssl")
+        if value != "1":
+            yield Finding(
+                f"parameter group {group.name!r} of {database.label} sets rds.force_ssl "
+                f'= {show("value", value)}; expected "1" (TLS only)',
+                group.urn,
+            )
 
 
 def _parameter(group: Resource, name: str) -> Any:
@@ -296,7 +296,7 @@ def _parameter(group: Resource, name: str) -> Any:
     return MISSING
 
 
-force_ssl = StackRule(
+force_ssl = stack_rule(
     name="rds-force-ssl",
     description="PostgreSQL databases refuse connections without TLS (rds.force_ssl = 1 in "
     "a parameter group of this stack).",
@@ -304,52 +304,50 @@ force_ssl = StackRule(
     "(applyMethod pending-reboot) and point dbClusterParameterGroupName at it.",
     severity=Severity.HIGH,
     pack=Pack.SECURITY,
+    over=(CLUSTER, INSTANCE),
     resource_types=(CLUSTER, INSTANCE, CLUSTER_PARAMETER_GROUP, PARAMETER_GROUP),
     # Checkov's CKV2_AWS_69 checks DB instance parameter groups only.
     compliance=Compliance(checkov=("CKV2_AWS_69",)),
-    evaluate=_force_ssl,
+    judge=_force_ssl,
 )
 
 
-def _multi_az(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]:
-    minimum = int(settings["minimumInstances"])
-    for cluster in stack.of_type(CLUSTER):
-        if cluster.get("engineMode") == "serverless":
-            continue
-        members = list(stack.referring_to(cluster, "clusterIdentifier", CLUSTER_INSTANCE))
-        zones = {m.get("availabilityZone") for m in members} - {MISSING}
-        if any(is_unknown(z) for z in zones):
-            raise unknown(next(z for z in zones if is_unknown(z)), "availabilityZone")
-        if len(members) < minimum:
-            yield Finding(
-                f"{cluster.label} has {len(members)} instance(s); expected at least {minimum} "
-                "(a writer and a reader in another zone to fail over to)",
-                cluster.urn,
-            )
-        elif zones and len(zones) < 2:
-            yield Finding(
-                f"{cluster.label} has every instance in {', '.join(sorted(zones))}; expected "
-                "instances in at least 2 availability zones",
-                cluster.urn,
-            )
-    for instance in stack.of_type(INSTANCE):
-        multi_az = instance.get("multiAz", False)
+def _multi_az(database: Resource, stack: StackView, settings: Mapping[str, Any]) -> Iterator[str]:
+    if database.type == INSTANCE:
+        multi_az = database.get("multiAz", False)
         if is_unknown(multi_az):
             raise unknown(multi_az, "multiAz")
         if not truthy(multi_az):
-            yield Finding(
-                f"{instance.label} has multiAz {show('multiAz', multi_az)}; expected true",
-                instance.urn,
-            )
+            yield f"{database.label} has multiAz {show('multiAz', multi_az)}; expected true"
+        return
+    if database.get("engineMode") == "serverless":
+        return
+    minimum = int(settings["minimumInstances"])
+    members = list(stack.referring_to(database, "clusterIdentifier", CLUSTER_INSTANCE))
+    if len(members) < minimum:
+        yield (
+            f"{database.label} has {len(members)} instance(s); expected at least {minimum} "
+            "(a writer and a reader in another zone to fail over to)"
+        )
+        return
+    zones = {m.get("availabilityZone") for m in members} - {MISSING}
+    if any(is_unknown(z) for z in zones):
+        raise unknown(next(z for z in zones if is_unknown(z)), "availabilityZone")
+    if zones and len(zones) < 2:
+        yield (
+            f"{database.label} has every instance in {', '.join(sorted(zones))}; expected "
+            "instances in at least 2 availability zones"
+        )
 
 
-multi_az = StackRule(
+multi_az = stack_rule(
     name="rds-multi-az",
     description="Databases survive the loss of an availability zone.",
     remediation="Run at least two cluster instances in different zones "
     "(platform:database.instanceCount), or multiAz: true for a DB instance.",
     severity=Severity.HIGH,
     pack=Pack.QUALITY,
+    over=(CLUSTER, INSTANCE),
     resource_types=(CLUSTER, CLUSTER_INSTANCE, INSTANCE),
     compliance=Compliance(
         fsbp=("RDS.5", "RDS.15"),
@@ -365,7 +363,7 @@ multi_az = StackRule(
             maximum=16,
         ),
     ),
-    evaluate=_multi_az,
+    judge=_multi_az,
 )
 
 RULES = (

@@ -336,6 +336,14 @@ CASES = [
     # -- ec2-no-world-ingress ------------------------------------------------------------
     violates(
         "ec2-no-world-ingress",
+        "a group with an unknown range does not hide another group's world-open SSH",
+        group("pending", tcp(22, UNKNOWN)),
+        group("app", tcp(22, "0.0.0.0/0")),
+        at="app",
+        message="SecurityGroup 'app' (ingress[0]) admits 0.0.0.0/0 on port 22",
+    ),
+    violates(
+        "ec2-no-world-ingress",
         "world-open SSH on a group",
         group("app", tcp(22, "0.0.0.0/0")),
         at="app",
