@@ -16,7 +16,7 @@ from pulumi_policy import EnforcementLevel, Severity
 from policies.framework import kubernetes as k8s
 from policies.framework import params
 from policies.framework.resources import Resource, StackView
-from policies.framework.rule import Compliance, Finding, Pack, ResourceRule, StackRule
+from policies.framework.rule import Compliance, Pack, ResourceRule, stack_rule
 from policies.framework.values import get, is_unknown, show, unknown
 
 PREFIX = "alb.ingress.kubernetes.io/"
@@ -223,55 +223,50 @@ def _service_ports(service: Resource) -> set[Any]:
     return found - {None}
 
 
-def _weights(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]:
+def _weights(ingress: Resource, stack: StackView, settings: Mapping[str, Any]) -> Iterator[str]:
+    annotations = alb_annotations(ingress.props)
+    if annotations is None:
+        return
     total = int(settings["weightTotal"])
     services = {
         (k8s.namespace_of(s.props), k8s.name_of(s.props)): s for s in stack.of_type(k8s.SERVICE)
     }
-    for ingress in stack.of_type(k8s.INGRESS):
-        annotations = alb_annotations(ingress.props)
-        if annotations is None:
+    namespace = k8s.namespace_of(ingress.props)
+    for action, groups in _forward_actions(annotations):
+        if not groups:
+            yield f"{ingress.label} action {action!r} forwards nowhere"
             continue
-        namespace = k8s.namespace_of(ingress.props)
-        for action, groups in _forward_actions(annotations):
-            if not groups:
-                yield Finding(f"{ingress.label} action {action!r} forwards nowhere", ingress.urn)
-                continue
-            weights = [g.get("weight") for g in groups if isinstance(g, Mapping)]
-            if len(groups) > 1 and sum(int(w or 0) for w in weights) != total:
-                yield Finding(
-                    f"{ingress.label} action {action!r} weights {weights} add up to "
-                    f"{sum(int(w or 0) for w in weights)}; expected {total}",
-                    ingress.urn,
+        weights = [g.get("weight") for g in groups if isinstance(g, Mapping)]
+        if len(groups) > 1 and sum(int(w or 0) for w in weights) != total:
+            yield (
+                f"{ingress.label} action {action!r} weights {weights} add up to "
+                f"{sum(int(w or 0) for w in weights)}; expected {total}"
+            )
+        for group in groups:
+            if not isinstance(group, Mapping) or "serviceName" not in group:
+                continue  # a target group ARN: not a Service of the stack
+            service = services.get((namespace, group["serviceName"]))
+            if service is None and (
+                is_unknown(namespace) or any(is_unknown(ns) for ns, _ in services)
+            ):
+                # A namespace not known during preview may be the Service's.
+                raise unknown(namespace, "metadata.namespace")
+            if service is None:
+                yield (
+                    f"{ingress.label} action {action!r} forwards to Service "
+                    f"{namespace}/{group['serviceName']}, which this stack does not create"
                 )
-            for group in groups:
-                if not isinstance(group, Mapping) or "serviceName" not in group:
-                    continue  # a target group ARN: not a Service of the stack
-                service = services.get((namespace, group["serviceName"]))
-                if service is None and (
-                    is_unknown(namespace) or any(is_unknown(ns) for ns, _ in services)
-                ):
-                    # A namespace not known during preview may be the Service's.
-                    raise unknown(namespace, "metadata.namespace")
-                if service is None:
-                    yield Finding(
-                        f"{ingress.label} action {action!r} forwards to Service "
-                        f"{namespace}/{group['serviceName']}, which this stack does not create",
-                        ingress.urn,
-                    )
-                elif group.get("servicePort") not in (ports := _service_ports(service)):
-                    if any(is_unknown(p) for p in ports):
-                        # A port not known during preview may be the one forwarded to.
-                        raise unknown(None, "spec.ports")
-                    yield Finding(
-                        f"{ingress.label} action {action!r} forwards to port "
-                        f"{group.get('servicePort')!r} of {service.label}, which has no such "
-                        "port",
-                        ingress.urn,
-                    )
+            elif group.get("servicePort") not in (ports := _service_ports(service)):
+                if any(is_unknown(p) for p in ports):
+                    # A port not known during preview may be the one forwarded to.
+                    raise unknown(None, "spec.ports")
+                yield (
+                    f"{ingress.label} action {action!r} forwards to port "
+                    f"{group.get('servicePort')!r} of {service.label}, which has no such port"
+                )
 
 
-ingress_weights = StackRule(
+ingress_weights = stack_rule(
     name="ingress-weights-valid",
     description="Each weighted ALB action splits all of its traffic (weights add up to 100) "
     "between Services that exist, on ports they serve.",
@@ -281,6 +276,7 @@ ingress_weights = StackRule(
     pack=Pack.QUALITY,
     # A broken split takes traffic down: mandatory even in the advisory pack.
     enforcement=EnforcementLevel.MANDATORY,
+    over=(k8s.INGRESS,),
     resource_types=(k8s.INGRESS, k8s.SERVICE),
     params=(
         params.integer(
@@ -291,7 +287,7 @@ ingress_weights = StackRule(
             maximum=999,
         ),
     ),
-    evaluate=_weights,
+    judge=_weights,
 )
 
 RULES = (

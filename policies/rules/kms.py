@@ -11,7 +11,7 @@ from pulumi_policy import Severity
 from policies.framework.checks import Check, Equals
 from policies.framework.iam import open_to_anyone, statements
 from policies.framework.resources import Resource, StackView
-from policies.framework.rule import Compliance, Finding, Pack, ResourceRule, StackRule
+from policies.framework.rule import Compliance, Pack, ResourceRule, stack_rule
 from policies.framework.values import MISSING, is_unknown, json_document, show, truthy, unknown
 
 KEY = "aws:kms/key:Key"
@@ -94,39 +94,38 @@ def _keys_behind(resource: Resource, key: str) -> list[Resource]:
     return keys
 
 
-def _customer_managed(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]:
-    for type_token, inputs in ENCRYPTED_BY.items():
-        for resource in stack.of_type(type_token):
-            for key in inputs:
-                value = resource.get(KEY_IN_BLOCK.get(key, key))
-                if value is MISSING or value in ("", [], {}):
-                    continue  # whether a key is required is the service rule's question
-                keys = _keys_behind(resource, key)
-                if not keys:
-                    aws_managed = "alias/aws/" in str(value)
-                    yield Finding(
-                        f"{resource.label} {key} is "
-                        + (
-                            "an AWS-managed key"
-                            if aws_managed
-                            else f"a key this stack does not create ({show(key, value)})"
-                        )
-                        + "; expected a customer-managed key of this stack",
-                        resource.urn,
-                    )
-                for kms_key in keys:
-                    rotation = kms_key.get("enableKeyRotation", False)
-                    if is_unknown(rotation):
-                        raise unknown(rotation, "enableKeyRotation")
-                    if not truthy(rotation):
-                        yield Finding(
-                            f"{resource.label} {key} uses {kms_key.label}, which does not "
-                            "rotate; expected enableKeyRotation",
-                            resource.urn,
-                        )
+def _customer_managed(
+    resource: Resource, stack: StackView, settings: Mapping[str, Any]
+) -> Iterator[str]:
+    for key in ENCRYPTED_BY[resource.type]:
+        value = resource.get(KEY_IN_BLOCK.get(key, key))
+        if value is MISSING or value in ("", [], {}):
+            continue  # whether a key is required is the service rule's question
+        keys = _keys_behind(resource, key)
+        if not keys:
+            aws_managed = "alias/aws/" in str(value)
+            yield (
+                f"{resource.label} {key} is "
+                + (
+                    "an AWS-managed key"
+                    if aws_managed
+                    else f"a key this stack does not create ({show(key, value)})"
+                )
+                + "; expected a customer-managed key of this stack"
+            )
+        for kms_key in keys:
+            rotation = kms_key.get("enableKeyRotation", False)
+            if is_unknown(rotation):
+                raise unknown(rotation, "enableKeyRotation")
+            if not truthy(rotation):
+                yield (
+                    f"{resource.label} {key} uses {kms_key.label}, which does not rotate; "
+                    "expected enableKeyRotation"
+                )
 
 
-customer_managed_keys = StackRule(
+customer_managed_keys = stack_rule(
+    over=tuple(ENCRYPTED_BY),
     name="kms-customer-managed-keys",
     description="EKS secrets, databases, caches, logs, secrets and images are encrypted with "
     "rotating customer-managed keys of this stack.",
@@ -138,7 +137,7 @@ customer_managed_keys = StackRule(
     compliance=Compliance(
         checkov=("CKV_AWS_327", "CKV_AWS_191", "CKV_AWS_354", "CKV_AWS_149", "CKV_AWS_158")
     ),
-    evaluate=_customer_managed,
+    judge=_customer_managed,
 )
 
 RULES = (key_rotation, no_wildcard_principal, customer_managed_keys)

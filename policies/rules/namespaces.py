@@ -9,7 +9,7 @@ from pulumi_policy import Severity
 
 from policies.framework import kubernetes as k8s
 from policies.framework import params
-from policies.framework.resources import Resource, StackView
+from policies.framework.resources import Resource, StackView, each
 from policies.framework.rule import Compliance, Finding, Pack, ResourceRule, StackRule
 from policies.framework.values import MISSING, is_unknown, show, unknown
 
@@ -73,10 +73,11 @@ def _network_policies(stack: StackView, settings: Mapping[str, Any]) -> Iterator
     # Policies whose namespace comes from a Namespace's output, unknown in a first preview:
     # any of them may be in the namespace judged.
     unplaced = [p for key, found in policies.items() if is_unknown(key) for p in found]
-    for namespace in stack.of_type(k8s.NAMESPACE):
+
+    def judge(namespace: Resource) -> Iterator[Finding]:
         name = _name(namespace)
         if name in settings["exemptNamespaces"]:
-            continue
+            return
         present = policies.get(name, [])
         if not present:
             if unplaced:
@@ -86,12 +87,12 @@ def _network_policies(stack: StackView, settings: Mapping[str, Any]) -> Iterator
                 "every other pod in the cluster",
                 namespace.urn,
             )
-            continue
+            return
         if not settings["requireDefaultDeny"]:
-            continue
+            return
         verdicts = [_default_deny(p) for p in [*present, *unplaced]]
         if True in verdicts:
-            continue
+            return
         if None in verdicts:
             raise unknown(None, "spec.podSelector")
         yield Finding(
@@ -99,6 +100,8 @@ def _network_policies(stack: StackView, settings: Mapping[str, Any]) -> Iterator
             "policyType Ingress); pods no policy selects stay open",
             namespace.urn,
         )
+
+    return each(stack.of_type(k8s.NAMESPACE), judge)
 
 
 namespace_network_policy = StackRule(

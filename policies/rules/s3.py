@@ -10,7 +10,7 @@ from pulumi_policy import Severity
 
 from policies.framework.iam import open_to_anyone, statements
 from policies.framework.resources import Resource, StackView
-from policies.framework.rule import Compliance, Finding, Pack, ResourceRule, StackRule
+from policies.framework.rule import Compliance, Pack, ResourceRule, StackRule, stack_rule
 from policies.framework.values import get, is_unknown, json_document, truthy, unknown
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -30,13 +30,14 @@ def _bucket_rule(
 ) -> StackRule:
     """A rule that judges, for every bucket, the companion resources of one type naming it."""
 
-    def evaluate(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]:
-        for bucket in stack.of_type(BUCKET):
-            problem = judge(list(stack.referring_to(bucket, "bucket", companion)))
-            if problem:
-                yield Finding(f"{bucket.label} {problem}", bucket.urn)
+    def evaluate(bucket: Resource, stack: StackView, settings: Mapping[str, Any]) -> Iterator[str]:
+        problem = judge(list(stack.referring_to(bucket, "bucket", companion)))
+        if problem:
+            yield f"{bucket.label} {problem}"
 
-    return StackRule(evaluate=evaluate, resource_types=(BUCKET, companion), pack=pack, **metadata)
+    return stack_rule(
+        over=(BUCKET,), resource_types=(BUCKET, companion), pack=pack, judge=evaluate, **metadata
+    )
 
 
 def _known(resource: Resource, path: str) -> Any:

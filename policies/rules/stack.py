@@ -11,7 +11,7 @@ from pulumi_policy import Severity
 from infra.aws_types import takes_tag_map
 from policies.framework import kubernetes as k8s
 from policies.framework import params
-from policies.framework.resources import StackView
+from policies.framework.resources import Resource, StackView, each
 from policies.framework.rule import Finding, Pack, StackRule
 from policies.framework.values import is_unknown, unknown
 from policies.rules.alb import PREFIX, alb_annotations
@@ -36,22 +36,25 @@ def _alb_tags(annotations: Mapping[str, Any]) -> dict[str, str]:
 
 def _required_tags(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]:
     required = list(settings["tags"])
-    for resource in stack.resources:
-        if resource.type.startswith("aws:") and takes_tag_map(resource.type):
+
+    def judge(resource: Resource) -> Iterator[Finding]:
+        if resource.type == k8s.INGRESS:
+            # The ALB is an AWS resource too, tagged through its Ingress.
+            annotations = alb_annotations(resource.props)
+            if annotations is not None:
+                missing = _missing_tags(_alb_tags(annotations), required, "tags")
+                if missing:
+                    yield Finding(
+                        f"the load balancer of {resource.label} lacks tag(s) "
+                        f"{', '.join(missing)} (annotation {PREFIX}tags)",
+                        resource.urn,
+                    )
+        elif resource.type.startswith("aws:") and takes_tag_map(resource.type):
             missing = _missing_tags(resource.get("tags", {}), required, "tags")
             if missing:
                 yield Finding(f"{resource.label} lacks tag(s) {', '.join(missing)}", resource.urn)
-    # The ALB is an AWS resource too, tagged through its Ingress.
-    for ingress in stack.of_type(k8s.INGRESS):
-        annotations = alb_annotations(ingress.props)
-        if annotations is not None:
-            missing = _missing_tags(_alb_tags(annotations), required, "tags")
-            if missing:
-                yield Finding(
-                    f"the load balancer of {ingress.label} lacks tag(s) {', '.join(missing)} "
-                    f"(annotation {PREFIX}tags)",
-                    ingress.urn,
-                )
+
+    return each(stack.resources, judge)
 
 
 required_tags = StackRule(

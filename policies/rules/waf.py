@@ -11,7 +11,7 @@ from pulumi_policy import Severity
 from policies.framework import kubernetes as k8s
 from policies.framework import params
 from policies.framework.resources import Resource, StackView
-from policies.framework.rule import Compliance, Finding, Pack, ResourceRule, StackRule
+from policies.framework.rule import Compliance, Finding, Pack, ResourceRule, stack_rule
 from policies.framework.values import MISSING, as_list, get, is_unknown, unknown
 from policies.rules.alb import WAF_ANNOTATION, alb_annotations
 
@@ -109,31 +109,32 @@ def _redacted_headers(config: Resource) -> set[str]:
     return {n if is_unknown(n) else str(n).lower() for n in names if n is not MISSING}
 
 
-def _logging(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]:
+def _logging(
+    acl: Resource, stack: StackView, settings: Mapping[str, Any]
+) -> Iterator[Finding | str]:
     required = {h.lower() for h in settings["redactedHeaders"]}
-    for acl in stack.of_type(WEB_ACL):
-        configs = list(stack.referring_to(acl, "resourceArn", LOGGING))
-        if not configs:
+    configs = list(stack.referring_to(acl, "resourceArn", LOGGING))
+    if not configs:
+        yield (
+            f"{acl.label} has no logging configuration; expected requests logged to an "
+            "aws-waf-logs-* destination"
+        )
+    for config in configs:
+        redacted = _redacted_headers(config)
+        missing = sorted(required - redacted)
+        pending = [h for h in redacted if is_unknown(h)]
+        if missing and pending:
+            raise unknown(pending[0], "redactedFields[*].singleHeader.name")
+        if missing:
             yield Finding(
-                f"{acl.label} has no logging configuration; expected requests logged to an "
-                "aws-waf-logs-* destination",
-                acl.urn,
+                f"{config.label} logs the {', '.join(missing)} header(s) in clear; "
+                "expected them in redactedFields",
+                config.urn,
             )
-        for config in configs:
-            redacted = _redacted_headers(config)
-            missing = sorted(required - redacted)
-            pending = [h for h in redacted if is_unknown(h)]
-            if missing and pending:
-                raise unknown(pending[0], "redactedFields[*].singleHeader.name")
-            if missing:
-                yield Finding(
-                    f"{config.label} logs the {', '.join(missing)} header(s) in clear; "
-                    "expected them in redactedFields",
-                    config.urn,
-                )
 
 
-logging_redacted = StackRule(
+logging_redacted = stack_rule(
+    over=(WEB_ACL,),
     name="waf-logging-redacted",
     description="Every web ACL logs its requests, with credentials (authorization, cookie) "
     "redacted.",
@@ -150,52 +151,57 @@ logging_redacted = StackRule(
             default=["authorization", "cookie"],
         ),
     ),
-    evaluate=_logging,
+    judge=_logging,
 )
 
 
-def _protects_ingress(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Finding]:
+def _attached(stack: StackView) -> set[int]:
+    """The web ACLs something attaches: an association, or an ALB Ingress's annotation
+    (whatever its scheme: an internal ALB uses it too)."""
     used: set[int] = set()
     for association in stack.of_type(ASSOCIATION):
         used |= {id(acl) for acl in association.sources("webAclArn", WEB_ACL)}
     for ingress in stack.of_type(k8s.INGRESS):
-        annotations = alb_annotations(ingress.props)
-        if annotations is None:
-            continue
-        # The annotation attaches the ACL whatever the scheme: an internal ALB uses it too.
-        acls = ingress.sources("metadata", WEB_ACL)
-        used |= {id(acl) for acl in acls}
-        scheme = annotations.get(SCHEME)
-        if is_unknown(scheme) and (WAF_ANNOTATION not in annotations or not acls):
-            raise unknown(scheme, f"metadata.annotations.{SCHEME}")
-        if scheme != "internet-facing":
-            continue
-        if WAF_ANNOTATION not in annotations:
-            yield Finding(
-                f"internet-facing {ingress.label} has no {WAF_ANNOTATION}; expected the "
-                "stack's web ACL in front of its load balancer",
-                ingress.urn,
-            )
-        elif not acls:
-            yield Finding(
-                f"internet-facing {ingress.label} names a web ACL this stack does not "
-                "manage; its rules cannot be checked",
-                ingress.urn,
-            )
-    for acl in stack.of_type(WEB_ACL):
-        if id(acl) in used:
-            continue
-        scope = get(acl.props, "scope")
+        if alb_annotations(ingress.props) is not None:
+            used |= {id(acl) for acl in ingress.sources("metadata", WEB_ACL)}
+    return used
+
+
+def _protects_ingress(
+    resource: Resource, stack: StackView, settings: Mapping[str, Any]
+) -> Iterator[str]:
+    if resource.type == WEB_ACL:
+        if id(resource) in _attached(stack):
+            return
+        scope = get(resource.props, "scope")
         if is_unknown(scope):
             raise unknown(scope, "scope")  # a CLOUDFRONT ACL is attached elsewhere
         if scope != "CLOUDFRONT":
-            yield Finding(
-                f"{acl.label} protects nothing: no Ingress or WebAclAssociation uses it",
-                acl.urn,
-            )
+            yield f"{resource.label} protects nothing: no Ingress or WebAclAssociation uses it"
+        return
+    annotations = alb_annotations(resource.props)
+    if annotations is None:
+        return
+    acls = resource.sources("metadata", WEB_ACL)
+    scheme = annotations.get(SCHEME)
+    if is_unknown(scheme) and (WAF_ANNOTATION not in annotations or not acls):
+        raise unknown(scheme, f"metadata.annotations.{SCHEME}")
+    if scheme != "internet-facing":
+        return
+    if WAF_ANNOTATION not in annotations:
+        yield (
+            f"internet-facing {resource.label} has no {WAF_ANNOTATION}; expected the stack's "
+            "web ACL in front of its load balancer"
+        )
+    elif not acls:
+        yield (
+            f"internet-facing {resource.label} names a web ACL this stack does not manage; "
+            "its rules cannot be checked"
+        )
 
 
-protects_ingress = StackRule(
+protects_ingress = stack_rule(
+    over=(k8s.INGRESS, WEB_ACL),
     name="waf-protects-ingress",
     description="The app's internet-facing load balancer is behind a web ACL of this stack, "
     "and no web ACL is left unattached.",
@@ -205,7 +211,7 @@ protects_ingress = StackRule(
     pack=Pack.SECURITY,
     resource_types=(k8s.INGRESS, WEB_ACL, ASSOCIATION),
     compliance=Compliance(checkov=("CKV2_AWS_28",)),
-    evaluate=_protects_ingress,
+    judge=_protects_ingress,
 )
 
 RULES = (rate_based_rule, managed_rule_groups, logging_redacted, protects_ingress)

@@ -12,7 +12,7 @@ from pulumi_policy import EnforcementLevel, Severity
 from policies.framework import kubernetes as k8s
 from policies.framework import params
 from policies.framework.resources import Resource, StackView
-from policies.framework.rule import Compliance, Finding, Pack, ResourceRule, StackRule
+from policies.framework.rule import Compliance, Finding, Pack, ResourceRule, stack_rule
 from policies.framework.values import MISSING, get, is_unknown, unknown
 from policies.rules.pods import container_rule
 
@@ -139,12 +139,6 @@ def _floor(workload: Resource, hpa: Resource | None) -> int:
     return int(value)
 
 
-def _running_workloads(stack: StackView) -> Iterator[Resource]:
-    for workload in stack.of_type(*k8s.SCALABLE):
-        if _running(workload):
-            yield workload
-
-
 def _has_unknown(value: Any) -> bool:
     if isinstance(value, Mapping):
         return any(_has_unknown(v) for v in value.values())
@@ -153,17 +147,16 @@ def _has_unknown(value: Any) -> bool:
     return is_unknown(value)
 
 
-def _workloads(stack: StackView) -> Iterator[tuple[Resource, Resource | None]]:
+def _autoscaler_of(stack: StackView, workload: Resource) -> Resource | None:
     autoscalers = _autoscalers(stack)
-    for workload in _running_workloads(stack):
-        namespace, name = _key(workload)
-        kind = workload.type.rsplit(":", 1)[-1]
-        hpa = autoscalers.get((namespace, kind, name))
-        # A target or namespace taken from another resource's output is unknown in a first
-        # preview: no match then does not mean no autoscaler.
-        if hpa is None and _has_unknown([namespace, name, list(autoscalers)]):
-            raise unknown(name, "spec.scaleTargetRef.name")
-        yield workload, hpa
+    namespace, name = _key(workload)
+    kind = workload.type.rsplit(":", 1)[-1]
+    hpa = autoscalers.get((namespace, kind, name))
+    # A target or namespace taken from another resource's output is unknown in a first
+    # preview: no match then does not mean no autoscaler.
+    if hpa is None and _has_unknown([namespace, name, list(autoscalers)]):
+        raise unknown(name, "spec.scaleTargetRef.name")
+    return hpa
 
 
 def _budgets_for(stack: StackView, workload: Resource) -> list[Resource]:
@@ -182,21 +175,24 @@ def _budgets_for(stack: StackView, workload: Resource) -> list[Resource]:
     return found
 
 
-def _has_hpa(stack: StackView, settings: Settings) -> Iterator[Finding]:
+def _has_hpa(workload: Resource, stack: StackView, settings: Settings) -> Iterator[Finding | str]:
+    if not _running(workload):
+        return
     minimum = int(settings["minReplicas"])
-    for workload, hpa in _workloads(stack):
-        if hpa is None:
-            yield Finding(f"{workload.label} has no HorizontalPodAutoscaler", workload.urn)
-        elif _floor(workload, hpa) < minimum:
-            yield Finding(
-                f"{hpa.label} keeps {workload.label} at {_floor(workload, hpa)} replica(s) "
-                f"at least; expected minReplicas >= {minimum} (one pod per zone survives "
-                "the loss of another)",
-                hpa.urn,
-            )
+    hpa = _autoscaler_of(stack, workload)
+    if hpa is None:
+        yield f"{workload.label} has no HorizontalPodAutoscaler"
+    elif _floor(workload, hpa) < minimum:
+        yield Finding(
+            f"{hpa.label} keeps {workload.label} at {_floor(workload, hpa)} replica(s) "
+            f"at least; expected minReplicas >= {minimum} (one pod per zone survives "
+            "the loss of another)",
+            hpa.urn,
+        )
 
 
-workload_hpa = StackRule(
+workload_hpa = stack_rule(
+    over=k8s.SCALABLE,
     name="k8s-workload-hpa",
     description="Every running Deployment scales with load, never below the configured "
     "number of replicas.",
@@ -214,21 +210,21 @@ workload_hpa = StackRule(
             maximum=100,
         ),
     ),
-    evaluate=_has_hpa,
+    judge=_has_hpa,
 )
 
 
-def _has_pdb(stack: StackView, settings: Settings) -> Iterator[Finding]:
-    for workload in _running_workloads(stack):  # whichever autoscaler scales it
-        if not _budgets_for(stack, workload):
-            yield Finding(
-                f"{workload.label} has no PodDisruptionBudget selecting its pods; a node "
-                "drain may evict all of them at once",
-                workload.urn,
-            )
+def _has_pdb(workload: Resource, stack: StackView, settings: Settings) -> Iterator[str]:
+    # Whichever autoscaler scales it: the budget is about its pods.
+    if _running(workload) and not _budgets_for(stack, workload):
+        yield (
+            f"{workload.label} has no PodDisruptionBudget selecting its pods; a node drain "
+            "may evict all of them at once"
+        )
 
 
-workload_pdb = StackRule(
+workload_pdb = stack_rule(
+    over=k8s.SCALABLE,
     name="k8s-workload-pdb",
     description="Every running Deployment has a PodDisruptionBudget, so drains and upgrades "
     "evict its pods a few at a time.",
@@ -237,7 +233,7 @@ workload_pdb = StackRule(
     severity=Severity.MEDIUM,
     pack=Pack.QUALITY,
     resource_types=(*k8s.SCALABLE, k8s.PDB),
-    evaluate=_has_pdb,
+    judge=_has_pdb,
 )
 
 
@@ -258,24 +254,26 @@ def _scales_on_cpu(hpa: Resource) -> bool:
     )
 
 
-def _cpu_requests(stack: StackView, settings: Settings) -> Iterator[Finding]:
-    for workload, hpa in _workloads(stack):
-        if hpa is None or not _scales_on_cpu(hpa):
-            continue
-        for container in k8s.containers(workload.type, workload.props, lists=("containers",)):
-            # A CPU limit without a request becomes the request (the API server copies it).
-            if (
-                get(container.spec, "resources.requests.cpu") is MISSING
-                and get(container.spec, "resources.limits.cpu") is MISSING
-            ):
-                yield Finding(
-                    f"{hpa.label} scales {workload.label} on CPU utilization, but container "
-                    f"{container.name!r} requests no CPU: the autoscaler cannot compute it",
-                    workload.urn,
-                )
+def _cpu_requests(workload: Resource, stack: StackView, settings: Settings) -> Iterator[str]:
+    if not _running(workload):
+        return
+    hpa = _autoscaler_of(stack, workload)
+    if hpa is None or not _scales_on_cpu(hpa):
+        return
+    for container in k8s.containers(workload.type, workload.props, lists=("containers",)):
+        # A CPU limit without a request becomes the request (the API server copies it).
+        if (
+            get(container.spec, "resources.requests.cpu") is MISSING
+            and get(container.spec, "resources.limits.cpu") is MISSING
+        ):
+            yield (
+                f"{hpa.label} scales {workload.label} on CPU utilization, but container "
+                f"{container.name!r} requests no CPU: the autoscaler cannot compute it"
+            )
 
 
-hpa_cpu_requests = StackRule(
+hpa_cpu_requests = stack_rule(
+    over=k8s.SCALABLE,
     name="k8s-hpa-target-cpu-requests",
     description="A workload scaled on CPU utilization requests CPU in every container "
     "(utilization is measured against the request).",
@@ -284,7 +282,7 @@ hpa_cpu_requests = StackRule(
     pack=Pack.QUALITY,
     enforcement=EnforcementLevel.MANDATORY,  # otherwise the autoscaler silently never acts
     resource_types=(*k8s.SCALABLE, k8s.HPA),
-    evaluate=_cpu_requests,
+    judge=_cpu_requests,
 )
 
 
@@ -303,21 +301,25 @@ def _allowed_disruptions(pdb: Resource, pods: int) -> int | None:
     return None
 
 
-def _allows_disruption(stack: StackView, settings: Settings) -> Iterator[Finding]:
-    for workload, hpa in _workloads(stack):
-        pods = _floor(workload, hpa)
-        for pdb in _budgets_for(stack, workload):
-            allowed = _allowed_disruptions(pdb, pods)
-            if allowed is not None and allowed < 1:
-                yield Finding(
-                    f"{pdb.label} allows {max(allowed, 0)} voluntary disruption(s) when "
-                    f"{workload.label} runs its minimum of {pods} pod(s): node drains and "
-                    "cluster upgrades would block",
-                    pdb.urn,
-                )
+def _allows_disruption(
+    workload: Resource, stack: StackView, settings: Settings
+) -> Iterator[Finding]:
+    if not _running(workload):
+        return
+    pods = _floor(workload, _autoscaler_of(stack, workload))
+    for pdb in _budgets_for(stack, workload):
+        allowed = _allowed_disruptions(pdb, pods)
+        if allowed is not None and allowed < 1:
+            yield Finding(
+                f"{pdb.label} allows {max(allowed, 0)} voluntary disruption(s) when "
+                f"{workload.label} runs its minimum of {pods} pod(s): node drains and "
+                "cluster upgrades would block",
+                pdb.urn,
+            )
 
 
-pdb_allows_disruption = StackRule(
+pdb_allows_disruption = stack_rule(
+    over=k8s.SCALABLE,
     name="k8s-pdb-allows-disruption",
     description="Disruption budgets still let one pod go at the workload's minimum size, so "
     "node drains and upgrades can proceed.",
@@ -326,7 +328,7 @@ pdb_allows_disruption = StackRule(
     pack=Pack.QUALITY,
     enforcement=EnforcementLevel.MANDATORY,  # a blocking budget stalls every node upgrade
     resource_types=(*k8s.SCALABLE, k8s.HPA, k8s.PDB),
-    evaluate=_allows_disruption,
+    judge=_allows_disruption,
 )
 
 RULES = (
