@@ -61,6 +61,8 @@ class StackView:
 
     def __init__(self, resources: Sequence[Resource]):
         self.resources = list(resources)
+        self._referrers: dict[tuple[str, tuple[str, ...]], dict[int, list[Resource]]] = {}
+        self._memo: dict[str, Any] = {}
         self._by_type: dict[str, list[Resource]] = {}
         for resource in self.resources:
             self._by_type.setdefault(resource.type, []).append(resource)
@@ -93,9 +95,21 @@ class StackView:
 
     def referring_to(self, target: Resource, key: str, *types: str) -> Iterator[Resource]:
         """Resources of ``types`` whose input ``key`` came from ``target``."""
-        for resource in self.of_type(*types):
-            if any(source is target for source in resource.property_dependencies.get(key, [])):
-                yield resource
+        index = self._referrers.get((key, types))
+        if index is None:
+            # Built once per question: rules ask it for every resource of a kind.
+            index = {}
+            for resource in self.of_type(*types):
+                for source in resource.property_dependencies.get(key, []):
+                    index.setdefault(id(source), []).append(resource)
+            self._referrers[(key, types)] = index
+        return iter(index.get(id(target), []))
+
+    def memo(self, name: str, compute: Callable[[], T]) -> T:
+        """A value computed once per stack evaluation (``compute`` reads only the stack)."""
+        if name not in self._memo:
+            self._memo[name] = compute()
+        return self._memo[name]
 
 
 def each(items: Iterable[T], judge: Callable[[T], Iterable[F]]) -> Iterator[F]:

@@ -135,12 +135,16 @@ default_security_group_closed = stack_rule(
 )
 
 
-def _on_load_balancer(stack: StackView, resource: Resource) -> bool:
-    balancer_groups = {
+def _load_balancer_groups(stack: StackView) -> set[int]:
+    return {
         id(group)
         for balancer in stack.of_type(*LOAD_BALANCERS)
         for group in balancer.sources("securityGroups", *GROUPS)
     }
+
+
+def _on_load_balancer(stack: StackView, resource: Resource) -> bool:
+    balancer_groups = stack.memo("load balancer groups", lambda: _load_balancer_groups(stack))
     groups = target_groups(resource)
     return bool(groups) and all(id(g) in balancer_groups for g in groups)
 

@@ -171,7 +171,7 @@ def _protects_ingress(
     resource: Resource, stack: StackView, settings: Mapping[str, Any]
 ) -> Iterator[str]:
     if resource.type == WEB_ACL:
-        if id(resource) in _attached(stack):
+        if id(resource) in stack.memo("attached web ACLs", lambda: _attached(stack)):
             return
         scope = get(resource.props, "scope")
         if is_unknown(scope):

@@ -148,7 +148,7 @@ def _has_unknown(value: Any) -> bool:
 
 
 def _autoscaler_of(stack: StackView, workload: Resource) -> Resource | None:
-    autoscalers = _autoscalers(stack)
+    autoscalers = stack.memo("autoscalers", lambda: _autoscalers(stack))
     namespace, name = _key(workload)
     kind = workload.type.rsplit(":", 1)[-1]
     hpa = autoscalers.get((namespace, kind, name))
