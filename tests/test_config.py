@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from infra.aws_types import _module_source, _tag_map_annotation, takes_tag_map
 from infra.config import SettingsError, load_settings_from_stack_file, parse_settings
 from infra.preview.engine import ProgramError, run_preview
-from tests.conftest import REPOSITORY, STACKS
+from tests.conftest import REPOSITORY, STACKS, preview
 
 BASE: dict[str, Any] = {
     "aws:region": "us-east-1",
@@ -316,3 +317,15 @@ def test_an_unknown_region_stored_as_a_secret_is_not_shown():
         )
     assert 'aws:region = "[secret]": unknown region' in str(error.value)
     assert "eu-secret-9" not in str(error.value)
+
+
+def test_tag_maps_read_from_source_agree_with_the_installed_classes():
+    types = {
+        r.type for stack in STACKS for r in preview(stack).resources if r.type.startswith("aws:")
+    }
+    types |= {"aws:autoscaling/group:Group", "aws:s3/bucketPolicy:BucketPolicy"}
+    for type_token in sorted(types):
+        assert _module_source(type_token) is not None, type_token
+        assert takes_tag_map(type_token) == _tag_map_annotation(type_token), type_token
+    assert not takes_tag_map("aws:autoscaling/group:Group")  # a list of tags, not a map
+    assert takes_tag_map("aws:ec2/vpc:Vpc")
