@@ -15,7 +15,9 @@ ATTRIBUTES = "alb.ingress.kubernetes.io/load-balancer-attributes"
 
 
 def companion(result: PreviewResult, suffix: str) -> dict:
-    [resource] = [r for r in result.within("platform:components:AccessLogs") if r.name.endswith(suffix)]
+    [resource] = [
+        r for r in result.within("platform:components:AccessLogs") if r.name.endswith(suffix)
+    ]
     return reveal(resource.inputs)
 
 
@@ -32,8 +34,15 @@ def test_bucket_is_named_for_the_stack_and_account_and_protected_only_where_the_
 def test_bucket_blocks_public_access_ignores_acls_and_uses_s3_managed_encryption():
     result = preview("prod")
     block = companion(result, "-public-access")
-    assert all(block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
-                                  "restrictPublicBuckets"))
+    assert all(
+        block[k]
+        for k in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
+    )
     assert companion(result, "-ownership")["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
     [rule] = companion(result, "-encryption")["rules"]
     # ALB access logs accept only SSE-S3.

@@ -43,7 +43,9 @@ INSECURE_PROGRAM = """
 
 
 def insecure_project(tmp_path: Path) -> Path:
-    return write_project(tmp_path / "insecure", INSECURE_PROGRAM, "config:\n  aws:region: us-east-1\n")
+    return write_project(
+        tmp_path / "insecure", INSECURE_PROGRAM, "config:\n  aws:region: us-east-1\n"
+    )
 
 
 def test_shipped_stacks_pass_the_gate_and_say_so():
@@ -68,7 +70,9 @@ def test_packs_judge_any_project_and_a_mandatory_violation_exits_1(tmp_path):
     blocking = result.stdout.split("Mandatory violations (block the preview)", 1)[1]
     for policy in ("ec2-no-admin-ports-open", "k8s-no-privileged", "k8s-image-pinned"):
         assert f"- {policy} [platform-security," in blocking
-    assert "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule::ssh-from-anywhere" in blocking
+    assert (
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule::ssh-from-anywhere" in blocking
+    )
     assert "remediation: Remove the 0.0.0.0/0 or ::/0 ingress" in blocking
     assert "error: " in result.stdout and "block this preview" in result.stdout
     assert "Traceback" not in result.stderr
@@ -208,7 +212,7 @@ def run_with_config(tmp_path: Path, document: object, *extra: str):
         ),
         pytest.param(
             {"rds-storage-encrypted": "mandatory"},
-            "\"rds-storage-encrypted\": no such policy; did you mean 'rds-storage-encrypted-cmk'",
+            "\"rds-storage-encrypted\": no such policy (did you mean 'rds-storage-encrypted-cmk'?)",
             id="misspelled policy, refused by the pack",
         ),
         pytest.param(

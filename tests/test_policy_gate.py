@@ -97,72 +97,226 @@ CONTAINER = "spec.template.spec.containers.0"
 
 # (behaviour, the resource changed, the change, policy expected to block, protect)
 MUTATIONS: list[tuple[str, str, Change, str, bool | None]] = [
-    ("database storage unencrypted", "database-cluster", _set("storageEncrypted", False),
-     "rds-storage-encrypted-cmk", None),
-    ("database deletion protection off", "database-cluster", _set("deletionProtection", False),
-     "rds-deletion-protection", None),
-    ("database not protected in Pulumi", "database-cluster", lambda _: None,
-     "protect-stateful-resources", False),
-    ("database reachable from the internet", "database-instance-1",
-     _set("publiclyAccessible", True), "rds-not-publicly-accessible", None),
-    ("final snapshot skipped", "database-cluster", _set("skipFinalSnapshot", True),
-     "rds-final-snapshot", None),
-    ("cache TLS off", "cache-redis", _set("transitEncryptionEnabled", False),
-     "elasticache-encrypted-in-transit", None),
-    ("cache failover off", "cache-redis", _set("automaticFailoverEnabled", False),
-     "elasticache-multi-az-failover", None),
-    ("IMDSv1 allowed on nodes", "cluster-general-nodes",
-     _set("metadataOptions.httpTokens", "optional"), "ec2-imdsv2-required", None),
-    ("node volume unencrypted", "cluster-general-nodes",
-     _set("blockDeviceMappings.0.ebs.encrypted", "false"), "ec2-volumes-encrypted", None),
-    ("API endpoint open to the internet", "cluster-eks",
-     _set("vpcConfig", {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"],
-                        "endpointPrivateAccess": True, "subnetIds": []}),
-     "eks-public-endpoint-restricted", None),
-    ("secrets not envelope-encrypted", "cluster-eks", _set("encryptionConfig", None),
-     "eks-secrets-encryption", None),
-    ("privileged container", "chat-api-blue", _set(f"{CONTAINER}.securityContext.privileged", True),
-     "k8s-no-privileged", None),
-    ("privilege escalation allowed", "chat-api-blue",
-     _set(f"{CONTAINER}.securityContext.allowPrivilegeEscalation", True),
-     "k8s-no-privilege-escalation", None),
-    ("host network", "chat-web-blue", _set("spec.template.spec.hostNetwork", True),
-     "k8s-no-host-namespaces", None),
-    ("image not pinned by digest", "chat-api-blue",
-     _set(f"{CONTAINER}.image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1.4.2"),
-     "k8s-image-pinned", None),
-    ("namespace not restricted", "chat-api-ns",
-     _set("metadata.labels", {"pod-security.kubernetes.io/enforce": "baseline"}),
-     "k8s-namespace-pod-security", None),
-    ("autoscaler floor of one", "chat-api-blue-hpa", _set("spec.minReplicas", 1),
-     "k8s-workload-hpa", None),
-    ("budget that blocks drains", "chat-web-blue-pdb", _set("spec", {
-        "minAvailable": "100%", "selector": {"matchLabels": {"app": "chat-web", "slot": "blue"}}}),
-     "k8s-pdb-allows-disruption", None),
-    ("web ACL taken off the ALB", "chat-api-ingress", _annotation("wafv2-acl-arn", None),
-     "waf-protects-ingress", None),
-    ("weights adding up to 110", "chat-api-ingress", _annotation("actions.live", json.dumps({
-        "type": "forward", "forwardConfig": {"targetGroups": [
-            {"serviceName": "chat-api-blue", "servicePort": 80, "weight": 100},
-            {"serviceName": "chat-api-green", "servicePort": 80, "weight": 10}]}})),
-     "ingress-weights-valid", None),
-    ("old TLS policy", "chat-web-ingress", _annotation("ssl-policy", "ELBSecurityPolicy-2016-08"),
-     "alb-tls-policy", None),
-    ("KMS key without rotation", "keys-database", _set("enableKeyRotation", False),
-     "kms-key-rotation", None),
-    ("log group kept 30 days", "database-logs", _set("retentionInDays", 30),
-     "logs-retention", None),
-    ("mutable image tags", "registry-chat-api", _set("imageTagMutability", "MUTABLE"),
-     "ecr-immutable-tags", None),
-    ("default security group with a rule", "network-default-sg", _set("ingress", [
-        {"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}]),
-     "vpc-default-security-group-closed", None),
-    ("access-log bucket not public-blocked", "access-logs-public-access",
-     _set("blockPublicPolicy", False), "s3-public-access-blocked", None),
-    ("IRSA trusting every service account", "Role:chat-api-role",
-     lambda inputs: inputs.update(assumeRolePolicy=inputs["assumeRolePolicy"].replace(
-         "system:serviceaccount:chat-api:chat-api", "system:serviceaccount:*")),
-     "iam-oidc-trust-pinned", None),
+    (
+        "database storage unencrypted",
+        "database-cluster",
+        _set("storageEncrypted", False),
+        "rds-storage-encrypted-cmk",
+        None,
+    ),
+    (
+        "database deletion protection off",
+        "database-cluster",
+        _set("deletionProtection", False),
+        "rds-deletion-protection",
+        None,
+    ),
+    (
+        "database not protected in Pulumi",
+        "database-cluster",
+        lambda _: None,
+        "protect-stateful-resources",
+        False,
+    ),
+    (
+        "database reachable from the internet",
+        "database-instance-1",
+        _set("publiclyAccessible", True),
+        "rds-not-publicly-accessible",
+        None,
+    ),
+    (
+        "final snapshot skipped",
+        "database-cluster",
+        _set("skipFinalSnapshot", True),
+        "rds-final-snapshot",
+        None,
+    ),
+    (
+        "cache TLS off",
+        "cache-redis",
+        _set("transitEncryptionEnabled", False),
+        "elasticache-encrypted-in-transit",
+        None,
+    ),
+    (
+        "cache failover off",
+        "cache-redis",
+        _set("automaticFailoverEnabled", False),
+        "elasticache-multi-az-failover",
+        None,
+    ),
+    (
+        "IMDSv1 allowed on nodes",
+        "cluster-general-nodes",
+        _set("metadataOptions.httpTokens", "optional"),
+        "ec2-imdsv2-required",
+        None,
+    ),
+    (
+        "node volume unencrypted",
+        "cluster-general-nodes",
+        _set("blockDeviceMappings.0.ebs.encrypted", "false"),
+        "ec2-volumes-encrypted",
+        None,
+    ),
+    (
+        "API endpoint open to the internet",
+        "cluster-eks",
+        _set(
+            "vpcConfig",
+            {
+                "endpointPublicAccess": True,
+                "publicAccessCidrs": ["0.0.0.0/0"],
+                "endpointPrivateAccess": True,
+                "subnetIds": [],
+            },
+        ),
+        "eks-public-endpoint-restricted",
+        None,
+    ),
+    (
+        "secrets not envelope-encrypted",
+        "cluster-eks",
+        _set("encryptionConfig", None),
+        "eks-secrets-encryption",
+        None,
+    ),
+    (
+        "privileged container",
+        "chat-api-blue",
+        _set(f"{CONTAINER}.securityContext.privileged", True),
+        "k8s-no-privileged",
+        None,
+    ),
+    (
+        "privilege escalation allowed",
+        "chat-api-blue",
+        _set(f"{CONTAINER}.securityContext.allowPrivilegeEscalation", True),
+        "k8s-no-privilege-escalation",
+        None,
+    ),
+    (
+        "host network",
+        "chat-web-blue",
+        _set("spec.template.spec.hostNetwork", True),
+        "k8s-no-host-namespaces",
+        None,
+    ),
+    (
+        "image not pinned by digest",
+        "chat-api-blue",
+        _set(f"{CONTAINER}.image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1.4.2"),
+        "k8s-image-pinned",
+        None,
+    ),
+    (
+        "namespace not restricted",
+        "chat-api-ns",
+        _set("metadata.labels", {"pod-security.kubernetes.io/enforce": "baseline"}),
+        "k8s-namespace-pod-security",
+        None,
+    ),
+    (
+        "autoscaler floor of one",
+        "chat-api-blue-hpa",
+        _set("spec.minReplicas", 1),
+        "k8s-workload-hpa",
+        None,
+    ),
+    (
+        "budget that blocks drains",
+        "chat-web-blue-pdb",
+        _set(
+            "spec",
+            {
+                "minAvailable": "100%",
+                "selector": {"matchLabels": {"app": "chat-web", "slot": "blue"}},
+            },
+        ),
+        "k8s-pdb-allows-disruption",
+        None,
+    ),
+    (
+        "web ACL taken off the ALB",
+        "chat-api-ingress",
+        _annotation("wafv2-acl-arn", None),
+        "waf-protects-ingress",
+        None,
+    ),
+    (
+        "weights adding up to 110",
+        "chat-api-ingress",
+        _annotation(
+            "actions.live",
+            json.dumps(
+                {
+                    "type": "forward",
+                    "forwardConfig": {
+                        "targetGroups": [
+                            {"serviceName": "chat-api-blue", "servicePort": 80, "weight": 100},
+                            {"serviceName": "chat-api-green", "servicePort": 80, "weight": 10},
+                        ]
+                    },
+                }
+            ),
+        ),
+        "ingress-weights-valid",
+        None,
+    ),
+    (
+        "old TLS policy",
+        "chat-web-ingress",
+        _annotation("ssl-policy", "ELBSecurityPolicy-2016-08"),
+        "alb-tls-policy",
+        None,
+    ),
+    (
+        "KMS key without rotation",
+        "keys-database",
+        _set("enableKeyRotation", False),
+        "kms-key-rotation",
+        None,
+    ),
+    (
+        "log group kept 30 days",
+        "database-logs",
+        _set("retentionInDays", 30),
+        "logs-retention",
+        None,
+    ),
+    (
+        "mutable image tags",
+        "registry-chat-api",
+        _set("imageTagMutability", "MUTABLE"),
+        "ecr-immutable-tags",
+        None,
+    ),
+    (
+        "default security group with a rule",
+        "network-default-sg",
+        _set("ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}]),
+        "vpc-default-security-group-closed",
+        None,
+    ),
+    (
+        "access-log bucket not public-blocked",
+        "access-logs-public-access",
+        _set("blockPublicPolicy", False),
+        "s3-public-access-blocked",
+        None,
+    ),
+    (
+        "IRSA trusting every service account",
+        "Role:chat-api-role",
+        lambda inputs: inputs.update(
+            assumeRolePolicy=inputs["assumeRolePolicy"].replace(
+                "system:serviceaccount:chat-api:chat-api", "system:serviceaccount:*"
+            )
+        ),
+        "iam-oidc-trust-pinned",
+        None,
+    ),
 ]
 
 
@@ -204,16 +358,36 @@ def test_security_group_rule_opening_ssh_to_the_world_blocks_the_preview(gate: G
 
 # Settings that prod accepts but the policies do not: the program itself builds the weakness.
 SETTINGS_MUTATIONS: list[tuple[str, dict[str, Any], str]] = [
-    ("flow logs of accepted traffic only", {"platform__network": {
-        **stack_setting("prod", "platform:network"), "flowLogTrafficType": "ACCEPT"}},
-     "vpc-flow-logs-enabled"),
-    ("one day of cache snapshots", {"platform__cache": {
-        **stack_setting("prod", "platform:cache"), "snapshotRetentionDays": 1}},
-     "elasticache-snapshot-retention"),
-    ("no known-bad-inputs rule group", {"platform__firewall": {
-        **stack_setting("prod", "platform:firewall"),
-        "managedRuleGroups": ["AWSManagedRulesCommonRuleSet"]}},
-     "waf-managed-rule-groups"),
+    (
+        "flow logs of accepted traffic only",
+        {
+            "platform__network": {
+                **stack_setting("prod", "platform:network"),
+                "flowLogTrafficType": "ACCEPT",
+            }
+        },
+        "vpc-flow-logs-enabled",
+    ),
+    (
+        "one day of cache snapshots",
+        {
+            "platform__cache": {
+                **stack_setting("prod", "platform:cache"),
+                "snapshotRetentionDays": 1,
+            }
+        },
+        "elasticache-snapshot-retention",
+    ),
+    (
+        "no known-bad-inputs rule group",
+        {
+            "platform__firewall": {
+                **stack_setting("prod", "platform:firewall"),
+                "managedRuleGroups": ["AWSManagedRulesCommonRuleSet"],
+            }
+        },
+        "waf-managed-rule-groups",
+    ),
 ]
 
 
@@ -223,8 +397,11 @@ def _tag_only_image(app: dict[str, Any]) -> dict[str, Any]:
 
 
 SETTINGS_MUTATIONS.append(
-    ("a tag without a digest", {"platform__app": _tag_only_image(stack_setting("prod", "platform:app"))},
-     "k8s-image-pinned")
+    (
+        "a tag without a digest",
+        {"platform__app": _tag_only_image(stack_setting("prod", "platform:app"))},
+        "k8s-image-pinned",
+    )
 )
 
 

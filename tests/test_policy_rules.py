@@ -41,5 +41,7 @@ def test_every_rule_has_a_violating_a_compliant_and_an_unknown_case() -> None:
     for case in ALL_CASES:
         assert case.rule in CATALOGUE, f"case for unknown rule {case.rule}"
         kinds[case.rule].add(case.expect)
-    incomplete = {name: sorted(k) for name, k in kinds.items() if k != {"violation", "pass", "undecided"}}
+    incomplete = {
+        name: sorted(k) for name, k in kinds.items() if k != {"violation", "pass", "undecided"}
+    }
     assert not incomplete, incomplete

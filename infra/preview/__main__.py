@@ -152,7 +152,9 @@ def to_json(result: PreviewResult, report: PolicyReport | None) -> dict:
         ]
         document["policyPacks"] = [p.to_json() for p in report.packs]
         document["summary"]["policyViolations"] = {
-            level: len(report.at_level(level)) for level in ("mandatory", "advisory")
+            "mandatory": len(report.at_level("mandatory")),
+            "advisory": len(report.at_level("advisory")),
+            "notEvaluated": len(report.not_evaluated),
         }
     return document
 

@@ -19,6 +19,8 @@ from google.protobuf import json_format
 from jsonschema import Draft7Validator
 from pulumi.runtime.proto import analyzer_pb2
 
+from infra.preview.values import whole_numbers
+
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 _LEVEL_BY_ENUM = {
     analyzer_pb2.ADVISORY: "advisory",
@@ -94,7 +96,8 @@ def _level(value: Any, where: str) -> str:
 def policy_schema(policy: analyzer_pb2.PolicyInfo) -> dict[str, Any] | None:
     if not policy.HasField("configSchema"):
         return None
-    properties = json_format.MessageToDict(policy.configSchema.properties)
+    # A protobuf Struct carries every number as a double: show "35", not "35.0".
+    properties = whole_numbers(json_format.MessageToDict(policy.configSchema.properties))
     required = list(policy.configSchema.required)
     if not properties and not required:
         return None
@@ -102,7 +105,7 @@ def policy_schema(policy: analyzer_pb2.PolicyInfo) -> dict[str, Any] | None:
 
 
 def reconcile(
-    info: analyzer_pb2.AnalyzerInfo, given: Mapping[str, PolicySetting]
+    info: analyzer_pb2.AnalyzerInfo, given: Mapping[str, PolicySetting], source: str = ""
 ) -> dict[str, PolicySetting]:
     """Defaults from the schemas, then the pack's initial config, then the file; checked."""
     result: dict[str, PolicySetting] = {}
@@ -125,8 +128,9 @@ def reconcile(
         result = _apply(result, layer)
     problems = schema_problems(info, result)
     if problems:
+        where = f" ({source})" if source else ""
         raise PolicyConfigError(
-            "\n".join([f"policy pack {info.name}: invalid policy config:", *problems])
+            "\n".join([f"policy pack {info.name}: invalid policy config{where}:", *problems])
         )
     return result
 

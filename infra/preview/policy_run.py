@@ -82,6 +82,7 @@ class Violation:
             "urn": self.urn,
             "message": self.message,
             "remediation": self.remediation,
+            "notEvaluated": self.not_evaluated,
         }
 
 
@@ -111,7 +112,12 @@ class PolicyReport:
     violations: list[Violation] = field(default_factory=list)
 
     def at_level(self, level: str) -> list[Violation]:
-        return [v for v in self.violations if v.enforcement_level == level]
+        """Findings at an enforcement level (the SDK's can't-run notes are not findings)."""
+        return [v for v in self.violations if v.enforcement_level == level and not v.not_evaluated]
+
+    @property
+    def not_evaluated(self) -> list[Violation]:
+        return [v for v in self.violations if v.not_evaluated]
 
     @property
     def blocked(self) -> bool:
@@ -304,10 +310,7 @@ def _apply_config(
 ) -> bool:
     """Reconcile and check the config as the CLI does, then ``Configure``; returns whether
     any policy is set to remediate."""
-    try:
-        settings = reconcile(info, given)
-    except PolicyConfigError as exc:
-        raise PolicyConfigError(f"{exc} ({where})" if where else str(exc)) from None
+    settings = reconcile(info, given, where)
     try:
         stub.Configure(to_request(settings))
     except grpc.RpcError as exc:

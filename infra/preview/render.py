@@ -86,11 +86,11 @@ def _walk(
 
 def render_policies(report: PolicyReport) -> str:
     """Policy violations grouped by enforcement level, each with the resource, the policy,
-    the message and what to do about it."""
+    the message and what to do about it; then the policies that could not run yet."""
     packs = ", ".join(f"{p.name}@v{p.version}" for p in report.packs)
     total = sum(p.policies for p in report.packs)
     lines = ["", f"Policies: {packs} ({total} policies)"]
-    if not report.violations:
+    if not any(report.at_level(level) for level, _ in _LEVELS):
         lines.append("    no violations")
     for level, heading in _LEVELS:
         violations = report.at_level(level)
@@ -103,6 +103,12 @@ def render_policies(report: PolicyReport) -> str:
             lines += [f"    {line}" for line in v.message.splitlines()]
             if v.remediation:
                 lines.append(f"    remediation: {v.remediation}")
+    pending = report.not_evaluated
+    if pending:
+        lines += ["", f"Not evaluated: values unknown until the update ({len(pending)}):"]
+        for v in pending:
+            reason = v.message.split("during preview: ", 1)[-1]
+            lines.append(f"  - {v.policy_name}: {v.urn or '(the stack)'}: {reason}")
     mandatory = len(report.at_level("mandatory"))
     if mandatory:
         lines += ["", f"error: {mandatory} mandatory policy violation(s) block this preview"]

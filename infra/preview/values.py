@@ -79,3 +79,14 @@ def secret_strings(value: Any, *, inside_secret: bool = False) -> set[str]:
     ):
         found.add(str(value))
     return found
+
+
+def whole_numbers(value: Any) -> Any:
+    """Doubles that hold whole numbers as ints again (protobuf Structs carry only doubles)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(v) for v in value]
+    return value

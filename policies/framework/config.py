@@ -52,8 +52,8 @@ def config_problems(
 
 
 def _unknown_policy(name: str, catalogue: Mapping[str, Rule]) -> str:
-    close = difflib.get_close_matches(name, list(catalogue), n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    close = difflib.get_close_matches(name, list(catalogue), n=2, cutoff=0.75)
+    hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
     return (
         f"{json.dumps(name)}: no such policy{hint}; allowed: the name of a rule of "
         f'policies/rules ({len(catalogue)} rules; see the README), or "all"'
