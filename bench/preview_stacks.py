@@ -1,7 +1,8 @@
 """Times the offline preview of each stack and prints resources per stack.
 
 Two figures per stack, measured in one run so they compare:
-- whole process: ``python -m infra.preview STACK --json``, as a user or CI runs it;
+- whole process: ``python -m infra.preview STACK --json --no-policies``, as a user or CI
+  runs it, without the policy gate (``bench/policy_throughput.py`` measures that);
 - in process: ``run_preview`` on an already warm interpreter, as the tests and (later) the
   policy gate and release driver call it.
 
@@ -29,7 +30,7 @@ from infra.preview.engine import run_preview  # noqa: E402
 def whole_process(stack: str) -> tuple[float, int]:
     started = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, "-m", "infra.preview", stack, "--json"],
+        [sys.executable, "-m", "infra.preview", stack, "--json", "--no-policies"],
         cwd=REPOSITORY,
         capture_output=True,
         text=True,
