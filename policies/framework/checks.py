@@ -85,34 +85,33 @@ class Absent(Expectation):
 
 
 @dataclass(frozen=True)
-class AtLeast(Expectation):
-    param: str  # the rule parameter holding the minimum
+class _Bound(Expectation):
+    param: str  # the rule parameter holding the bound
     absent: Any = MISSING
 
     def judge(self, value: Any, settings: Settings) -> bool:
         if value is MISSING:
             value = self.absent
         try:
-            return float(value) >= float(settings[self.param])
+            return self.holds(float(value), float(settings[self.param]))
         except (TypeError, ValueError):
             return False
+
+    def holds(self, value: float, bound: float) -> bool:
+        raise NotImplementedError
+
+
+class AtLeast(_Bound):
+    def holds(self, value: float, bound: float) -> bool:
+        return value >= bound
 
     def describe(self, settings: Settings) -> str:
         return f"at least {settings[self.param]} (parameter {self.param})"
 
 
-@dataclass(frozen=True)
-class AtMost(Expectation):
-    param: str  # the rule parameter holding the maximum
-    absent: Any = MISSING
-
-    def judge(self, value: Any, settings: Settings) -> bool:
-        if value is MISSING:
-            value = self.absent
-        try:
-            return float(value) <= float(settings[self.param])
-        except (TypeError, ValueError):
-            return False
+class AtMost(_Bound):
+    def holds(self, value: float, bound: float) -> bool:
+        return value <= bound
 
     def describe(self, settings: Settings) -> str:
         return f"at most {settings[self.param]} (parameter {self.param})"

@@ -83,6 +83,22 @@ def analyzer(
     )
 
 
+def main(pack: Pack, directory: Path) -> None:
+    """What a pack directory's ``__main__.py`` runs: serve that pack's rules."""
+    # Imported here: the catalogue imports every rule module, which imports this one.
+    from policies.rules import CATALOGUE, rules_for
+
+    serve(
+        analyzer(
+            pack,
+            rules_for(pack),
+            CATALOGUE,
+            name=f"platform-{pack}",
+            version=pack_version(directory),
+        )
+    )
+
+
 def serve(servicer: ConfiguredAnalyzer) -> None:
     """Serve on a free loopback port and print it, as the engine expects of an analyzer."""
     server = grpc.server(

@@ -26,9 +26,10 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from infra.preview.values import whole_numbers
 from policies.framework.params import Param
 from policies.framework.resources import Resource, StackView, each
-from policies.framework.values import Undecidable, unknown, whole_numbers
+from policies.framework.values import Undecidable, unknown
 
 
 class Pack(StrEnum):

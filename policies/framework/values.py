@@ -27,6 +27,8 @@ from pulumi_policy.proxy import (
     UnknownValueError,
 )
 
+from infra.preview.values import whole_numbers
+
 _UNKNOWNS = frozenset(
     {
         UNKNOWN_ARCHIVE_VALUE,
@@ -66,16 +68,6 @@ def plain(props: Any) -> Any:
     if props is None:
         return {}
     return whole_numbers(serialize_properties(props))
-
-
-def whole_numbers(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: whole_numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [whole_numbers(v) for v in value]
-    return value
 
 
 class Undecidable(Exception):

@@ -2,19 +2,7 @@
 
 from pathlib import Path
 
-from policies.framework.pack import analyzer, pack_version, serve
+from policies.framework.pack import main
 from policies.framework.rule import Pack
-from policies.rules import CATALOGUE, rules_for
 
-PACK = Pack.SECURITY
-HERE = Path(__file__).resolve().parent
-
-serve(
-    analyzer(
-        PACK,
-        rules_for(PACK),
-        CATALOGUE,
-        name=f"platform-{PACK}",
-        version=pack_version(HERE),
-    )
-)
+main(Pack.SECURITY, Path(__file__).resolve().parent)
