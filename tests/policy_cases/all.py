@@ -11,6 +11,6 @@ from tests.policy_cases import Case
 ALL_CASES: list[Case] = [
     case
     for module in pkgutil.iter_modules(package.__path__)
-    if module.name != "all"
+    if module.name != "all" and not module.name.startswith("_")
     for case in importlib.import_module(f"tests.policy_cases.{module.name}").CASES
 ]

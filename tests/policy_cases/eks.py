@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from tests.policy_cases import passes, undecided, violates
+from tests.policy_cases._network import IGW, PUBLIC, routed_subnet
 from tests.policy_harness import UNKNOWN, Res
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
-SUBNET = "aws:ec2/subnet:Subnet"
-ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
-ROUTE = "aws:ec2/route:Route"
-ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
-INTERNET_GATEWAY = "aws:ec2/internetGateway:InternetGateway"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ROLE = "arn:aws:iam::123456789012:role/eks"
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -55,35 +51,6 @@ def nodes_in(*subnets: str, **props: object) -> Res:
     )
 
 
-def routed_subnet(
-    name: str, route: dict[str, object] | None = None, **deps: list[str]
-) -> list[Res]:
-    """A subnet, its own route table and the association; ``route`` adds a default route."""
-    table = f"{name}-rt"
-    resources = [
-        Res(SUBNET, name, {"vpcId": "vpc-0abc", "cidrBlock": "10.0.0.0/24"}),
-        Res(ROUTE_TABLE, table, {"vpcId": "vpc-0abc"}),
-        Res(
-            ASSOCIATION,
-            f"{name}-rta",
-            {"subnetId": UNKNOWN, "routeTableId": UNKNOWN},
-            {"subnetId": [name], "routeTableId": [table]},
-        ),
-    ]
-    if route is not None:
-        resources.append(
-            Res(
-                ROUTE,
-                f"{name}-default",
-                {"routeTableId": UNKNOWN, "destinationCidrBlock": "0.0.0.0/0", **route},
-                {"routeTableId": [table], **deps},
-            )
-        )
-    return resources
-
-
-IGW = Res(INTERNET_GATEWAY, "igw", {"vpcId": "vpc-0abc"})
-PUBLIC = routed_subnet("public-a", {"gatewayId": UNKNOWN}, gatewayId=["igw"])
 PRIVATE_A = routed_subnet("private-a", {"natGatewayId": "nat-0123456789abcdef0"})
 PRIVATE_B = routed_subnet("private-b", {"natGatewayId": "nat-0123456789abcdef0"})
 

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from tests.policy_cases import passes, undecided, violates
+from tests.policy_cases._network import (
+    ASSOCIATION,
+    IGW,
+    PRIVATE,
+    PUBLIC,
+    ROUTE_TABLE,
+    SUBNET,
+    routed_subnet,
+)
 from tests.policy_harness import UNKNOWN, Res
 
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SUBNET_GROUP = "aws:elasticache/subnetGroup:SubnetGroup"
 VPC = "aws:ec2/vpc:Vpc"
-SUBNET = "aws:ec2/subnet:Subnet"
 DEFAULT_ROUTE_TABLE = "aws:ec2/defaultRouteTable:DefaultRouteTable"
-ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
-ROUTE = "aws:ec2/route:Route"
-ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
-INTERNET_GATEWAY = "aws:ec2/internetGateway:InternetGateway"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 SECRET = "1b47061264138c4ac30d75fd1eb44270"
 TOKEN = {"4dabf18193072939515e22adb298388d": SECRET, "value": "c0mpl1cated-auth-token-value"}
@@ -43,37 +47,6 @@ def subnet_group(*subnets: str, **props: object) -> Res:
     )
 
 
-def routed_subnet(
-    name: str, route: dict[str, object] | None = None, **deps: list[str]
-) -> list[Res]:
-    """A subnet, its own route table and the association; ``route`` adds a default route."""
-    table = f"{name}-rt"
-    resources = [
-        Res(SUBNET, name, {"vpcId": "vpc-0abc", "cidrBlock": "10.0.0.0/24"}),
-        Res(ROUTE_TABLE, table, {"vpcId": "vpc-0abc"}),
-        Res(
-            ASSOCIATION,
-            f"{name}-rta",
-            {"subnetId": UNKNOWN, "routeTableId": UNKNOWN},
-            {"subnetId": [name], "routeTableId": [table]},
-        ),
-    ]
-    if route is not None:
-        resources.append(
-            Res(
-                ROUTE,
-                f"{name}-default",
-                {"routeTableId": UNKNOWN, "destinationCidrBlock": "0.0.0.0/0", **route},
-                {"routeTableId": [table], **deps},
-            )
-        )
-    return resources
-
-
-IGW = Res(INTERNET_GATEWAY, "igw", {"vpcId": "vpc-0abc"})
-# In a first preview the gateway's id is unknown: the dependency says where it came from.
-PUBLIC = routed_subnet("public-a", {"gatewayId": UNKNOWN}, gatewayId=["igw"])
-PRIVATE = routed_subnet("private-a", {"natGatewayId": "nat-0123456789abcdef0"})
 ISOLATED = routed_subnet("isolated-a")
 
 CASES = [
