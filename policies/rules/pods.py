@@ -117,7 +117,7 @@ read_only_root_filesystem = container_rule(
 
 def _capabilities(container: k8s.Container, settings: Settings) -> Iterator[str]:
     path = f"{container.path}.securityContext.capabilities"
-    dropped = _known(get(container.spec, "securityContext.capabilities.drop", []), path)
+    dropped = _known(get(container.spec, "securityContext.capabilities.drop"), path)
     added = _known(get(container.spec, "securityContext.capabilities.add", []), path)
     if "ALL" not in as_list(dropped):
         if any(is_unknown(c) for c in as_list(dropped)):
@@ -288,8 +288,9 @@ def _token(
     path: str, spec: Mapping[str, Any], resource: Resource, settings: Settings
 ) -> Iterator[str]:
     namespace, name = k8s.namespace_of(resource.props), k8s.name_of(resource.props)
-    identity = f"{namespace}/{name}"
-    if identity in settings["needToken"]:
+    # An auto-named object is listed by its logical name (its real name gets a suffix).
+    listed = name if name is not MISSING else resource.name
+    if {f"{namespace}/{listed}", f"{namespace}/{resource.name}"} & set(settings["needToken"]):
         return
     # Absent, Kubernetes mounts the token: MISSING, not None, so it is judged as mounted.
     value = _known(
@@ -302,7 +303,7 @@ def _token(
             _known(name, "metadata.name")
         yield (
             f"{path}.automountServiceAccountToken is {show('v', value)}; expected false "
-            f"(or list {identity} in needToken if it calls the Kubernetes API)"
+            f"(or list {namespace}/{listed} in needToken if it calls the Kubernetes API)"
         )
 
 

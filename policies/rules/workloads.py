@@ -22,11 +22,14 @@ Settings = Mapping[str, Any]
 def _resources(container: k8s.Container, settings: Settings) -> Iterator[str]:
     if is_unknown(container.spec.get("resources")):
         raise unknown(container.spec["resources"], f"{container.path}.resources")
-    for kind, param in (("requests", "requests"), ("limits", "limits")):
-        for resource_name in settings[param]:
-            value = get(container.spec, f"resources.{kind}.{resource_name}")
-            if value is MISSING:
-                yield f"resources.{kind}.{resource_name} is not set"
+    missing = [
+        f"{kind}.{resource_name}"
+        for kind in ("requests", "limits")
+        for resource_name in settings[kind]
+        if get(container.spec, f"resources.{kind}.{resource_name}") is MISSING
+    ]
+    if missing:
+        yield f"resources {', '.join(missing)} not set"
 
 
 requests_and_limits = container_rule(
@@ -58,12 +61,15 @@ requests_and_limits = container_rule(
 def _probes(container: k8s.Container, settings: Settings) -> Iterator[str]:
     if container.init:
         return  # init containers run to completion; probes do not apply
+    missing = []
     for probe in ("readinessProbe", "livenessProbe"):
         value = container.spec.get(probe)
         if is_unknown(value):
             raise unknown(value, f"{container.path}.{probe}")
         if not value:
-            yield f"{probe} is not set"
+            missing.append(probe)
+    if missing:
+        yield f"{' and '.join(missing)} not set"
 
 
 health_probes = container_rule(

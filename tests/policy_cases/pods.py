@@ -137,6 +137,14 @@ def deployment(changes: Mapping[str, Any] | None = None, **options: Any) -> Res:
 
 IN_INIT = {"initContainers": [init_container()]}
 
+
+def auto_named(resource: Res) -> Res:
+    """The same object with no metadata.name: pulumi-kubernetes names it after the logical
+    name plus a random suffix."""
+    props = copy.deepcopy(dict(resource.props))
+    del props["metadata"]["name"]
+    return Res(resource.type, resource.name, props, resource.deps)
+
 CASES = [
     # -- k8s-run-as-non-root
     violates(
@@ -241,7 +249,7 @@ CASES = [
         "k8s-drop-all-capabilities",
         "nothing dropped",
         deployment({f"{SC}.capabilities": DROP}),
-        message="container 'web': capabilities.drop is []; expected it to include ALL",
+        message="container 'web': capabilities.drop is not set; expected it to include ALL",
     ),
     violates(
         "k8s-drop-all-capabilities",
@@ -505,6 +513,18 @@ CASES = [
         message="list default/web in needToken",
     ),
     passes("k8s-service-account-token", "token not mounted", deployment()),
+    passes(
+        "k8s-service-account-token",
+        "auto-named workload listed by its logical name",
+        auto_named(deployment({"automountServiceAccountToken": True}, resource="debug")),
+        config={"needToken": ["shop/debug"]},
+    ),
+    violates(
+        "k8s-service-account-token",
+        "auto-named workload is named by its logical name in the hint",
+        auto_named(deployment({"automountServiceAccountToken": True}, resource="debug")),
+        message="(or list shop/debug in needToken",
+    ),
     passes(
         "k8s-service-account-token",
         "workload listed in needToken",
