@@ -17,7 +17,8 @@ from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.rpc import UNKNOWN
 
 from infra.preview.engine import STACK_TYPE, CapturedResource, PreviewResult
-from infra.preview.policy_run import PolicyPacks, PolicyPackSource, Violation
+from infra.preview.policy_report import Violation
+from infra.preview.policy_run import PolicyPacks, PolicyPackSource
 from policies.framework.rule import Pack
 from policies.rules import CATALOGUE
 from tests.conftest import REPOSITORY

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -238,3 +241,80 @@ def test_a_config_for_each_pack_must_pair_with_a_pack(tmp_path):
     result = run_cli("dev", "--policy-pack-config", str(config))
     assert result.returncode == 2
     assert "--policy-pack-config given 1 time(s) for 0 --policy-pack" in result.stderr
+
+
+CHATTY_PACK = """
+    from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+
+    def chatter(args, report_violation):
+        print("x" * 4096)  # far more than a pipe holds, over the whole stack
+
+    PolicyPack(
+        name="chatty",
+        enforcement_level=EnforcementLevel.ADVISORY,
+        policies=[
+            ResourceValidationPolicy(name="chatter", description="Prints.", validate=chatter)
+        ],
+    )
+"""
+
+
+def test_a_pack_that_prints_does_not_stall_the_preview(tmp_path):
+    pack = write_pack(tmp_path / "chatty", CHATTY_PACK)
+    result = run_cli("dev", "--policy-pack", str(pack))
+    assert result.returncode == 0, result.stderr
+    assert "Policies: chatty@v1.2.3" in result.stdout
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(p) for p in (task / "children").read_text().split()}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has already exited
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGKILL], ids=["TERM", "KILL"])
+def test_stopping_the_preview_stops_its_policy_packs(signal_number):
+    preview_process = subprocess.Popen(
+        [sys.executable, "-m", "infra.preview", "prod"],
+        cwd=REPOSITORY,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    packs: set[int] = set()
+    while len(packs) < 2 and time.monotonic() < deadline:
+        packs = _children(preview_process.pid)
+        time.sleep(0.1)
+    assert len(packs) == 2, "the two packs did not start"
+    preview_process.send_signal(signal_number)
+    preview_process.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in packs) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in packs if _alive(p)]
+    if signal_number == signal.SIGTERM:
+        assert preview_process.returncode == 128 + signal.SIGTERM
+
+
+def test_a_policy_config_that_is_not_text_exits_2(tmp_path):
+    config = tmp_path / "binary.json"
+    config.write_bytes(b"\xff\xfe{}")
+    result = run_cli(
+        "dev",
+        "--policy-pack",
+        str(REPOSITORY / "policies" / "security"),
+        "--policy-pack-config",
+        str(config),
+    )
+    assert result.returncode == 2
+    assert "not UTF-8 text" in result.stderr
+    assert "Traceback" not in result.stderr

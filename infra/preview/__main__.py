@@ -18,12 +18,14 @@ import argparse
 import json
 import signal
 import sys
+import traceback
 from pathlib import Path
 
 from infra.preview.analyzer_process import PolicyPackError
 from infra.preview.engine import PreviewResult, ProgramError, run_preview
 from infra.preview.policy_config import PolicyConfigError
-from infra.preview.policy_run import PolicyPacks, PolicyPackSource, PolicyReport
+from infra.preview.policy_report import PolicyReport
+from infra.preview.policy_run import PolicyPacks, PolicyPackSource
 from infra.preview.project import ProjectError, load_project, load_stack_config
 from infra.preview.render import render, render_policies
 
@@ -121,19 +123,31 @@ def preview_with_policies(
         return result, packs.evaluate(result)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled or timed out): unwind like Ctrl-C, so the policy packs
+    this preview started are stopped on the way out."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     # Behave like other CLI tools when piped into `head`: stop quietly.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _terminate)
     args = parse_args(argv)
     try:
         result, report = preview_with_policies(args)
     except (ProjectError, ProgramError, PolicyPackError, PolicyConfigError) as exc:
-        if args.json:
-            print(json.dumps({"stack": args.stack, "error": str(exc)}, indent=2))
-        print(f"error: {exc}", file=sys.stderr)
-        if args.verbose and isinstance(exc, ProgramError) and exc.details:
-            print(exc.details, file=sys.stderr)
-        return EXIT_ERROR
+        return _error(args, str(exc), exc.details if isinstance(exc, ProgramError) else "")
+    except KeyboardInterrupt as exc:
+        print("error: interrupted", file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT)
+    except Exception as exc:
+        # A defect of this tool, not a mistake of the user: still one line and exit 2.
+        details = "".join(traceback.format_exception(exc))
+        return _error(args, f"internal error: {type(exc).__name__}: {exc}", details)
     if args.json:
         print(json.dumps(to_json(result, report), indent=2))
     else:
@@ -141,6 +155,17 @@ def main(argv: list[str] | None = None) -> int:
         if report is not None:
             print(render_policies(report))
     return EXIT_BLOCKED if report is not None and report.blocked else EXIT_OK
+
+
+def _error(args: argparse.Namespace, message: str, details: str) -> int:
+    if args.json:
+        print(json.dumps({"stack": args.stack, "error": message}, indent=2))
+    print(f"error: {message}", file=sys.stderr)
+    if args.verbose and details:
+        print(details, file=sys.stderr)
+    elif details and message.startswith("internal error"):
+        print("(run with --verbose for the traceback)", file=sys.stderr)
+    return EXIT_ERROR
 
 
 def to_json(result: PreviewResult, report: PolicyReport | None) -> dict:

@@ -9,12 +9,17 @@ does exactly that, with the virtualenv named in the pack's ``PulumiPolicy.yaml``
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import select
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -24,9 +29,19 @@ import yaml
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
 START_TIMEOUT_SECONDS = 60.0
+# No single call of a preview's protocol takes this long; a pack that does is stuck.
+CALL_TIMEOUT_SECONDS = 300.0
 # No engine service is offered to a pack here; the policy SDK never calls it.
 _ENGINE_ADDRESS = "127.0.0.1:0"
 _MAX_MESSAGE = 400 * 1024 * 1024  # as the engine allows: AnalyzeStack sends the whole stack
+
+
+def _die_with_parent() -> None:
+    """Run in the pack's process before it starts: on Linux, end it when this process ends,
+    however it ends (a CI job cancelled with SIGKILL leaves no pack behind)."""
+    if sys.platform.startswith("linux"):
+        prctl_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(prctl_set_pdeathsig, signal.SIGTERM)
 
 
 class PolicyPackError(Exception):
@@ -51,6 +66,8 @@ def read_manifest(directory: Path) -> PackManifest:
         document = yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise PolicyPackError(f"{manifest}: not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PolicyPackError(f"{manifest}: not UTF-8 text ({exc.reason})") from None
     runtime = document.get("runtime") if isinstance(document, dict) else None
     name = runtime.get("name") if isinstance(runtime, dict) else runtime
     if name != "python":
@@ -99,6 +116,7 @@ class AnalyzerProcess:
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 env=environment,
+                preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             self._stderr.close()
@@ -107,10 +125,14 @@ class AnalyzerProcess:
             ) from None
         self._channel: grpc.Channel | None = None
         self._started = time.monotonic()
+        # What the pack prints after its port: read on, so a chatty pack never blocks on a
+        # full pipe; the last lines go into any error about it.
+        self._output: deque[str] = deque(maxlen=15)
 
     def stub(self, timeout: float = START_TIMEOUT_SECONDS) -> analyzer_pb2_grpc.AnalyzerStub:
         if self._channel is None:
             port = self._read_port(timeout)
+            threading.Thread(target=self._drain, name="pack-output", daemon=True).start()
             self._channel = grpc.insecure_channel(
                 f"127.0.0.1:{port}",
                 options=[
@@ -118,7 +140,12 @@ class AnalyzerProcess:
                     ("grpc.max_receive_message_length", _MAX_MESSAGE),
                 ],
             )
-            grpc.channel_ready_future(self._channel).result(timeout=timeout)
+            try:
+                grpc.channel_ready_future(self._channel).result(timeout=timeout)
+            except grpc.FutureTimeoutError:
+                raise self.failure(
+                    f"printed port {port} but did not answer on it within {timeout:.0f} s"
+                ) from None
         return analyzer_pb2_grpc.AnalyzerStub(self._channel)
 
     def _read_port(self, timeout: float) -> int:
@@ -141,11 +168,17 @@ class AnalyzerProcess:
         except ValueError:
             raise self.failure(f"printed {line.strip()[:80]!r} instead of a port") from None
 
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in iter(self.process.stdout.readline, b""):
+            self._output.append(line.decode("utf-8", "replace").rstrip())
+
     def failure(self, what: str) -> PolicyPackError:
-        """An error naming the pack, what went wrong and the end of what it wrote to stderr."""
+        """An error naming the pack, what went wrong and the end of what it wrote."""
         self._stop()
         self._stderr.seek(0)
         tail = self._stderr.read().decode("utf-8", "replace").strip().splitlines()[-15:]
+        tail = [*self._output, *tail][-15:]
         detail = ("\n    " + "\n    ".join(tail)) if tail else ""
         return PolicyPackError(f"policy pack {self.manifest.directory} {what}{detail}")
 

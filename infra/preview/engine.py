@@ -360,6 +360,7 @@ def _options(request: Any) -> dict[str, Any]:
         "protect": request.protect,
         "ignoreChanges": list(request.ignoreChanges),
         "deleteBeforeReplace": request.deleteBeforeReplace,
+        "deleteBeforeReplaceDefined": request.deleteBeforeReplaceDefined,
         "retainOnDelete": request.retainOnDelete,
         "replaceOnChanges": list(request.replaceOnChanges),
         "additionalSecretOutputs": list(request.additionalSecretOutputs),

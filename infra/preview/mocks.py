@@ -110,6 +110,14 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
+def _kubernetes_object(type_token: str) -> bool:
+    """An object of the Kubernetes API (not a provider, a Helm release, or a YAML bundle)."""
+    if not type_token.startswith("kubernetes:"):
+        return False
+    group = type_token.split(":")[1]
+    return "/" in group and not group.startswith(("helm.sh", "yaml", "kustomize"))
+
+
 def _uuid(digest: str) -> str:
     return f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-a{digest[17:20]}-{digest[20:32]}"
 
@@ -159,6 +167,11 @@ class AwsMocks:
             return {**inputs, "name": f"{name}-{_digest(urn)[:7]}"}
         if type_token == "aws:s3/bucket:Bucket" and not {"bucket", "bucketPrefix"} & set(inputs):
             return {**inputs, "bucket": f"{name.lower()}-{_digest(urn)[:7]}"}
+        metadata = inputs.get("metadata") or {}
+        # pulumi-kubernetes names an object after its logical name plus a random suffix.
+        if _kubernetes_object(type_token) and isinstance(metadata, dict) and "name" not in metadata:
+            named = {**metadata, "name": f"{name}-{_digest(urn)[:8]}"}
+            return {**inputs, "metadata": named}
         return inputs
 
     def new_resource(

@@ -50,6 +50,8 @@ def load_policy_config(path: Path) -> dict[str, PolicySetting]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyConfigError(f"{path}: cannot read the policy config ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise PolicyConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
     if not text.strip():
         return {}
     try:
@@ -117,9 +119,11 @@ def reconcile(
             if isinstance(spec, dict) and "default" in spec
         }
         result[policy.name] = PolicySetting(level_name(policy.enforcementLevel), defaults or None)
+    # As the engine converts them: an entry without a level carries the enum's zero value,
+    # ADVISORY, which then overrides the policy's own level.
     initial = {
         name: PolicySetting(
-            level_name(config.enforcementLevel) if config.enforcementLevel else None,
+            level_name(config.enforcementLevel),
             json_format.MessageToDict(config.properties) or None,
         )
         for name, config in info.initialConfig.items()

@@ -7,7 +7,7 @@ from typing import Any
 
 from infra.preview.engine import CapturedResource, PreviewResult
 from infra.preview.mocks import FAKE_ACCOUNT_ID
-from infra.preview.policy_run import PolicyReport
+from infra.preview.policy_report import PolicyReport
 from infra.preview.values import present
 
 _SYMBOLS = {"create": "+", "read": ">", "update": "~", "replace": "+-", "delete": "-", "same": " "}

@@ -61,7 +61,8 @@ def reveal(value: Any) -> Any:
 
 
 def secret_strings(value: Any, *, inside_secret: bool = False) -> set[str]:
-    """Every text (of four characters or more) held inside a secret, to scrub from output."""
+    """Every text (of four characters or more) held inside a secret, to mask in output.
+    Numbers are left out: a port inside a connection secret is not itself a secret."""
     found: set[str] = set()
     if is_secret(value):
         return secret_strings(value.get("value"), inside_secret=True)
@@ -71,13 +72,8 @@ def secret_strings(value: Any, *, inside_secret: bool = False) -> set[str]:
     elif isinstance(value, list):
         for item in value:
             found |= secret_strings(item, inside_secret=inside_secret)
-    elif (
-        inside_secret
-        and isinstance(value, (str, int, float))
-        and len(str(value)) >= 4
-        and not is_unknown(value)
-    ):
-        found.add(str(value))
+    elif inside_secret and isinstance(value, str) and len(value) >= 4 and not is_unknown(value):
+        found.add(value)
     return found
 
 
