@@ -46,6 +46,9 @@ ELB_ACCOUNT_BY_REGION = {
     "sa-east-1": "507241528517",
     "us-gov-west-1": "048591011584",
     "us-gov-east-1": "190560391635",
+    "ap-southeast-3": "589379963580",
+    "cn-north-1": "638102146993",
+    "cn-northwest-1": "037604701340",
 }
 LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
 
@@ -119,13 +122,15 @@ class AccessLogs(pulumi.ComponentResource):
             # S3 refuses lifecycle rules on versions before versioning is set up.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
-        aws.s3.BucketPolicy(
+        policy = aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.id,
             policy=bucket.arn.apply(lambda arn: delivery_policy(arn, args)),
             opts=child,
         )
-        self.bucket_name = bucket.bucket
+        # Consumers wait for the policy too: the controller turns logging on as soon as it
+        # sees the bucket, and ELB refuses a bucket it may not write to yet.
+        self.bucket_name = pulumi.Output.all(bucket.bucket, policy.id).apply(lambda v: v[0])
         self.prefix = LOG_PREFIX
         self.register_outputs({"bucketName": self.bucket_name, "prefix": self.prefix})
 

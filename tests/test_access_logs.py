@@ -91,3 +91,10 @@ def test_every_ingress_of_the_alb_group_writes_access_logs_to_the_bucket(stack):
     assert pairs["access_logs.s3.bucket"] == f"platform-{stack}-alb-logs-123456789012"
     assert pairs["access_logs.s3.prefix"] == "alb"
     assert result.outputs["accessLogBucket"] == pairs["access_logs.s3.bucket"]
+
+
+def test_ingresses_wait_for_the_bucket_policy_that_lets_elb_write():
+    result = preview("prod")
+    policy = result.named("access-logs-policy")
+    for ingress in result.of_type("kubernetes:networking.k8s.io/v1:Ingress"):
+        assert policy.urn in ingress.property_dependencies["metadata"], ingress.name

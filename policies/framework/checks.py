@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pulumi_policy.proxy import UnknownValueError
+
 from policies.framework.resources import Resource
 from policies.framework.rule import ResourceRule
 from policies.framework.values import (
@@ -208,8 +210,16 @@ def property_rule(*, checks: tuple[Check, ...], **metadata: Any) -> ResourceRule
     """A resource rule made only of property checks; every failed check is one finding."""
 
     def evaluate(resource: Resource, settings: Settings) -> Iterator[str]:
+        # Every check runs: one waiting for an unknown value does not hide the others'
+        # findings; the SDK hears about the unknown once they are all reported.
+        pending: UnknownValueError | None = None
         for check in checks:
             if not check.types or resource.type in check.types:
-                yield from check.findings(resource, settings)
+                try:
+                    yield from check.findings(resource, settings)
+                except UnknownValueError as exc:
+                    pending = pending or exc
+        if pending is not None:
+            raise pending
 
     return ResourceRule(evaluate=evaluate, **metadata)

@@ -189,7 +189,7 @@ def truthy(value: Any) -> bool:
 # Keys whose values a message never quotes: passwords, tokens (authToken, not httpTokens,
 # which holds "required"/"optional"), secrets, credentials, private keys, kubeconfigs.
 _SENSITIVE_KEY = re.compile(
-    r"(pass(word|wd)?|token$|secret(?!s?manager)|credential|private|"
+    r"(pass(word|wd)?|token$|secret(?!s?manager)|credential|private_?key|"
     r"auth(?!entication|orization)|kubeconfig|connection)",
     re.IGNORECASE,
 )
@@ -206,10 +206,10 @@ def show(path: str, value: Any) -> str:
         return "not set"
     if is_unknown(value):
         return "unknown until the update"
+    if isinstance(value, bool):  # a flag says nothing secret, whatever its key
+        return "true" if value else "false"
     if _SENSITIVE_KEY.search(path.rsplit(".", 1)[-1]):
         return "set (value not shown)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, str) and _SHOWABLE.match(value):

@@ -62,7 +62,8 @@ def _ingress_rule(check: Any, **metadata: Any) -> ResourceRule:
 def _listeners(annotations: Mapping[str, Any]) -> list[str]:
     text = _known(annotations, PREFIX + "listen-ports")
     if text is None:
-        return ["HTTP"]  # the controller's default: HTTP on 80
+        # The controller's default: HTTPS on 443 when a certificate is given, else HTTP on 80.
+        return ["HTTPS"] if PREFIX + "certificate-arn" in annotations else ["HTTP"]
     try:
         entries = json.loads(text)
     except ValueError:
@@ -100,6 +101,8 @@ https_listener = _ingress_rule(
 
 
 def _tls_policy(annotations: Mapping[str, Any], settings: Mapping[str, Any]) -> Iterator[str]:
+    if "HTTPS" not in _listeners(annotations):
+        return  # no TLS listener, no TLS policy (alb-https-listener asks for one)
     policy = _known(annotations, PREFIX + "ssl-policy") or CONTROLLER_DEFAULT_POLICY
     if policy not in settings["allowedPolicies"]:
         yield (
@@ -237,20 +240,24 @@ def _weights(ingress: Resource, stack: StackView, settings: Mapping[str, Any]) -
             yield f"{ingress.label} action {action!r} forwards nowhere"
             continue
         weights = [g.get("weight") for g in groups if isinstance(g, Mapping)]
-        if len(groups) > 1 and sum(int(w or 0) for w in weights) != total:
+        if any(is_unknown(w) for w in weights):
+            raise unknown(None, f"metadata.annotations.{PREFIX}actions.{action}")
+        if not all(w is None or isinstance(w, int) for w in weights):
+            yield f"{ingress.label} action {action!r} weights {weights} are not all integers"
+        elif len(groups) > 1 and sum(w or 0 for w in weights) != total:
             yield (
                 f"{ingress.label} action {action!r} weights {weights} add up to "
-                f"{sum(int(w or 0) for w in weights)}; expected {total}"
+                f"{sum(w or 0 for w in weights)}; expected {total}"
             )
         for group in groups:
             if not isinstance(group, Mapping) or "serviceName" not in group:
                 continue  # a target group ARN: not a Service of the stack
             service = services.get((namespace, group["serviceName"]))
             if service is None and (
-                is_unknown(namespace) or any(is_unknown(ns) for ns, _ in services)
+                is_unknown(namespace) or any(is_unknown(ns) or is_unknown(n) for ns, n in services)
             ):
-                # A namespace not known during preview may be the Service's.
-                raise unknown(namespace, "metadata.namespace")
+                # A namespace or name not known during preview may be the Service's.
+                raise unknown(namespace, "metadata")
             if service is None:
                 yield (
                     f"{ingress.label} action {action!r} forwards to Service "

@@ -46,7 +46,11 @@ def _public_endpoint(resource: Resource, settings: Mapping[str, Any]) -> Iterato
         raise unknown(cidrs, "vpcConfig.publicAccessCidrs")
     allowed = [ipaddress.ip_network(c) for c in settings["allowedPublicCidrs"]]
     for cidr in cidrs or ["0.0.0.0/0"]:
-        network = ipaddress.ip_network(str(cidr), strict=False)
+        try:
+            network = ipaddress.ip_network(str(cidr), strict=False)
+        except ValueError:
+            yield f"publicAccessCidrs holds {show('cidr', cidr)}, which is not a CIDR range"
+            continue
         if network.prefixlen == 0:
             yield (
                 f"the public API endpoint admits {cidr}; expected only listed ranges "

@@ -3,11 +3,13 @@ account of one cluster."""
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import Severity
 
+from policies.framework import params
 from policies.framework.iam import Statement, statements
 from policies.framework.resources import Resource
 from policies.framework.rule import Compliance, Pack, ResourceRule
@@ -110,7 +112,14 @@ def _web_identity_trust(resource: Resource, settings: Mapping[str, Any]) -> Iter
         if not statement.allow or not statement.grants("sts:AssumeRoleWithWebIdentity"):
             continue
         federated = statement.principals.get("Federated", ())
-        if not any("oidc-provider/" in p for p in federated) and not statement.any_principal:
+        issuers = [p.split("oidc-provider/", 1)[1] for p in federated if "oidc-provider/" in p]
+        cluster_issuer = any(
+            fnmatch.fnmatchcase(issuer, pattern)
+            for issuer in issuers
+            for pattern in settings["issuers"]
+        )
+        # Other OIDC providers (a CI system, say) have subjects of their own shape.
+        if not cluster_issuer and not statement.any_principal:
             continue
         for suffix, expected in (("sub", None), ("aud", "sts.amazonaws.com")):
             problem = _pinned(statement, suffix, expected)
@@ -127,6 +136,15 @@ oidc_trust_pinned = ResourceRule(
     severity=Severity.CRITICAL,
     pack=Pack.SECURITY,
     resource_types=(ROLE,),
+    params=(
+        params.string_list(
+            "issuers",
+            "OIDC issuers (host/path patterns) whose trust must pin one service account: the "
+            "clusters' issuers",
+            default=["oidc.eks.*.amazonaws.com/id/*", "oidc.eks.*.amazonaws.com.cn/id/*"],
+            min_items=1,
+        ),
+    ),
     evaluate=_web_identity_trust,
 )
 

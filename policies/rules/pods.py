@@ -11,8 +11,8 @@ from pulumi_policy import Severity
 
 from policies.framework import kubernetes as k8s
 from policies.framework import params
-from policies.framework.resources import Resource
-from policies.framework.rule import Compliance, Pack, ResourceRule
+from policies.framework.resources import Resource, StackView
+from policies.framework.rule import Compliance, Pack, ResourceRule, stack_rule
 from policies.framework.values import MISSING, as_list, get, is_unknown, show, truthy, unknown
 
 Settings = Mapping[str, Any]
@@ -284,35 +284,53 @@ image_pinned = container_rule(
 )
 
 
-def _token(
-    path: str, spec: Mapping[str, Any], resource: Resource, settings: Settings
-) -> Iterator[str]:
+def _account_opts_out(stack: StackView, namespace: Any, spec: Mapping[str, Any]) -> bool:
+    """Whether the pod's ServiceAccount, created in this stack, turns automounting off
+    (which applies when the pod spec does not say)."""
+    account = spec.get("serviceAccountName") or "default"
+    for candidate in stack.of_type(k8s.SERVICE_ACCOUNT):
+        if (k8s.namespace_of(candidate.props), k8s.name_of(candidate.props)) == (
+            namespace,
+            account,
+        ):
+            setting = candidate.get("automountServiceAccountToken")
+            return _known(setting, "automountServiceAccountToken") is False
+    return False
+
+
+def _token(resource: Resource, stack: StackView, settings: Settings) -> Iterator[str]:
+    path, spec = k8s.pod_spec(resource.type, resource.props)
     namespace, name = k8s.namespace_of(resource.props), k8s.name_of(resource.props)
-    # An auto-named object is listed by its logical name (its real name gets a suffix).
-    listed = name if name is not MISSING else resource.name
-    if {f"{namespace}/{listed}", f"{namespace}/{resource.name}"} & set(settings["needToken"]):
+    # Listed by its object name, or by its logical name: stable even for an auto-named
+    # object, whose name gets a random suffix.
+    if {f"{namespace}/{name}", f"{namespace}/{resource.name}"} & set(settings["needToken"]):
         return
-    # Absent, Kubernetes mounts the token: MISSING, not None, so it is judged as mounted.
+    # Absent, the ServiceAccount decides, and by default Kubernetes mounts the token.
     value = _known(
         spec.get("automountServiceAccountToken", MISSING), f"{path}.automountServiceAccountToken"
     )
+    if value is MISSING and _account_opts_out(stack, namespace, spec):
+        return
     if value is MISSING or truthy(value):
         # A name or namespace not known yet may be one that needToken lists.
         if settings["needToken"]:
             _known(namespace, "metadata.namespace")
             _known(name, "metadata.name")
+        why = " and its ServiceAccount does not turn it off" if value is MISSING else ""
         yield (
-            f"{path}.automountServiceAccountToken is {show('v', value)}; expected false "
-            f"(or list {namespace}/{listed} in needToken if it calls the Kubernetes API)"
+            f"{path}.automountServiceAccountToken is {show('v', value)}{why}; expected false "
+            f"(or list {namespace}/{resource.name} in needToken if it calls the Kubernetes API)"
         )
 
 
-service_account_token = pod_rule(
-    _token,
+service_account_token = stack_rule(
+    over=k8s.WORKLOADS,
+    resource_types=(*k8s.WORKLOADS, k8s.SERVICE_ACCOUNT),
+    judge=_token,
     name="k8s-service-account-token",
     description="Pods get a Kubernetes API token only when they call the API.",
-    remediation="Set automountServiceAccountToken: false in the pod spec (IRSA still injects "
-    "its own web-identity token).",
+    remediation="Set automountServiceAccountToken: false in the pod spec or on its "
+    "ServiceAccount (IRSA still injects its own web-identity token).",
     severity=Severity.MEDIUM,
     pack=Pack.SECURITY,
     compliance=Compliance(checkov=("CKV_K8S_38",)),

@@ -266,6 +266,8 @@ def _force_ssl(
         return
     key, group_type = _PARAMETER_GROUP_OF[database.type]
     sources = database.sources(key, group_type)
+    if not sources and database.get(key) is MISSING and _forces_ssl_by_default(database):
+        return
     if not sources:
         where = (
             "the engine's default parameter group"
@@ -281,6 +283,18 @@ def _force_ssl(
                 f'= {show("value", value)}; expected "1" (TLS only)',
                 group.urn,
             )
+
+
+def _forces_ssl_by_default(database: Resource) -> bool:
+    """RDS for PostgreSQL 15 and later ships rds.force_ssl = 1 in its default parameter
+    group (Aurora's defaults differ, so clusters always need a group of this stack)."""
+    if database.type != INSTANCE or database.get("engine") != "postgres":
+        return False
+    version = database.get("engineVersion", "")
+    if is_unknown(version):
+        raise unknown(version, "engineVersion")
+    major = str(version).split(".", 1)[0]
+    return major.isdigit() and int(major) >= 15
 
 
 def _parameter(group: Resource, name: str) -> Any:

@@ -49,7 +49,12 @@ def _known(resource: Resource, path: str) -> Any:
 
 def _public_access(blocks: list[Resource]) -> str | None:
     if not blocks:
-        return "has no BucketPublicAccessBlock; expected all four public access blocks on"
+        # New buckets start blocked since April 2023, but nothing in the program keeps them
+        # so: a console change would go unseen.
+        return (
+            "has no BucketPublicAccessBlock pinning public access off; expected one with all "
+            "four blocks on"
+        )
     off = [key for key in BLOCKS if not any(truthy(_known(b, key)) for b in blocks)]
     return f"leaves {', '.join(off)} off; expected true" if off else None
 
@@ -72,14 +77,20 @@ def _denies_plain_http(policies: list[Resource]) -> str | None:
             secure = statement.condition_values(":SecureTransport").get("Bool", [])
             # A JSON false is as good as "false"; a deny of some actions leaves the rest open.
             plain_http = "false" in (str(v).lower() for v in secure)
+            # The deny must reach the objects, not only the bucket.
+            objects = any(r == "*" or r.endswith("/*") for r in statement.resources)
             if (
                 statement.any_principal
                 and not statement.allow
                 and statement.grants("s3:*")
                 and plain_http
+                and objects
             ):
                 return None
-    return "has no bucket policy denying requests without TLS (aws:SecureTransport false)"
+    return (
+        "has no bucket policy denying requests without TLS (aws:SecureTransport false) to "
+        "the bucket and its objects"
+    )
 
 
 tls_only = _bucket_rule(
@@ -98,7 +109,11 @@ def _no_acls(controls: list[Resource]) -> str | None:
     owners = [_known(c, "rule.objectOwnership") for c in controls]
     if "BucketOwnerEnforced" in owners:
         return None
-    return "allows ACLs; expected BucketOwnershipControls with objectOwnership BucketOwnerEnforced"
+    # BucketOwnerEnforced is the default for new buckets since April 2023; the program pins it.
+    return (
+        "does not pin ACLs off; expected BucketOwnershipControls with objectOwnership "
+        "BucketOwnerEnforced"
+    )
 
 
 no_acls = _bucket_rule(

@@ -13,7 +13,7 @@ from policies.framework import kubernetes as k8s
 from policies.framework import params
 from policies.framework.resources import Resource, StackView, each
 from policies.framework.rule import Finding, Pack, StackRule
-from policies.framework.values import is_unknown, unknown
+from policies.framework.values import MISSING, is_unknown, unknown
 from policies.rules.alb import PREFIX, alb_annotations
 
 TAG_KEY = {"type": "string", "minLength": 1, "maxLength": 128}
@@ -51,6 +51,10 @@ def _required_tags(stack: StackView, settings: Mapping[str, Any]) -> Iterator[Fi
                     )
         elif resource.type.startswith("aws:") and takes_tag_map(resource.type):
             missing = _missing_tags(resource.get("tags", {}), required, "tags")
+            # The provider's defaultTags land in tagsAll (an output), not in tags.
+            tags_all = resource.get("tagsAll")
+            if missing and tags_all is not MISSING:
+                missing = _missing_tags(tags_all, missing, "tagsAll")
             if missing:
                 yield Finding(f"{resource.label} lacks tag(s) {', '.join(missing)}", resource.urn)
 

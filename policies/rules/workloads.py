@@ -22,11 +22,18 @@ Settings = Mapping[str, Any]
 def _resources(container: k8s.Container, settings: Settings) -> Iterator[str]:
     if is_unknown(container.spec.get("resources")):
         raise unknown(container.spec["resources"], f"{container.path}.resources")
+
+    def declared(kind: str, resource_name: str) -> bool:
+        if get(container.spec, f"resources.{kind}.{resource_name}") is not MISSING:
+            return True
+        # A limit without a request becomes the request (the API server copies it).
+        return kind == "requests" and declared("limits", resource_name)
+
     missing = [
         f"{kind}.{resource_name}"
         for kind in ("requests", "limits")
         for resource_name in settings[kind]
-        if get(container.spec, f"resources.{kind}.{resource_name}") is MISSING
+        if not declared(kind, resource_name)
     ]
     if missing:
         yield f"resources {', '.join(missing)} not set"
@@ -244,19 +251,19 @@ workload_pdb = stack_rule(
 
 
 def _scales_on_cpu(hpa: Resource) -> bool:
-    if hpa.get("spec.targetCPUUtilizationPercentage") is not MISSING:
-        return True
+    if hpa.type == k8s.HPA_V1:
+        return True  # v1 scales on CPU only (80 % when no target is given)
     metrics = hpa.get("spec.metrics", [])
+    if is_unknown(metrics):
+        raise unknown(metrics, "spec.metrics")
+    if not metrics:
+        return True  # no metrics: Kubernetes scales on 80 % average CPU utilization
     # Only a Utilization target is measured against the request; an AverageValue target
     # is an absolute quantity and needs none.
-    return (
-        any(
-            get(m, "resource.name") == "cpu" and get(m, "resource.target.type") == "Utilization"
-            for m in metrics
-            if isinstance(m, Mapping)
-        )
-        if isinstance(metrics, list)
-        else False
+    return any(
+        get(m, "resource.name") == "cpu" and get(m, "resource.target.type") == "Utilization"
+        for m in metrics
+        if isinstance(m, Mapping)
     )
 
 
@@ -301,8 +308,11 @@ def _allowed_disruptions(pdb: Resource, pods: int) -> int | None:
         if value is MISSING:
             continue
         text = str(value)
-        # Percentages round up, for both fields.
-        scaled = math.ceil(pods * float(text[:-1]) / 100) if text.endswith("%") else int(text)
+        try:
+            # Percentages round up, for both fields.
+            scaled = math.ceil(pods * float(text[:-1]) / 100) if text.endswith("%") else int(text)
+        except ValueError:
+            return None  # not a count or a percentage: the API server refuses the budget
         return pods - scaled if key == "minAvailable" else scaled
     return None
 

@@ -130,9 +130,19 @@ CASES = [
     ),
     violates(
         "alb-https-listener",
-        "no listen-ports is the controller's HTTP on 80",
-        ingress({"listen-ports": DROP}),
+        "no listen-ports and no certificate is the controller's HTTP on 80",
+        ingress({"listen-ports": DROP, "certificate-arn": DROP}),
         message='listen-ports opens ["HTTP"]',
+    ),
+    passes(
+        "alb-https-listener",
+        "no listen-ports with a certificate is the controller's HTTPS on 443",
+        ingress({"listen-ports": DROP, "ssl-redirect": DROP}),
+    ),
+    passes(
+        "alb-tls-policy",
+        "no HTTPS listener, no TLS policy to judge",
+        ingress({"listen-ports": '[{"HTTP": 80}]', "ssl-policy": "ELBSecurityPolicy-2016-08"}),
     ),
     violates(
         "alb-https-listener",
@@ -309,6 +319,13 @@ CASES = [
         config={"weightTotal": 10},
         at="web-ingress",
         message="add up to 100; expected 10",
+    ),
+    undecided(
+        "ingress-weights-valid",
+        "a Service whose name is unknown may be the one forwarded to",
+        ingress(),
+        service("web-blue"),
+        Res(SERVICE, "green-svc", {"metadata": {"name": UNKNOWN, "namespace": "shop"}}),
     ),
     violates(
         "ingress-weights-valid",

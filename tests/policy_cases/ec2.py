@@ -77,6 +77,12 @@ CASES = [
     ),
     violates(
         "ec2-imdsv2-required",
+        "a known hop limit is reported though the tokens setting is unknown",
+        template(metadataOptions={"httpTokens": UNKNOWN, "httpPutResponseHopLimit": 64}),
+        message="httpPutResponseHopLimit is 64; expected at most 2",
+    ),
+    violates(
+        "ec2-imdsv2-required",
         "hop limit above the default maximum of 2",
         template(metadataOptions={**IMDSV2, "httpPutResponseHopLimit": 3}),
         message="httpPutResponseHopLimit is 3; expected at most 2 (parameter maxHopLimit)",

@@ -99,6 +99,12 @@ CASES = [
     ),
     violates(
         "eks-public-endpoint-restricted",
+        "a malformed range is reported, not a crash",
+        cluster({"endpointPublicAccess": True, "publicAccessCidrs": ["10.0.0.300/32"]}),
+        message='publicAccessCidrs holds "10.0.0.300/32", which is not a CIDR range',
+    ),
+    violates(
+        "eks-public-endpoint-restricted",
         "public endpoint open to IPv6 ::/0",
         cluster({"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24", "::/0"]}),
         message="the public API endpoint admits ::/0",

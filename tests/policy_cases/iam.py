@@ -18,6 +18,7 @@ READ_ONLY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 ACCOUNT = "123456789012"
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"
+GITHUB_PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
 SERVICE_ACCOUNT = "system:serviceaccount:app:web"
 EC2_TRUST: dict[str, object] = {
     "Effect": "Allow",
@@ -212,6 +213,27 @@ CASES = [
     ),
     passes("iam-oidc-trust-pinned", "one service account for STS", irsa(pinned())),
     passes("iam-oidc-trust-pinned", "not a web-identity role", role()),
+    passes(
+        "iam-oidc-trust-pinned",
+        "a CI system's OIDC trust (GitHub Actions) has subjects of its own shape",
+        irsa(
+            {
+                "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+                "StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/app:*"},
+            },
+            principal={"Federated": GITHUB_PROVIDER},
+        ),
+    ),
+    violates(
+        "iam-oidc-trust-pinned",
+        "another cluster issuer given by the parameter",
+        irsa(
+            {"StringLike": {"oidc.example.com/k8s:sub": "system:serviceaccount:*"}},
+            principal={"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.example.com/k8s"},
+        ),
+        config={"issuers": ["oidc.example.com/*"]},
+        message="matches sub with StringLike",
+    ),
     passes(
         "iam-oidc-trust-pinned",
         "web identity through a provider that is not an OIDC provider of IAM",

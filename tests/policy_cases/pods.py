@@ -138,12 +138,23 @@ def deployment(changes: Mapping[str, Any] | None = None, **options: Any) -> Res:
 IN_INIT = {"initContainers": [init_container()]}
 
 
+def account(name: str, automount: Any, namespace: str = "shop") -> Res:
+    props = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": namespace},
+        "automountServiceAccountToken": automount,
+    }
+    return Res("kubernetes:core/v1:ServiceAccount", f"{name}-sa", props)
+
+
 def auto_named(resource: Res) -> Res:
     """The same object with no metadata.name: pulumi-kubernetes names it after the logical
     name plus a random suffix."""
     props = copy.deepcopy(dict(resource.props))
     del props["metadata"]["name"]
     return Res(resource.type, resource.name, props, resource.deps)
+
 
 CASES = [
     # -- k8s-run-as-non-root
@@ -491,7 +502,8 @@ CASES = [
         "k8s-service-account-token",
         "token mounted by default",
         deployment({"automountServiceAccountToken": DROP}),
-        message="automountServiceAccountToken is not set; expected false (or list shop/web",
+        message="automountServiceAccountToken is not set and its ServiceAccount does not turn it "
+        "off; expected false (or list shop/web",
     ),
     violates(
         "k8s-service-account-token",
@@ -513,6 +525,25 @@ CASES = [
         message="list default/web in needToken",
     ),
     passes("k8s-service-account-token", "token not mounted", deployment()),
+    passes(
+        "k8s-service-account-token",
+        "the pod's ServiceAccount turns automounting off",
+        deployment({"automountServiceAccountToken": DROP, "serviceAccountName": "web"}),
+        account("web", False),
+    ),
+    violates(
+        "k8s-service-account-token",
+        "a ServiceAccount that leaves automounting on does not help",
+        deployment({"automountServiceAccountToken": DROP, "serviceAccountName": "web"}),
+        account("web", True),
+        message="its ServiceAccount does not turn it off",
+    ),
+    undecided(
+        "k8s-service-account-token",
+        "the ServiceAccount's setting unknown",
+        deployment({"automountServiceAccountToken": DROP, "serviceAccountName": "web"}),
+        account("web", UNKNOWN),
+    ),
     passes(
         "k8s-service-account-token",
         "auto-named workload listed by its logical name",

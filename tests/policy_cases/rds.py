@@ -169,6 +169,18 @@ CASES = [
     passes(
         "rds-force-ssl", "not a PostgreSQL engine", Res(CLUSTER, "db", {"engine": "aurora-mysql"})
     ),
+    passes(
+        "rds-force-ssl",
+        "RDS for PostgreSQL 16 on its default group, which forces TLS",
+        Res(DB_INSTANCE, "pg", {"engine": "postgres", "engineVersion": "16.4"}),
+    ),
+    violates(
+        "rds-force-ssl",
+        "RDS for PostgreSQL 14 on its default group, which does not",
+        Res(DB_INSTANCE, "pg", {"engine": "postgres", "engineVersion": "14.12"}),
+        at="pg",
+        message="uses the engine's default parameter group",
+    ),
     undecided(
         "rds-force-ssl",
         "parameter value unknown",

@@ -196,6 +196,14 @@ CASES = [
         bucket(),
         bucket_policy(ELB_WRITES, deny_plain_http(principal={"AWS": "*"})),
     ),
+    violates(
+        "s3-tls-only",
+        "a deny on the bucket alone leaves its objects reachable over HTTP",
+        bucket(),
+        bucket_policy(deny_plain_http(Resource=ARN)),
+        at="logs",
+        message="denying requests without TLS (aws:SecureTransport false) to the bucket and its",
+    ),
     passes(
         "s3-tls-only",
         "SecureTransport as a JSON boolean",
@@ -220,8 +228,8 @@ CASES = [
         "no ownership controls",
         bucket(),
         at="logs",
-        message="Bucket 'logs' allows ACLs; expected BucketOwnershipControls with objectOwnership "
-        "BucketOwnerEnforced",
+        message="Bucket 'logs' does not pin ACLs off; expected BucketOwnershipControls with "
+        "objectOwnership BucketOwnerEnforced",
     ),
     violates(
         "s3-no-acls",
@@ -229,7 +237,7 @@ CASES = [
         bucket(),
         ownership("BucketOwnerPreferred"),
         at="logs",
-        message="allows ACLs",
+        message="does not pin ACLs off",
     ),
     passes("s3-no-acls", "bucket owner enforced", bucket(), ownership("BucketOwnerEnforced")),
     undecided("s3-no-acls", "ownership unknown", bucket(), ownership(UNKNOWN)),

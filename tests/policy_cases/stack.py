@@ -43,6 +43,22 @@ CASES = [
         at="vpc",
         message="Vpc 'vpc' lacks tag(s) cost-center",
     ),
+    passes(
+        "required-tags",
+        "tags from the provider's defaultTags, in tagsAll",
+        vpc({}, tagsAll=TAGS),
+    ),
+    violates(
+        "required-tags",
+        "tagsAll lacking a tag too",
+        vpc({}, tagsAll={"owner": "platform", "environment": "prod"}),
+        message="lacks tag(s) cost-center",
+    ),
+    undecided(
+        "required-tags",
+        "a tag missing from tags while tagsAll is unknown",
+        vpc({"owner": "platform"}, tagsAll=UNKNOWN),
+    ),
     violates(
         "required-tags",
         "VPC without tags",

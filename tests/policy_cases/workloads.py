@@ -149,6 +149,11 @@ CASES = [
     passes("k8s-requests-and-limits", "requests and limits for cpu and memory", deployment()),
     passes(
         "k8s-requests-and-limits",
+        "limits alone become the requests",
+        deployment({"containers[0].resources.requests": DROP}),
+    ),
+    passes(
+        "k8s-requests-and-limits",
         "no CPU limit where only memory limits are required",
         deployment({"containers[0].resources.limits.cpu": DROP}),
         config={"limits": ["memory"]},
@@ -401,6 +406,14 @@ CASES = [
         hpa_v1(targetCPUUtilizationPercentage=70),
         at="web",
         message="container 'proxy' requests no CPU",
+    ),
+    violates(
+        "k8s-hpa-target-cpu-requests",
+        "no metrics scales on 80 % CPU by default",
+        deployment(NO_CPU),
+        hpa(metrics=[]),
+        at="web",
+        message="requests no CPU",
     ),
     passes("k8s-hpa-target-cpu-requests", "every container requests CPU", deployment(), hpa()),
     passes(
