@@ -128,11 +128,13 @@ class AnalyzerProcess:
         # What the pack prints after its port: read on, so a chatty pack never blocks on a
         # full pipe; the last lines go into any error about it.
         self._output: deque[str] = deque(maxlen=15)
+        self._drainer: threading.Thread | None = None
 
     def stub(self, timeout: float = START_TIMEOUT_SECONDS) -> analyzer_pb2_grpc.AnalyzerStub:
         if self._channel is None:
             port = self._read_port(timeout)
-            threading.Thread(target=self._drain, name="pack-output", daemon=True).start()
+            self._drainer = threading.Thread(target=self._drain, name="pack-output", daemon=True)
+            self._drainer.start()
             self._channel = grpc.insecure_channel(
                 f"127.0.0.1:{port}",
                 options=[
@@ -170,8 +172,11 @@ class AnalyzerProcess:
 
     def _drain(self) -> None:
         assert self.process.stdout is not None
-        for line in iter(self.process.stdout.readline, b""):
-            self._output.append(line.decode("utf-8", "replace").rstrip())
+        try:
+            for line in iter(self.process.stdout.readline, b""):
+                self._output.append(line.decode("utf-8", "replace").rstrip())
+        except (OSError, ValueError):
+            return  # the pipe was closed under it: the pack is being shut down
 
     def failure(self, what: str) -> PolicyPackError:
         """An error naming the pack, what went wrong and the end of what it wrote."""
@@ -196,6 +201,8 @@ class AnalyzerProcess:
             self._channel.close()
             self._channel = None
         self._stop()
+        if self._drainer is not None:
+            self._drainer.join(timeout=5)  # the pack has exited: its output ends
         if self.process.stdout is not None:
             self.process.stdout.close()
         self._stderr.close()

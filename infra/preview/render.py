@@ -115,8 +115,8 @@ def render_policies(report: PolicyReport) -> str:
     return "\n".join(lines)
 
 
+# Remediate-level violations are reported as mandatory (policy_run), as the engine does.
 _LEVELS = (
     ("mandatory", "Mandatory violations (block the preview)"),
     ("advisory", "Advisory violations"),
-    ("remediate", "Remediated"),
 )

@@ -22,6 +22,7 @@ from pulumi.runtime.proto import analyzer_pb2_grpc
 from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
+from infra.preview.values import whole_numbers
 from policies.framework.config import config_problems
 from policies.framework.rule import Pack, Rule, to_policy
 
@@ -42,8 +43,9 @@ class ConfiguredAnalyzer(_PolicyAnalyzerServicer):
         self._served = served
 
     def Configure(self, request: Any, context: grpc.ServicerContext) -> Any:
+        # A Struct holds every number as a double: judge and quote 7, not 7.0.
         config = {
-            name: json_format.MessageToDict(request.policyConfig[name].properties)
+            name: whole_numbers(json_format.MessageToDict(request.policyConfig[name].properties))
             for name in request.policyConfig
         }
         problems = config_problems(self._catalogue, self._served, config)
