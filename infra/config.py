@@ -32,6 +32,7 @@ from infra.settings.app import AppSettings, app_problems
 from infra.settings.base import Model, Number, Problem, tag_text
 from infra.settings.cluster import ClusterSettings
 from infra.settings.data import CacheSettings, DatabaseSettings
+from infra.settings.delivery import DeliverySettings
 from infra.settings.edge import FirewallSettings, RegistrySettings
 from infra.settings.network import NetworkSettings
 from infra.settings.profile import LOG_RETENTION_DAYS, environment_problems
@@ -75,6 +76,7 @@ class PlatformConfig(Model):
     registry: RegistrySettings
     cluster: ClusterSettings
     app: AppSettings
+    delivery: DeliverySettings = DeliverySettings()
 
     @field_validator("owner", "cost_center")
     @classmethod

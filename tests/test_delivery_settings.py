@@ -1,0 +1,77 @@
+"""``platform:delivery``: release knobs validated at the edge like every other setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.config import SettingsError, load_settings_from_stack_file, parse_settings
+from infra.settings.delivery import DEFAULT_METRICS, render_query
+from tests.conftest import REPOSITORY, stack_setting
+
+
+def problems_for(delivery: dict) -> str:
+    import yaml
+
+    config = yaml.safe_load((REPOSITORY / "Pulumi.dev.yaml").read_text())["config"]
+    config["platform:delivery"] = delivery
+    with pytest.raises(SettingsError) as raised:
+        parse_settings(config, project="platform", stack="dev", source="Pulumi.dev.yaml")
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("delivery", "key", "allowed"),
+    [
+        ({"profile": "Fast"}, "platform:delivery.profile", "Canary10Percent5Minutes"),
+        ({"stepWeights": [50, 25, 100]}, "platform:delivery.stepWeights", "rising"),
+        ({"stepWeights": [10, 50]}, "platform:delivery.stepWeights", "end at 100"),
+        ({"analysis": {"provider": "datadog"}}, "platform:delivery.analysis.provider",
+         "prometheus, cloudwatch"),
+        ({"analysis": {"failureLimit": True}}, "platform:delivery.analysis.failureLimit",
+         "whole number"),
+        ({"analysis": {"intervalSeconds": 60, "windowSeconds": 30}}, "platform:delivery.analysis",
+         "at least the interval"),
+        ({"analysis": {"metrics": []}}, "platform:delivery.analysis.metrics", "at least one"),
+        ({"analysis": {"metrics": [{"name": "x", "query": "up {pod}",
+                                    "thresholdRange": {"min": 1}}]}},
+         "platform:delivery.analysis.metrics[0].query", "{service}"),
+        ({"analysis": {"metrics": [{"name": "x", "query": "up"}]}},
+         "platform:delivery.analysis.metrics[0]", "thresholdRange, ratioToLive"),
+        ({"analysis": {"metrics": [{"name": "x", "query": "up",
+                                    "thresholdRange": {"min": 2, "max": 1}}]}},
+         "platform:delivery.analysis.metrics[0].thresholdRange", "min <= max"),
+        ({"analysis": {"provider": "cloudwatch"}}, "platform:delivery.analysis",
+         "CloudWatch ALB statistic"),
+        ({"onFailure": "ignore"}, "platform:delivery.onFailure", "'rollback' or 'pause'"),
+        ({"hooks": {"preRollout": [{"name": "smoke"}]}}, "platform:delivery.hooks.preRollout[0]",
+         "exactly one of url and command"),
+        ({"hooks": {"notify": ["ftp://x"]}}, "platform:delivery.hooks.notify", "http://"),
+    ],
+)  # fmt: skip
+def test_a_bad_delivery_setting_names_its_key_and_what_is_allowed(delivery, key, allowed):
+    message = problems_for(delivery)
+    assert key in message
+    assert allowed in message
+
+
+def test_the_shipped_stacks_differ_in_how_carefully_they_release():
+    dev, staging, prod = (
+        load_settings_from_stack_file(REPOSITORY, s).platform.delivery
+        for s in ("dev", "staging", "prod")
+    )
+    assert dev.weights == (10, 100) and dev.bake_seconds == 120
+    assert staging.weights == prod.weights == (5, 25, 50, 100)
+    assert prod.bake_seconds > staging.bake_seconds
+    assert prod.promotion.require_approval and not staging.promotion.require_approval
+    assert prod.promotion.source_soak_minutes >= 24 * 60
+    assert prod.scale_down_delay_seconds > staging.scale_down_delay_seconds
+    assert prod.analysis.failure_limit == 0
+    assert stack_setting("prod", "platform:delivery")["profile"] == "Progressive5-25-50-100"
+
+
+def test_query_placeholders_are_filled_and_promql_braces_left_alone():
+    query = render_query(
+        DEFAULT_METRICS[0].query, {"service": "chat-api", "slot": "green", "window": "60s"}
+    )
+    assert 'http_requests_total{service="chat-api",slot="green",code!~"5.."}[60s]' in query
+    assert "{" + "slot}" not in query
