@@ -1,0 +1,140 @@
+"""The release record: what a release is doing, where it stands and why (the audit trail).
+
+Written to the ledger before and after every step, so a killed process can be resumed or
+rolled back from exactly where it stopped. Plain data, JSON both ways.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class Phase(enum.StrEnum):
+    PROGRESSING = "Progressing"
+    PAUSED = "Paused"
+    AWAITING_CONFIRMATION = "AwaitingConfirmation"
+    ROLLING_BACK = "RollingBack"
+    SUCCEEDED = "Succeeded"
+    ROLLED_BACK = "RolledBack"
+    ABORTED = "Aborted"
+    # A rollback that could not restore traffic: a human must look.
+    FAILED = "Failed"
+    # The gate (policy or a protected resource) refused it before anything changed.
+    REJECTED = "Rejected"
+
+
+TERMINAL = frozenset(
+    {Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.ABORTED, Phase.FAILED, Phase.REJECTED}
+)
+
+
+class StepKind(enum.StrEnum):
+    DEPLOY = "deploy"  # candidate image to the idle slot, weight 0
+    WAIT_READY = "wait-ready"  # the idle slot's targets are healthy
+    PRE_ROLLOUT = "pre-rollout"  # checks against the preview route
+    SET_WEIGHT = "set-weight"  # canary: candidateWeight, up, verify at the ALB
+    ANALYSE = "analyse"  # rounds of metrics for `seconds`
+    CONFIRM = "confirm"  # manual judgement before promotion
+    PROMOTE = "promote"  # flip `live`, weight back to 0
+    SCALE_DOWN = "scale-down"  # the old slot, after the delay (warm until then)
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: StepKind
+    weight: int | None = None
+    seconds: int | None = None
+    # pre-promotion (preview route, compared with live) or post-promotion (threshold only)
+    purpose: str = ""
+
+    def label(self) -> str:
+        if self.kind is StepKind.SET_WEIGHT:
+            return f"set-weight {self.weight}%"
+        if self.kind in (StepKind.ANALYSE, StepKind.SCALE_DOWN):
+            extra = f" {self.purpose}" if self.purpose else ""
+            return f"{self.kind.value}{extra} {self.seconds}s"
+        return self.kind.value
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Step:
+        return cls(StepKind(doc["kind"]), doc.get("weight"), doc.get("seconds"), doc["purpose"])
+
+
+@dataclass
+class AnalysisCounters:
+    """Argo's AnalysisRun counters for the current analysis step."""
+
+    passed: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    consecutive_errors: int = 0
+
+
+@dataclass
+class ReleaseRecord:
+    id: str
+    stack: str
+    service: str
+    strategy: str
+    image: str
+    candidate_slot: str
+    previous_live: str
+    previous_image: str | None
+    steps: list[Step]
+    on_failure: str
+    on_inconclusive: str
+    started_at: float
+    phase: Phase = Phase.PROGRESSING
+    step_index: int = 0
+    # Traffic's home moved to the candidate (`live` flipped): a rollback flips it back.
+    promoted: bool = False
+    counters: AnalysisCounters = field(default_factory=AnalysisCounters)
+    step_started_at: float | None = None
+    # Time of the measurement that failed the release, and of traffic being restored.
+    detected_at: float | None = None
+    restored_at: float | None = None
+    promoted_at: float | None = None
+    finished_at: float | None = None
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    controls_seen: int = 0
+    # Where a rollback in progress ends: RolledBack after a failure, Aborted after an abort.
+    rollback_ends_in: Phase | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def terminal(self) -> bool:
+        return self.phase in TERMINAL
+
+    @property
+    def step(self) -> Step | None:
+        return self.steps[self.step_index] if self.step_index < len(self.steps) else None
+
+    @property
+    def restore_seconds(self) -> float | None:
+        if self.detected_at is None or self.restored_at is None:
+            return None
+        return round(self.restored_at - self.detected_at, 3)
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["phase"] = self.phase.value
+        doc["rollback_ends_in"] = self.rollback_ends_in.value if self.rollback_ends_in else None
+        doc["steps"] = [s.to_json() for s in self.steps]
+        doc["restoreSeconds"] = self.restore_seconds
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> ReleaseRecord:
+        doc = dict(doc)
+        doc.pop("restoreSeconds", None)
+        doc["phase"] = Phase(doc["phase"])
+        ending = doc.get("rollback_ends_in")
+        doc["rollback_ends_in"] = Phase(ending) if ending else None
+        doc["steps"] = [Step.from_json(s) for s in doc["steps"]]
+        doc["counters"] = AnalysisCounters(**doc["counters"])
+        return cls(**doc)
