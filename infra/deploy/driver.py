@@ -1,0 +1,644 @@
+"""The release driver: performs the state machine's steps against a stack.
+
+Every step is written to the ledger before it runs and after it ends; every wait polls the
+ledger's command queue, so an abort, pause or promote-now takes effect at once. Decisions
+come from :mod:`infra.deploy.machine`; this module only acts on the world and reports.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.config import SettingsError, StackSettings, parse_settings
+from infra.deploy import machine
+from infra.deploy.gates import gate_problems
+from infra.deploy.ledger import Control, Ledger
+from infra.deploy.machine import Transition
+from infra.deploy.ports import (
+    AnalysisTarget,
+    Clock,
+    DeployError,
+    Hooks,
+    MetricsSource,
+    Progress,
+    StackPort,
+    TrafficExpectation,
+    TrafficVerifier,
+    UpOutcome,
+)
+from infra.deploy.record import Phase, ReleaseRecord, StepKind
+from infra.settings.app import ServiceSettings
+from infra.settings.delivery import DeliverySettings
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass
+class World:
+    """Everything the driver acts through, for one stack."""
+
+    project: str
+    stack: StackPort
+    metrics_for: Callable[[StackSettings], MetricsSource]
+    traffic: TrafficVerifier | None
+    hooks_for: Callable[[DeliverySettings], Hooks]
+    ledger: Ledger
+    clock: Clock = field(default_factory=SystemClock)
+    progress: Progress = print
+    actor: str = "platformctl"
+    # How often waits look at the command queue.
+    poll_seconds: float = 0.2
+
+
+class _Interrupted(Exception):
+    def __init__(self, transition: Transition):
+        self.transition = transition
+
+
+def stack_settings(
+    project: str, stack: StackPort, config: Mapping[str, Any] | None = None
+) -> StackSettings:
+    """The stack's validated settings; a bad stack file is one clear error, before any step."""
+    try:
+        return parse_settings(
+            stack.read_config() if config is None else config,
+            project=project,
+            stack=stack.name,
+            source=f"Pulumi.{stack.name}.yaml",
+        )
+    except SettingsError as error:
+        raise DeployError(str(error)) from None
+
+
+def service_index(settings: StackSettings, service: str) -> int:
+    names = [s.name for s in settings.platform.app.services]
+    if service not in names:
+        raise DeployError(
+            f"service {service!r} is not in platform:app.services of stack "
+            f"{settings.stack}; allowed: {', '.join(names)}"
+        )
+    return names.index(service)
+
+
+class ReleaseDriver:
+    def __init__(self, world: World, service: str):
+        self.world = world
+        self.service = service
+        self.settings = stack_settings(world.project, world.stack)
+        self.index = service_index(self.settings, service)
+        self.record: ReleaseRecord | None = None
+
+    # --- entry points ---------------------------------------------------------------------
+
+    def start(
+        self,
+        image: str,
+        *,
+        strategy: str | None = None,
+        on_failure: str | None = None,
+        approvals: tuple[dict[str, Any], ...] = (),
+    ) -> ReleaseRecord:
+        ledger, stack = self.world.ledger, self.world.stack.name
+        with ledger.lock(stack, self.service, f"release {image}"):
+            current = ledger.read(stack, self.service)
+            if current is not None and not current.terminal:
+                raise DeployError(
+                    f"release {current.id} of {self.service} on {stack} is {current.phase.value}"
+                    f" at step {current.step_index + 1}/{len(current.steps)}; finish it first "
+                    f"(platformctl resume|rollback|abort {stack} {self.service})"
+                )
+            record = self._new_record(image, strategy, on_failure, approvals)
+            if current is not None:
+                ledger.archive(current)
+            self.record = record
+            self._save()
+            self._say(f"release {record.id}: {self.service} {image} on {stack} ({record.strategy})")
+            return self._drive()
+
+    def resume(self) -> ReleaseRecord:
+        """Continues a release a killed or paused process left, from the step it stopped in."""
+        ledger, stack = self.world.ledger, self.world.stack.name
+        with ledger.lock(stack, self.service, "resume"):
+            self.record = self._current()
+            if self.record.terminal:
+                self._say(f"release {self.record.id} is {self.record.phase.value}; nothing to do")
+                return self.record
+            if self.record.phase is Phase.PAUSED:
+                # A human looked and chose to go on: the step starts over with clean counts.
+                self.record.counters = machine.AnalysisCounters()
+                self._transition(Transition(Phase.PROGRESSING, f"resumed by {self.world.actor}"))
+            return self._drive()
+
+    def command(self, command: str, reason: str = "") -> ReleaseRecord:
+        """abort, pause, resume, promote-now, approve or rollback, from any process: queued
+        for the process driving the release, or carried out here when none is."""
+        ledger, stack = self.world.ledger, self.world.stack.name
+        record = self._current()
+        by = self.world.actor + (f" ({reason})" if reason else "")
+        if ledger.holder(stack, self.service) is not None:
+            ledger.send(stack, self.service, Control(command, by, self.world.clock.now(), reason))
+            self._say(f"{command} sent to the process driving release {record.id}")
+            return record
+        if command == "resume":
+            return self.resume()
+        with ledger.lock(stack, self.service, command):
+            self.record = self._current()
+            transition = machine.control(self.record, command, by)
+            if command == "approve":
+                self._approve(by)
+            if transition is None:
+                self._say(
+                    f"{command}: release {self.record.id} is {self.record.phase.value}; "
+                    "nothing to change"
+                )
+                self._save()
+                return self.record
+            self._transition(transition)
+            if self.record.phase is Phase.PAUSED:
+                return self.record
+            return self._drive()
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def _drive(self) -> ReleaseRecord:
+        record = self._record()
+        while not record.terminal:
+            try:
+                self._take_commands()
+                record = self._record()
+                if record.phase is Phase.PAUSED:
+                    self._say(
+                        f"paused: {record.events[-1]['reason']}; continue with "
+                        f"platformctl resume {record.stack} {record.service}"
+                    )
+                    break
+                if record.phase is Phase.ROLLING_BACK:
+                    self._roll_back()
+                else:
+                    self._transition(self._perform())
+            except _Interrupted as interrupted:
+                self._transition(interrupted.transition)
+            record = self._record()
+        return record
+
+    def _perform(self) -> Transition:
+        record = self._record()
+        step = record.step
+        assert step is not None
+        if record.step_started_at is None:
+            record.step_started_at = self.world.clock.now()
+            record.counters = machine.AnalysisCounters()
+        record.events.append({"at": self.world.clock.now(), "step": step.label(), "started": True})
+        self._save()
+        self._say(f"step {record.step_index + 1}/{len(record.steps)}: {step.label()}")
+        perform = {
+            StepKind.DEPLOY: self._deploy,
+            StepKind.WAIT_READY: self._wait_ready,
+            StepKind.PRE_ROLLOUT: self._pre_rollout,
+            StepKind.SET_WEIGHT: self._set_weight,
+            StepKind.ANALYSE: self._analyse,
+            StepKind.CONFIRM: self._confirm,
+            StepKind.PROMOTE: self._promote,
+            StepKind.SCALE_DOWN: self._scale_down,
+        }[step.kind]
+        return perform()
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def _deploy(self) -> Transition:
+        record = self._record()
+        before = self._release()
+        self._set_release(machine.deploy_config(before, record))
+        try:
+            outcome = self.world.stack.preview(self.world.progress)
+        except DeployError as error:
+            self._set_release(before)
+            return Transition(Phase.REJECTED, f"preview failed, config restored: {error}")
+        problems = gate_problems(outcome, ())
+        if problems:
+            self._set_release(before)
+            return Transition(
+                Phase.REJECTED,
+                "the gate refused the release, config restored, nothing applied: "
+                + "; ".join(problems),
+            )
+        return self._up_then(
+            lambda: machine.step_done(
+                record, f"{record.image} deployed to {record.candidate_slot} at weight 0"
+            )
+        )
+
+    def _wait_ready(self) -> Transition:
+        record = self._record()
+        weights = self._weights(live=100, candidate=0)
+        checked = self._verify(weights, record.candidate_slot, self.delivery.ready_timeout_seconds)
+        if checked is None:
+            return machine.step_done(record, f"{record.candidate_slot} ready")
+        return machine.step_failed(record, "fail", checked)
+
+    def _pre_rollout(self) -> Transition:
+        record = self._record()
+        app = self.settings.platform.app
+        url = f"https://{app.preview_host}{self._service().path}"
+        results = self.world.hooks_for(self.delivery).pre_rollout(url)
+        self._event(hooks=[r.__dict__ for r in results])
+        failed = [r for r in results if not r.passed]
+        if failed:
+            return machine.step_failed(
+                record, "fail", f"pre-rollout check {failed[0].name} failed: {failed[0].reason}"
+            )
+        return machine.step_done(record, f"{len(results)} pre-rollout check(s) passed")
+
+    def _set_weight(self) -> Transition:
+        record = self._record()
+        step = record.step
+        assert step is not None and step.weight is not None
+        weight = step.weight
+        self._set_release(machine.weight_config(self._release(), weight))
+
+        def verified() -> Transition:
+            problem = self._verify(
+                self._weights(live=100 - weight, candidate=weight),
+                record.candidate_slot if weight else None,
+                self.delivery.verify_timeout_seconds,
+            )
+            if problem is not None:
+                return machine.step_failed(record, "fail", problem)
+            return machine.step_done(record, f"{weight}% of traffic on {record.candidate_slot}")
+
+        return self._up_then(verified)
+
+    def _analyse(self) -> Transition:
+        record = self._record()
+        step = record.step
+        assert step is not None and step.seconds is not None
+        analysis = self.delivery.analysis
+        post = step.purpose == "post-promotion"
+        checks = [
+            m.model_copy(update={"ratio_to_live": None}) if post else m
+            for m in analysis.metrics
+            if not (post and m.threshold_range is None)
+        ]
+        target = AnalysisTarget(
+            stack=record.stack,
+            service=record.service,
+            namespace=record.service,
+            candidate_slot=record.candidate_slot,
+            live_slot=record.previous_live,
+            window_seconds=analysis.window_seconds,
+        )
+        metrics = self.world.metrics_for(self.settings)
+        rounds = max(1, step.seconds // analysis.interval_seconds)
+        for number in range(1, rounds + 1):
+            self._wait(analysis.interval_seconds)
+            measurements = [metrics.measure(check, target) for check in checks]
+            record = self._record()
+            record.counters = machine.count(record.counters, measurements)
+            judgement = machine.judge(record.counters, analysis, window_over=number == rounds)
+            self._event(
+                round=number,
+                measurements=[m.to_json() for m in measurements],
+                judgement=judgement.outcome,
+            )
+            self._save()
+            self._say(
+                f"  round {number}/{rounds}: "
+                + ", ".join(f"{m.metric} {m.verdict.value}" for m in measurements)
+                + f" ({judgement.reason})"
+            )
+            if judgement.outcome in ("fail", "inconclusive"):
+                record.detected_at = self.world.clock.now()
+                return machine.step_failed(
+                    record, judgement.outcome, f"analysis {judgement.outcome}: {judgement.reason}"
+                )
+            if judgement.outcome == "pass":
+                return machine.step_done(record, f"analysis passed: {judgement.reason}")
+        raise AssertionError("the last round always ends the window")
+
+    def _confirm(self) -> Transition:
+        record = self._record()
+        step = record.step
+        assert step is not None and step.seconds is not None and record.step_started_at
+        deadline = record.step_started_at + step.seconds
+        if record.phase is not Phase.AWAITING_CONFIRMATION:
+            self._transition(
+                Transition(
+                    Phase.AWAITING_CONFIRMATION,
+                    f"waiting for approval (platformctl approve {record.stack} {record.service}) "
+                    f"for up to {step.seconds}s",
+                )
+            )
+        hooks = self.world.hooks_for(self.delivery)
+        while self.world.clock.now() < deadline:
+            if hooks.confirmation():
+                return machine.step_done(self._record(), "confirm-promotion URL approved")
+            self._wait(
+                min(
+                    self.delivery.analysis.interval_seconds,
+                    max(0.0, deadline - self.world.clock.now()),
+                )
+            )
+        return Transition(
+            Phase.ROLLING_BACK,
+            f"no approval within {step.seconds}s",
+            rollback_ends_in=Phase.ROLLED_BACK,
+        )
+
+    def _promote(self) -> Transition:
+        record = self._record()
+        self._set_release(machine.promote_config(self._release(), record))
+
+        def verified() -> Transition:
+            problem = self._verify(
+                {
+                    self._slot_service(record.candidate_slot): 100,
+                    self._slot_service(record.previous_live): 0,
+                },
+                record.candidate_slot,
+                self.delivery.verify_timeout_seconds,
+            )
+            # Traffic's home moved either way: a rollback from here must flip it back.
+            if problem is not None:
+                record.promoted = True
+                return machine.step_failed(record, "fail", problem)
+            return machine.step_done(record, f"{record.candidate_slot} is live")
+
+        return self._up_then(verified)
+
+    def _scale_down(self) -> Transition:
+        record = self._record()
+        step = record.step
+        assert step is not None and step.seconds is not None and record.step_started_at
+        remaining = record.step_started_at + step.seconds - self.world.clock.now()
+        if remaining > 0:
+            self._say(
+                f"  {record.previous_live} stays warm for {remaining:.0f}s "
+                "(rollback is instant until then)"
+            )
+            self._wait(remaining)
+        self._set_release(machine.scale_down_config(self._release(), record.previous_live))
+        return self._up_then(
+            lambda: machine.step_done(record, f"{record.previous_live} scaled down")
+        )
+
+    # --- rollback -------------------------------------------------------------------------
+
+    def _roll_back(self) -> None:
+        record = self._record()
+        if record.detected_at is None:
+            record.detected_at = self.world.clock.now()
+        release = self._release()
+        try:
+            if machine.needs_warm_up(release, record):
+                warm = {
+                    **release,
+                    record.previous_live: {**release[record.previous_live], "scaledDown": False},
+                }
+                self._set_release(warm)
+                self._up("warm up the previous slot for rollback")
+            self._set_release(machine.rollback_config(self._release(), record))
+            self._up("rollback: traffic back to " + record.previous_live)
+        except DeployError as error:
+            self._transition(
+                Transition(
+                    Phase.FAILED,
+                    f"rollback could not be applied ({error}); traffic may still reach "
+                    f"{record.candidate_slot}: fix the cause, then platformctl rollback "
+                    f"{record.stack} {record.service}",
+                )
+            )
+            return
+        problem = self._verify(
+            self._weights(live=100, candidate=0),
+            record.previous_live,
+            self.delivery.verify_timeout_seconds,
+        )
+        record = self._record()
+        if problem is not None:
+            self._transition(Transition(Phase.FAILED, f"rollback applied, but {problem}"))
+            return
+        record.restored_at = self.world.clock.now()
+        ending = record.rollback_ends_in or Phase.ROLLED_BACK
+        self._transition(
+            Transition(
+                ending,
+                f"traffic restored to {record.previous_live} "
+                f"{record.restore_seconds:.2f}s after detection",
+            )
+        )
+        try:
+            self._set_release(machine.scale_down_config(self._release(), record.candidate_slot))
+            self._up(f"scale down {record.candidate_slot} after rollback")
+        except DeployError as error:
+            self._event(note=f"could not scale down {record.candidate_slot}: {error}")
+            self._save()
+
+    # --- acting on the world ----------------------------------------------------------------
+
+    def _up(self, why: str) -> UpOutcome:
+        record = self._record()
+        outcome = self.world.stack.up(self.world.progress, f"release {record.id}: {why}")
+        changed = [c for c in outcome.changes if c.operation != "same"]
+        self._event(up=why, changed=[f"{c.operation} {c.urn}" for c in changed])
+        self._save()
+        return outcome
+
+    def _up_then(self, then: Callable[[], Transition]) -> Transition:
+        record = self._record()
+        step = record.step
+        try:
+            self._up(step.label() if step else "step")
+        except DeployError as error:
+            record.detected_at = self.world.clock.now()
+            return machine.step_failed(record, "fail", f"up failed: {error}")
+        return then()
+
+    def _verify(
+        self, weights: dict[str, int], healthy_slot: str | None, timeout: int
+    ) -> str | None:
+        """None when the ALB has the weights in force (or verification is off); otherwise
+        why not, after ``timeout`` seconds of looking."""
+        if self.world.traffic is None or not self.delivery.verify_target_group:
+            return None
+        expectation = TrafficExpectation(
+            stack=self.world.stack.name,
+            namespace=self.service,
+            ingress=self.service,
+            service=self.service,
+            weights=weights,
+            healthy_slot_service=self._slot_service(healthy_slot) if healthy_slot else None,
+        )
+        deadline = self.world.clock.now() + timeout
+        attempts = 0
+        while True:
+            attempts += 1
+            check = self.world.traffic.verify(expectation)
+            if check.in_force:
+                self._event(verified=check.reason, attempts=attempts)
+                return None
+            if self.world.clock.now() >= deadline:
+                return f"the ALB did not confirm the weights within {timeout}s: {check.reason}"
+            self._wait(min(2.0, max(0.0, deadline - self.world.clock.now())))
+
+    def _wait(self, seconds: float) -> None:
+        """Sleeps, looking at the command queue throughout: commands never wait for a step."""
+        deadline = self.world.clock.now() + seconds
+        while True:
+            self._take_commands(interrupt=True)
+            remaining = deadline - self.world.clock.now()
+            if remaining <= 0:
+                return
+            self.world.clock.sleep(min(self.world.poll_seconds, remaining))
+
+    def _take_commands(self, interrupt: bool = False) -> None:
+        record = self._record()
+        for control in self.world.ledger.controls(
+            record.stack, record.service, record.controls_seen
+        ):
+            record.controls_seen += 1
+            if control.command == "approve":
+                self._approve(control.by)
+            transition = machine.control(record, control.command, control.by)
+            if transition is None:
+                self._event(ignored=f"{control.command} by {control.by}")
+                self._save()
+                continue
+            if interrupt:
+                raise _Interrupted(transition)
+            self._transition(transition)
+            record = self._record()
+
+    def _approve(self, by: str) -> None:
+        record = self._record()
+        record.approvals.append(
+            {
+                "by": by,
+                "at": self.world.clock.now(),
+                "step": record.step.label() if record.step else None,
+            }
+        )
+
+    # --- config -----------------------------------------------------------------------------
+
+    @property
+    def delivery(self) -> DeliverySettings:
+        return self.settings.platform.delivery
+
+    def _service(self) -> ServiceSettings:
+        return self.settings.platform.app.services[self.index]
+
+    def _app(self) -> dict[str, Any]:
+        app = self.world.stack.read_config()["platform:app"]
+        assert isinstance(app, dict)
+        return app
+
+    def _release(self) -> dict[str, Any]:
+        return dict(self._app()["services"][self.index]["release"])
+
+    def _set_release(self, release: dict[str, Any]) -> None:
+        app = self._app()
+        services = list(app["services"])
+        services[self.index] = {**services[self.index], "release": release}
+        self.world.stack.set_config({"platform:app": {**app, "services": services}})
+
+    def _slot_service(self, slot: str) -> str:
+        return f"{self.service}-{slot}"
+
+    def _weights(self, *, live: int, candidate: int) -> dict[str, int]:
+        record = self._record()
+        return {
+            self._slot_service(record.previous_live): live,
+            self._slot_service(record.candidate_slot): candidate,
+        }
+
+    # --- the record -------------------------------------------------------------------------
+
+    def _new_record(
+        self,
+        image: str,
+        strategy: str | None,
+        on_failure: str | None,
+        approvals: tuple[dict[str, Any], ...],
+    ) -> ReleaseRecord:
+        service = self._service()
+        release = service.release
+        live_image = release.slot(release.live).image
+        if image == live_image:
+            raise DeployError(f"{image} is already live on {release.live}; nothing to release")
+        strategy = strategy or release.strategy
+        record = ReleaseRecord(
+            id=time.strftime("%Y%m%dT%H%M%S", time.gmtime(self.world.clock.now()))
+            + "-"
+            + secrets.token_hex(2),
+            stack=self.world.stack.name,
+            service=self.service,
+            strategy=strategy,
+            image=image,
+            candidate_slot=release.candidate,
+            previous_live=release.live,
+            previous_image=live_image,
+            steps=machine.plan(strategy, self.delivery),
+            on_failure=on_failure or self.delivery.on_failure,
+            on_inconclusive=self.delivery.analysis.on_inconclusive,
+            started_at=self.world.clock.now(),
+            approvals=list(approvals),
+        )
+        # The deploy step's config must be valid settings before anything is written.
+        config = dict(self.world.stack.read_config())
+        app = dict(config["platform:app"])
+        services = list(app["services"])
+        services[self.index] = {
+            **services[self.index],
+            "release": machine.deploy_config(dict(services[self.index]["release"]), record),
+        }
+        config["platform:app"] = {**app, "services": services}
+        stack_settings(self.world.project, self.world.stack, config)
+        return record
+
+    def _current(self) -> ReleaseRecord:
+        record = self.world.ledger.read(self.world.stack.name, self.service)
+        if record is None:
+            raise DeployError(
+                f"no release of {self.service} on {self.world.stack.name} in the ledger "
+                f"({self.world.ledger.directory})"
+            )
+        return record
+
+    def _record(self) -> ReleaseRecord:
+        assert self.record is not None
+        return self.record
+
+    def _save(self) -> None:
+        self.world.ledger.write(self._record())
+
+    def _event(self, **details: Any) -> None:
+        self._record().events.append({"at": self.world.clock.now(), **details})
+
+    def _transition(self, transition: Transition) -> None:
+        self.record = machine.apply(self._record(), transition, self.world.clock.now())
+        self._save()
+        event = self.record.events[-1]
+        self._say(f"{event['from']} -> {event['phase']}: {event['reason']}")
+        notice = {
+            "release": self.record.id,
+            "stack": self.record.stack,
+            "service": self.record.service,
+            "image": self.record.image,
+            **event,
+        }
+        for failure in self.world.hooks_for(self.delivery).notify(notice):
+            self._event(note=failure)
+            self._save()
+
+    def _say(self, line: str) -> None:
+        self.world.progress(line)

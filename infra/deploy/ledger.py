@@ -1,0 +1,194 @@
+"""The durable ledger of releases: one record per stack and service, a lock, and a queue of
+commands (abort, pause, approve ...) that reach a running release.
+
+Layout under the ledger directory::
+
+    <stack>/<service>.json           the current (or last) release record
+    <stack>/<service>.lock           held (flock) by the process driving the release
+    <stack>/<service>.controls.jsonl commands, appended by any process
+    <stack>/history/<service>-<id>.json  finished releases
+
+Records are replaced atomically (write, fsync, rename), so a process killed mid-write leaves
+the previous record intact. The lock is an OS lock: it dies with its process, so a killed
+driver never leaves a stale lock behind, while its unfinished record still refuses a second
+release until someone resumes, rolls back or aborts it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from infra.deploy.ports import DeployError
+from infra.deploy.record import ReleaseRecord
+
+LEDGER_ENV = "PLATFORM_LEDGER_DIR"
+
+
+def ledger_directory(project_dir: Path, backend_url: str | None, environ: dict[str, str]) -> Path:
+    """Beside a local file backend's state; ``PLATFORM_LEDGER_DIR`` for other backends (a
+    directory CI keeps, or a mounted bucket)."""
+    if environ.get(LEDGER_ENV):
+        return Path(environ[LEDGER_ENV])
+    if backend_url and backend_url.startswith("file://"):
+        return Path(backend_url.removeprefix("file://")) / "releases"
+    if backend_url:
+        raise DeployError(
+            f"the state backend {backend_url.split('?')[0]} is remote, and the release ledger "
+            f"must outlive this machine; set {LEDGER_ENV} to a directory that does (mounted "
+            "storage, or one your CI caches and restores)"
+        )
+    return project_dir / ".pulumi-state" / "releases"
+
+
+@dataclass(frozen=True)
+class Control:
+    command: str
+    by: str
+    at: float
+    reason: str = ""
+
+
+class Ledger:
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    def _path(self, stack: str, service: str, suffix: str) -> Path:
+        return self.directory / stack / f"{service}{suffix}"
+
+    def read(self, stack: str, service: str) -> ReleaseRecord | None:
+        path = self._path(stack, service, ".json")
+        try:
+            return ReleaseRecord.from_json(json.loads(path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as error:
+            raise DeployError(
+                f"release record {path} is unreadable ({error}); move it aside to continue"
+            ) from None
+
+    def write(self, record: ReleaseRecord) -> None:
+        path = self._path(record.stack, record.service, ".json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".json.partial")
+        with partial.open("w") as handle:
+            json.dump(record.to_json(), handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+
+    def archive(self, record: ReleaseRecord) -> None:
+        """Moves a finished record to history, so its successor starts a clean file."""
+        history = self.directory / record.stack / "history"
+        history.mkdir(parents=True, exist_ok=True)
+        target = history / f"{record.service}-{record.id}.json"
+        target.write_text(json.dumps(record.to_json(), indent=1))
+        self._path(record.stack, record.service, ".controls.jsonl").unlink(missing_ok=True)
+
+    def history(self, stack: str, service: str) -> list[ReleaseRecord]:
+        folder = self.directory / stack / "history"
+        records = [
+            ReleaseRecord.from_json(json.loads(p.read_text()))
+            for p in folder.glob(f"{service}-*.json")
+        ]
+        current = self.read(stack, service)
+        if current is not None and current.id not in {r.id for r in records}:
+            records.append(current)
+        return sorted(records, key=lambda r: r.started_at)
+
+    def services(self, stack: str) -> list[str]:
+        return sorted(p.stem for p in (self.directory / stack).glob("*.json"))
+
+    def stacks(self) -> list[str]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(p.name for p in self.directory.iterdir() if p.is_dir())
+
+    # --- commands from other processes ------------------------------------------------------
+
+    def send(self, stack: str, service: str, control: Control) -> None:
+        path = self._path(stack, service, ".controls.jsonl")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(control.__dict__) + "\n"
+        # One write of one short line with O_APPEND: concurrent senders never interleave.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
+    def controls(self, stack: str, service: str, seen: int) -> list[Control]:
+        path = self._path(stack, service, ".controls.jsonl")
+        try:
+            lines = path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        return [Control(**json.loads(line)) for line in lines[seen:] if line.strip()]
+
+    # --- the lock -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, stack: str, service: str, purpose: str) -> Iterator[None]:
+        path = self._path(stack, service, ".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle: IO[str] = path.open("a+")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise DeployError(
+                    f"{service} on {stack} is being driven by {holder}; one release per "
+                    "stack and service at a time: wait for it, or send it a command "
+                    f"(platformctl abort|pause|promote-now {stack} {service})"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(
+                f"pid {os.getpid()} on {socket.gethostname()} ({purpose}, since "
+                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())})"
+            )
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+
+    def holder(self, stack: str, service: str) -> str | None:
+        """Who drives the release now, or None when no live process holds the lock."""
+        path = self._path(stack, service, ".lock")
+        if not path.exists():
+            return None
+        with path.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                return handle.read().strip() or "another process"
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return None
+
+
+def record_summary(record: ReleaseRecord) -> dict[str, Any]:
+    step = record.step
+    return {
+        "id": record.id,
+        "stack": record.stack,
+        "service": record.service,
+        "strategy": record.strategy,
+        "image": record.image,
+        "phase": record.phase.value,
+        "step": f"{record.step_index + 1}/{len(record.steps)} {step.label()}" if step else None,
+        "candidateSlot": record.candidate_slot,
+        "promoted": record.promoted,
+        "reason": record.events[-1]["reason"] if record.events else "",
+        "restoreSeconds": record.restore_seconds,
+    }

@@ -1,0 +1,337 @@
+"""The release driver against the real program on the offline engine: each step's config
+change is written to the stack file, each `up` registers real resources, and the Ingress
+weights are read back from what was registered."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.deploy.ledger import Control
+from infra.deploy.ports import DeployError, HookResult, Verdict
+from infra.deploy.record import Phase
+from tests.release_world import (
+    FAST_DELIVERY,
+    INGRESS,
+    record_weights,
+    release_world,
+)
+
+BLUE, GREEN = "chat-api-blue", "chat-api-green"
+FOUR_STEPS = {**FAST_DELIVERY, "stepWeights": [5, 25, 50, 100]}
+
+
+def changed_types(world, message_part: str) -> set[str]:
+    """Resource types the `up`s whose message starts with ``message_part`` changed."""
+    record = world.world.ledger.read("dev", "chat-api")
+    ups = [e for e in record.events if "up" in e and e["up"].startswith(message_part)]
+    assert ups, f"no up matching {message_part!r}"
+    return {change.split("::")[-2].rsplit("$", 1)[-1] for e in ups for change in e["changed"]}
+
+
+def test_a_healthy_canary_walks_every_step_and_each_step_moves_only_the_ingress(tmp_path):
+    world = release_world(tmp_path, delivery=FOUR_STEPS)
+    weights = record_weights(world)
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.SUCCEEDED
+    assert weights == [
+        ("deploy", {BLUE: 100, GREEN: 0}),
+        ("set-weight 5%", {BLUE: 95, GREEN: 5}),
+        ("set-weight 25%", {BLUE: 75, GREEN: 25}),
+        ("set-weight 50%", {BLUE: 50, GREEN: 50}),
+        ("set-weight 100%", {BLUE: 0, GREEN: 100}),
+        ("promote", {BLUE: 0, GREEN: 100}),
+        ("scale-down 120s", {BLUE: 0, GREEN: 100}),
+    ]
+    for step in ("set-weight", "promote"):
+        assert changed_types(world, step) == {INGRESS}
+    release = world.release()
+    assert (release["live"], release["green"]["image"], release["candidateWeight"]) == (
+        "green", "1.5.0", 0,
+    )  # fmt: skip
+    assert release["blue"]["scaledDown"] is True
+    # Four bakes of three rounds each, all measured on the candidate slot.
+    assert len(world.metrics.calls) == 4 * 3 * 2
+    assert {slot for _, _, slot in world.metrics.calls} == {"green"}
+
+
+def test_errors_at_the_second_step_roll_back_there_with_one_routing_only_up(tmp_path):
+    world = release_world(tmp_path, delivery=FOUR_STEPS)
+    world.metrics.judge = lambda weight, metric: Verdict.FAIL if weight >= 25 else Verdict.PASS
+    weights = record_weights(world)
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.ROLLED_BACK
+    assert [message for message, _ in weights] == [
+        "deploy", "set-weight 5%", "set-weight 25%", "rollback: traffic back to blue",
+        "scale down green after rollback",
+    ]  # fmt: skip
+    assert weights[3][1] == {BLUE: 100, GREEN: 0}
+    assert changed_types(world, "rollback") == {INGRESS}
+    assert record.detected_at is not None and record.restored_at is not None
+    assert "failureLimit 0" in next(
+        e["reason"] for e in record.events if e.get("phase") == "RollingBack"
+    )
+    assert world.release()["green"]["scaledDown"] is True
+
+
+def test_a_metrics_source_that_is_down_rolls_back_and_never_counts_as_success(tmp_path):
+    world = release_world(tmp_path)
+    world.metrics.judge = lambda weight, metric: Verdict.INCONCLUSIVE
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.ROLLED_BACK
+    reason = next(e["reason"] for e in record.events if e.get("phase") == "RollingBack")
+    assert "inconclusive" in reason
+    assert world.release()["live"] == "blue"
+
+
+def test_inconclusive_results_may_pause_for_a_human_instead(tmp_path):
+    delivery = {**FAST_DELIVERY, "analysis": {**FAST_DELIVERY["analysis"],
+                                              "onInconclusive": "pause"}}  # fmt: skip
+    world = release_world(tmp_path, delivery=delivery)
+    world.metrics.judge = lambda weight, metric: Verdict.INCONCLUSIVE
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.PAUSED
+    assert world.release()["candidateWeight"] == 25, "traffic stays where it was"
+    world.metrics.judge = lambda weight, metric: Verdict.PASS
+    assert world.driver().resume().phase is Phase.SUCCEEDED
+
+
+def test_on_failure_pause_keeps_traffic_for_a_release_with_a_one_way_migration(tmp_path):
+    world = release_world(tmp_path)
+    world.metrics.judge = lambda weight, metric: Verdict.FAIL
+    record = world.driver().start("1.5.0", on_failure="pause")
+    assert record.phase is Phase.PAUSED
+    assert world.release()["candidateWeight"] == 25
+    rolled = world.driver().command("rollback", "migration cannot be undone; fix forward")
+    assert rolled.phase is Phase.ROLLED_BACK
+    assert world.release()["candidateWeight"] == 0
+
+
+def test_an_up_that_fails_mid_release_rolls_back(tmp_path):
+    ups = []
+
+    def fail_third_up(operation: str) -> None:
+        if operation == "up":
+            ups.append(operation)
+            if len(ups) == 4:  # initial, deploy, 25%, then 100% fails
+                raise DeployError("up of dev failed: the API server timed out")
+
+    world = release_world(tmp_path, fault=fail_third_up)
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.ROLLED_BACK
+    reason = next(e["reason"] for e in record.events if e.get("phase") == "RollingBack")
+    assert "up failed" in reason and "API server timed out" in reason
+    assert world.release()["candidateWeight"] == 0
+
+
+def test_a_mandatory_violation_in_the_preview_rejects_the_release_and_changes_nothing(tmp_path):
+    from infra.preview.policy_run import PolicyPackSource
+    from tests.conftest import REPOSITORY
+
+    # Dev's own policy config, with its one accepted advisory finding made mandatory.
+    strict = json.loads((REPOSITORY / "policies" / "config" / "dev.json").read_text())
+    strict["eks-public-endpoint-restricted"] = "mandatory"
+    config = tmp_path / "strict.json"
+    config.write_text(json.dumps(strict))
+    packs = [PolicyPackSource(REPOSITORY / "policies" / "security", config)]
+    world = release_world(tmp_path, policy_packs=packs)
+    stack_file = world.stack.project_dir / "Pulumi.dev.yaml"
+    before = stack_file.read_text()
+    ups_before = len(world.ups())
+    record = world.driver().start("1.5.0")
+    world.stack.close()
+    assert record.phase is Phase.REJECTED
+    assert "eks-public-endpoint-restricted" in record.events[-1]["reason"]
+    assert "nothing applied" in record.events[-1]["reason"]
+    assert stack_file.read_text() == before
+    assert len(world.ups()) == ups_before
+
+
+def test_abort_during_analysis_takes_effect_at_once_and_a_second_abort_is_a_no_op(tmp_path):
+    world = release_world(tmp_path)
+    ledger = world.world.ledger
+    world.clock.at(30, lambda: ledger.send("dev", "chat-api", Control("abort", "ci", 0.0)))
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.ABORTED
+    # The bake was 60 s: the abort landed in its first round, not after it.
+    assert world.clock.time - world.clock.start < 60
+    again = world.driver().command("abort")
+    assert again.phase is Phase.ABORTED
+    assert "nothing to change" in world.lines[-1]
+
+
+def test_pause_then_resume_continues_from_the_step_it_stopped_in(tmp_path):
+    world = release_world(tmp_path)
+    ledger = world.world.ledger
+    world.clock.at(10, lambda: ledger.send("dev", "chat-api", Control("pause", "alice", 0.0)))
+    paused = world.driver().start("1.5.0")
+    assert paused.phase is Phase.PAUSED
+    assert paused.step is not None and paused.step.label() == "analyse 60s"
+    ups_while_paused = len(world.ups())
+    resumed = world.driver().resume()
+    assert resumed.phase is Phase.SUCCEEDED
+    messages = [u["message"].split(": ", 1)[1] for u in world.ups()[ups_while_paused:]]
+    assert messages == ["set-weight 100%", "promote", "scale-down 120s"]
+
+
+def test_promote_now_skips_the_remaining_steps(tmp_path):
+    world = release_world(tmp_path, delivery=FOUR_STEPS)
+    ledger = world.world.ledger
+    world.clock.at(30, lambda: ledger.send("dev", "chat-api", Control("promote-now", "bob", 0)))
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.SUCCEEDED
+    messages = [u["message"].split(": ", 1)[1] for u in world.ups()[1:]]
+    assert messages == ["deploy", "set-weight 5%", "promote", "scale-down 120s"]
+    assert any("promote-now by bob" in e.get("reason", "") for e in record.events)
+
+
+CONFIRMED = {**FAST_DELIVERY, "hooks": {"confirmPromotion": {"timeoutSeconds": 600}}}
+
+
+def test_the_confirm_gate_waits_for_an_approval_and_records_who_gave_it(tmp_path):
+    world = release_world(tmp_path, delivery=CONFIRMED)
+    ledger = world.world.ledger
+    world.clock.at(400, lambda: ledger.send("dev", "chat-api", Control("approve", "carol", 0)))
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.SUCCEEDED
+    assert [a["by"] for a in record.approvals] == ["carol"]
+    assert any(e.get("phase") == "AwaitingConfirmation" for e in record.events)
+
+
+def test_the_confirm_gate_times_out_into_rollback(tmp_path):
+    world = release_world(tmp_path, delivery=CONFIRMED)
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.ROLLED_BACK
+    assert "no approval within 600s" in next(
+        e["reason"] for e in record.events if e.get("phase") == "RollingBack"
+    )
+    assert world.release()["candidateWeight"] == 0
+
+
+def test_a_killed_gate_can_be_resumed_and_keeps_its_deadline(tmp_path):
+    world = release_world(tmp_path, delivery=CONFIRMED)
+    ledger = world.world.ledger
+    world.clock.at(300, lambda: ledger.send("dev", "chat-api", Control("pause", "x", 0)))
+    assert world.driver().start("1.5.0").phase is Phase.PAUSED
+    world.hooks.approve_by_url = True
+    assert world.driver().resume().phase is Phase.SUCCEEDED
+
+
+def test_rollback_within_the_scale_down_delay_is_one_routing_only_up(tmp_path):
+    world = release_world(tmp_path)
+    ledger = world.world.ledger
+    # Steps: 25% bake 60 s, 100% bake 60 s, promote, then 120 s warm: 150 s is in the window.
+    world.clock.at(150, lambda: ledger.send("dev", "chat-api", Control("rollback", "oncall", 0)))
+    weights = record_weights(world)
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.ROLLED_BACK and record.promoted
+    assert weights[-2] == ("rollback: traffic back to blue", {BLUE: 100, GREEN: 0})
+    assert changed_types(world, "rollback") == {INGRESS}
+    assert not any("warm up" in e.get("up", "") for e in record.events)
+    assert world.release()["live"] == "blue"
+
+
+def test_rollback_after_the_old_slot_was_scaled_down_warms_it_first(tmp_path):
+    world = release_world(tmp_path)
+    assert world.driver().start("1.5.0").phase is Phase.SUCCEEDED
+    record = world.driver().command("rollback", "a bug found after release")
+    assert record.phase is Phase.ROLLED_BACK
+    ups = [e["up"] for e in record.events if "up" in e]
+    assert ups[-3:] == [
+        "warm up the previous slot for rollback",
+        "rollback: traffic back to blue",
+        "scale down green after rollback",
+    ]
+    release = world.release()
+    assert (release["live"], release["blue"].get("scaledDown")) == ("blue", False)
+
+
+def test_blue_green_switches_in_one_up_and_a_post_promotion_failure_switches_back(tmp_path):
+    world = release_world(tmp_path)
+    weights = record_weights(world)
+    world.metrics.judge = lambda weight, metric: (
+        Verdict.FAIL if world.release()["live"] == "green" else Verdict.PASS
+    )
+    record = world.driver().start("1.5.0", strategy="blue-green")
+    assert record.phase is Phase.ROLLED_BACK and record.promoted
+    assert [m for m, _ in weights] == [
+        "deploy", "promote", "rollback: traffic back to blue", "scale down green after rollback",
+    ]  # fmt: skip
+    assert weights[1][1] == {BLUE: 0, GREEN: 100}
+    assert weights[2][1] == {BLUE: 100, GREEN: 0}
+    assert world.release()["live"] == "blue"
+
+
+def test_the_bake_starts_only_after_the_alb_confirms_the_new_weights(tmp_path):
+    world = release_world(tmp_path)
+    world.traffic.lag = 2
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.SUCCEEDED
+    verified = [e for e in record.events if "verified" in e]
+    assert verified and all(e["attempts"] == 3 for e in verified)
+    set_weight = world.traffic.expectations
+    assert {GREEN: 25, BLUE: 75} in [dict(e.weights) for e in set_weight]
+
+
+def test_weights_the_alb_never_confirms_roll_the_release_back(tmp_path):
+    world = release_world(tmp_path)
+    world.traffic.lag = 10_000
+    record = world.driver().start("1.5.0")
+    # Readiness is the first thing verified; nothing ever moved to the candidate.
+    assert record.phase is Phase.FAILED or record.phase is Phase.ROLLED_BACK
+    assert "did not confirm the weights within" in " ".join(
+        e.get("reason", "") for e in record.events
+    )
+    assert world.release()["candidateWeight"] == 0
+
+
+def test_a_failing_pre_rollout_check_stops_the_release_before_traffic_moves(tmp_path):
+    world = release_world(
+        tmp_path,
+        delivery={
+            **FAST_DELIVERY,
+            "hooks": {"preRollout": [{"name": "smoke", "url": "{preview}/ok"}]},
+        },
+    )
+    world.hooks.pre_rollout_results = [HookResult("smoke", False, "503 Service Unavailable")]
+    weights = record_weights(world)
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.ROLLED_BACK
+    assert all(w[GREEN] == 0 for _, w in weights)
+    assert world.hooks.preview_urls == ["https://preview.chat.dev.example.com/api"]
+
+
+def test_every_phase_change_is_notified_with_its_reason(tmp_path):
+    world = release_world(tmp_path)
+    world.metrics.judge = lambda weight, metric: Verdict.FAIL if weight == 100 else Verdict.PASS
+    world.driver().start("1.5.0")
+    phases = [e["phase"] for e in world.hooks.events]
+    assert phases[-2:] == ["RollingBack", "RolledBack"]
+    assert all(e["reason"] and e["service"] == "chat-api" for e in world.hooks.events)
+    assert world.hooks.events[-1]["image"] == "1.5.0"
+
+
+def test_a_second_release_is_refused_while_one_is_in_progress(tmp_path):
+    world = release_world(tmp_path)
+    with (
+        world.world.ledger.lock("dev", "chat-api", "release 1.5.0"),
+        pytest.raises(DeployError, match=r"being driven by pid \d+ .*\(release 1.5.0"),
+    ):
+        world.driver().start("1.6.0")
+    # A release left unfinished by a dead process refuses a new one until someone decides.
+    world.clock.at(10, lambda: world.world.ledger.send("dev", "chat-api", Control("pause", "x", 0)))
+    world.driver().start("1.5.0")
+    with pytest.raises(DeployError, match="resume\\|rollback\\|abort"):
+        world.driver().start("1.6.0")
+
+
+def test_an_image_already_live_or_invalid_is_refused_before_anything_is_written(tmp_path):
+    world = release_world(tmp_path)
+    before = (world.stack.project_dir / "Pulumi.dev.yaml").read_text()
+    with pytest.raises(DeployError, match="already live"):
+        world.driver().start("1.4.2")
+    with pytest.raises(DeployError, match=r"platform:app.services\[0\].release.green.image"):
+        world.driver().start("registry.example.com/chat-api:1.5.0")
+    assert (world.stack.project_dir / "Pulumi.dev.yaml").read_text() == before
+    assert world.world.ledger.read("dev", "chat-api") is None
