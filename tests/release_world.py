@@ -166,8 +166,13 @@ def release_world(
     delivery: Mapping[str, Any] = FAST_DELIVERY,
     policy_packs: list[PolicyPackSource] | None = None,
     fault: Callable[[str], None] | None = None,
+    reopen: bool = False,
 ) -> ReleaseWorld:
-    project = make_project(tmp_path / "project", stack, delivery)
+    """A fresh project under ``tmp_path``; with ``reopen``, the one an earlier (perhaps
+    killed) process left there, as it left it."""
+    project = tmp_path / "project"
+    if not reopen:
+        make_project(project, stack, delivery)
     offline = OfflineStack(project, stack, fault=fault)
     clock = VirtualClock()
     metrics = ScriptedMetrics(offline, "chat-api")
