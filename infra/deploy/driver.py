@@ -15,6 +15,7 @@ from typing import Any
 
 from infra.config import SettingsError, StackSettings, parse_settings
 from infra.deploy import machine
+from infra.deploy.elbv2 import wait_for_traffic
 from infra.deploy.gates import gate_problems
 from infra.deploy.ledger import Control, Ledger
 from infra.deploy.machine import Transition
@@ -58,6 +59,18 @@ class World:
     actor: str = "platformctl"
     # How often waits look at the command queue.
     poll_seconds: float = 0.2
+
+
+VERIFY_INTERVAL_SECONDS = 2.0
+
+
+class _WaitingClock:
+    def __init__(self, clock: Clock, wait: Callable[[float], None]):
+        self._clock = clock
+        self.sleep = wait
+
+    def now(self) -> float:
+        return self._clock.now()
 
 
 class _Interrupted(Exception):
@@ -478,17 +491,15 @@ class ReleaseDriver:
             weights=weights,
             healthy_slot_service=self._slot_service(healthy_slot) if healthy_slot else None,
         )
-        deadline = self.world.clock.now() + timeout
-        attempts = 0
-        while True:
-            attempts += 1
-            check = self.world.traffic.verify(expectation)
-            if check.in_force:
-                self._event(verified=check.reason, attempts=attempts)
-                return None
-            if self.world.clock.now() >= deadline:
-                return f"the ALB did not confirm the weights within {timeout}s: {check.reason}"
-            self._wait(min(2.0, max(0.0, deadline - self.world.clock.now())))
+        # The driver's own wait keeps commands live while the ALB catches up.
+        waited = wait_for_traffic(
+            self.world.traffic, expectation, timeout, VERIFY_INTERVAL_SECONDS,
+            _WaitingClock(self.world.clock, self._wait),
+        )  # fmt: skip
+        if waited.check.in_force:
+            self._event(verified=waited.check.reason, attempts=waited.attempts)
+            return None
+        return f"the ALB did not confirm the weights within {timeout}s: {waited.check.reason}"
 
     def _wait(self, seconds: float) -> None:
         """Sleeps, looking at the command queue throughout: commands never wait for a step."""
