@@ -62,7 +62,9 @@ def test_a_healthy_canary_is_promoted_through_every_step_on_real_metrics(tmp_pat
     assert record.phase is Phase.SUCCEEDED, record.events[-1]["reason"]
     rounds = analysis_rounds(record)
     assert len(rounds) == 4 * BAKE_SECONDS // INTERVAL_SECONDS
-    values = [m["value"] for r in rounds for m in r["measurements"] if m["metric"] == "success-rate"]
+    values = [
+        m["value"] for r in rounds for m in r["measurements"] if m["metric"] == "success-rate"
+    ]
     assert values and all(v == pytest.approx(1.0) for v in values)
     assert world.release()["live"] == "green"
 

@@ -1,0 +1,241 @@
+"""The release's webhooks and checks (``platform:delivery.hooks``), as Flagger runs them.
+
+``preRollout`` checks run against the preview route before any traffic moves; the confirm
+gate's URL is asked for a 2xx before promotion; every phase change is POSTed to each notify
+URL. Only the outcome of a check leaves this module: a failed notification is reported to
+the driver, never raised, so a broken chat webhook cannot stop (or roll back) a release.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from infra.deploy.ports import HookResult
+from infra.settings.delivery import Hooks as HookSettings
+from infra.settings.delivery import HttpCheck
+
+# The end of a failed command's output kept in its reason: enough for the assertion that
+# failed, short enough for a log line and a notification.
+OUTPUT_TAIL_CHARS = 500
+# A response body excerpt: status pages often say why in their first line.
+BODY_EXCERPT_CHARS = 200
+COMMAND_SHOWN_CHARS = 80
+NOTIFY_TIMEOUT_SECONDS = 5.0
+CONFIRM_TIMEOUT_SECONDS = 10.0
+NOTIFY_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """A notification that did not arrive, after its retry."""
+
+    url: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"notification to {self.url} failed: {self.reason}"
+
+
+class HookRunner:
+    """Runs the hooks of one service's delivery settings; implements ``ports.Hooks``.
+
+    ``transport`` replaces httpx's network transport (tests). ``notify`` returns one line
+    per failed delivery ("notification to URL failed: why") for the driver's log;
+    ``delivery_failures`` keeps them all.
+    """
+
+    def __init__(
+        self,
+        settings: HookSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        notify_timeout_seconds: float = NOTIFY_TIMEOUT_SECONDS,
+    ) -> None:
+        self._settings = settings
+        self._transport = transport
+        self._notify_timeout = notify_timeout_seconds
+        self.delivery_failures: list[DeliveryFailure] = []
+
+    def pre_rollout(self, preview_url: str) -> list[HookResult]:
+        results: list[HookResult] = []
+        for check in self._settings.pre_rollout:
+            if check.url is not None:
+                result = self._url_check(check, check.url, preview_url)
+            else:
+                result = self._command_check(check, preview_url)
+            results.append(result)
+            if not result.passed:
+                # Later checks usually assume earlier ones held (migrated, then smoke-tested).
+                break
+        return results
+
+    def confirmation(self) -> bool | None:
+        result = self.confirmation_check()
+        return None if result is None else result.passed
+
+    def confirmation_check(self) -> HookResult | None:
+        """``confirmation`` with the reason, for the driver's log; None without a URL."""
+        gate = self._settings.confirm_promotion
+        if gate is None or gate.url is None:
+            return None
+        outcome = self._get(gate.url, CONFIRM_TIMEOUT_SECONDS)
+        return HookResult("confirm-promotion", outcome.passed, outcome.reason)
+
+    def notify(self, event: Mapping[str, Any]) -> list[str]:
+        failures = self.deliver(event)
+        self.delivery_failures.extend(failures)
+        return [str(failure) for failure in failures]
+
+    def deliver(self, event: Mapping[str, Any]) -> list[DeliveryFailure]:
+        """POSTs ``event`` to every notify URL (one retry each); returns what failed."""
+        # Exactly the event given: nothing from this process's environment is added.
+        body = json.dumps(event, default=str).encode()
+        failures = []
+        for url in self._settings.notify:
+            reason = self._post(url, body)
+            if reason is not None:
+                failures.append(DeliveryFailure(url, reason))
+        return failures
+
+    def _url_check(self, check: HttpCheck, template: str, preview_url: str) -> HookResult:
+        url = template.replace("{preview}", preview_url.rstrip("/"))
+        outcome = self._get(url, check.timeout_seconds)
+        return HookResult(check.name, outcome.passed, outcome.reason)
+
+    def _get(self, url: str, timeout: float) -> _Outcome:
+        started = time.monotonic()
+        try:
+            with self._client(timeout) as client:
+                response = client.get(url)
+        except httpx.TimeoutException:
+            return _Outcome(False, f"GET {url}: no answer within {timeout:g}s")
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return _Outcome(False, f"GET {url}: {_transport_error(exc)}")
+        elapsed = time.monotonic() - started
+        status = f"{response.status_code} {response.reason_phrase}".strip()
+        if response.is_success:
+            return _Outcome(True, f"GET {url} answered {status} in {elapsed:.2f}s")
+        excerpt = _one_line(response.text)[:BODY_EXCERPT_CHARS]
+        detail = f" ({excerpt})" if excerpt else ""
+        return _Outcome(False, f"GET {url} answered {status}{detail}; allowed: 2xx")
+
+    def _post(self, url: str, body: bytes) -> str | None:
+        reason = ""
+        for _attempt in range(NOTIFY_ATTEMPTS):
+            try:
+                with self._client(self._notify_timeout) as client:
+                    response = client.post(
+                        url, content=body, headers={"content-type": "application/json"}
+                    )
+            except httpx.TimeoutException:
+                reason = f"no answer within {self._notify_timeout:g}s"
+                continue
+            except httpx.InvalidURL as exc:
+                return _transport_error(exc)
+            except httpx.HTTPError as exc:
+                reason = _transport_error(exc)
+                continue
+            if response.is_success:
+                return None
+            reason = f"answered {response.status_code} {response.reason_phrase}".strip()
+            if response.status_code < 500 and response.status_code != 429:
+                # The receiver refused this event; sending it again changes nothing.
+                return reason
+        return reason
+
+    def _client(self, timeout: float) -> httpx.Client:
+        return httpx.Client(timeout=timeout, transport=self._transport, follow_redirects=False)
+
+    def _command_check(self, check: HttpCheck, preview_url: str) -> HookResult:
+        assert check.command is not None
+        shown = _one_line(shlex.join(check.command))
+        if len(shown) > COMMAND_SHOWN_CHARS:
+            shown = shown[: COMMAND_SHOWN_CHARS - 1] + "…"
+        env = {**os.environ, "PREVIEW_URL": preview_url}
+        try:
+            # Its own session, so a timeout stops everything it started, not only itself.
+            process = subprocess.Popen(
+                list(check.command),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            return HookResult(
+                check.name,
+                False,
+                f"command {check.command[0]!r} not found; allowed: a program on PATH or a "
+                "path relative to the working directory",
+            )
+        except PermissionError:
+            return HookResult(
+                check.name, False, f"command {check.command[0]!r} is not executable (chmod +x)"
+            )
+        try:
+            output, _ = process.communicate(timeout=check.timeout_seconds)
+        except subprocess.TimeoutExpired:
+            _stop_session(process)
+            output, _ = process.communicate()
+            tail = _tail(output)
+            return HookResult(
+                check.name,
+                False,
+                f"`{shown}` did not finish within {check.timeout_seconds}s"
+                + (f"; output ends: {tail}" if tail else ""),
+            )
+        tail = _tail(output)
+        if process.returncode == 0:
+            return HookResult(check.name, True, f"`{shown}` exited 0")
+        code = process.returncode
+        how = f"was killed by signal {-code}" if code < 0 else f"exited {code}"
+        return HookResult(
+            check.name,
+            False,
+            f"`{shown}` {how}; allowed: exit 0" + (f"; output ends: {tail}" if tail else ""),
+        )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    passed: bool
+    reason: str
+
+
+def _transport_error(exc: httpx.HTTPError | httpx.InvalidURL) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc)
+        if "refused" in text.lower():
+            return "connection refused"
+        return f"could not connect ({text or type(exc).__name__})"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _stop_session(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _tail(output: bytes | None) -> str:
+    """The output's last lines on one line (`` | `` between them), at most ~500 characters."""
+    lines = [line.strip() for line in (output or b"").decode(errors="replace").splitlines()]
+    text = " | ".join(line for line in lines if line)
+    if len(text) <= OUTPUT_TAIL_CHARS:
+        return text
+    return "…" + text[-OUTPUT_TAIL_CHARS:]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
