@@ -191,7 +191,7 @@ class ReleaseDriver:
                 record = self._record()
                 if record.phase is Phase.PAUSED:
                     self._say(
-                        f"paused: {record.events[-1]['reason']}; continue with "
+                        f"paused: {record.last_reason}; continue with "
                         f"platformctl resume {record.stack} {record.service}"
                     )
                     break

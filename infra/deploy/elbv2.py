@@ -97,6 +97,24 @@ class ElbTrafficVerifier(TrafficVerifier):
                 f"{str(failure)[:_MESSAGE_LIMIT]}",
             )
 
+    def cloudwatch_dimensions(
+        self, namespace: str, ingress: str, slot_service: str
+    ) -> dict[str, str] | None:
+        """``LoadBalancer`` and ``TargetGroup`` as CloudWatch's AWS/ApplicationELB metrics
+        name them, for a slot's target group; None while it has none (or AWS cannot say)."""
+        resource_id = target_group_resource_id(namespace, ingress, slot_service, self._port)
+        try:
+            groups = self._target_groups({resource_id: slot_service})
+        except (ClientError, BotoCoreError):
+            return None
+        for _, group in groups:
+            for load_balancer in group.get("LoadBalancerArns", []):
+                return {
+                    "LoadBalancer": load_balancer.split(":loadbalancer/", 1)[-1],
+                    "TargetGroup": group["TargetGroupArn"].rsplit(":", 1)[-1],
+                }
+        return None
+
     def _look(self, expectation: TrafficExpectation) -> TrafficCheck:
         healthy_slot = expectation.healthy_slot_service
         slots = list(expectation.weights)

@@ -189,6 +189,6 @@ def record_summary(record: ReleaseRecord) -> dict[str, Any]:
         "step": f"{record.step_index + 1}/{len(record.steps)} {step.label()}" if step else None,
         "candidateSlot": record.candidate_slot,
         "promoted": record.promoted,
-        "reason": record.events[-1]["reason"] if record.events else "",
+        "reason": record.last_reason,
         "restoreSeconds": record.restore_seconds,
     }

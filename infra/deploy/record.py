@@ -115,6 +115,11 @@ class ReleaseRecord:
         return self.steps[self.step_index] if self.step_index < len(self.steps) else None
 
     @property
+    def last_reason(self) -> str:
+        """Why the release is where it is: the reason of its latest transition."""
+        return next((e["reason"] for e in reversed(self.events) if "reason" in e), "")
+
+    @property
     def restore_seconds(self) -> float | None:
         if self.detected_at is None or self.restored_at is None:
             return None

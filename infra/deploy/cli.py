@@ -1,0 +1,269 @@
+"""``platformctl``: previews, gated updates, progressive releases and promotions.
+
+Exit codes: 0 done (preview clean, update applied, release succeeded); 1 refused or undone
+(a mandatory policy, an unapproved replacement, a release rolled back, aborted, rejected or
+failed); 2 a usage or environment error (the message says what to fix); 3 a release is
+paused or waiting for approval (resume, approve, abort or roll it back).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from infra.deploy.driver import ReleaseDriver, stack_settings
+from infra.deploy.gates import gate_problems
+from infra.deploy.ledger import Ledger, record_summary
+from infra.deploy.machine import CONTROLS
+from infra.deploy.ports import DeployError, PreviewOutcome, StackPort
+from infra.deploy.record import Phase, ReleaseRecord
+from infra.deploy.wiring import RealWorld
+
+EXIT_OK, EXIT_REFUSED, EXIT_ERROR, EXIT_WAITING = 0, 1, 2, 3
+REPOSITORY = Path(__file__).resolve().parents[2]
+STRATEGIES = ("canary", "blue-green")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON document")
+    common.add_argument("--project-dir", type=Path, default=REPOSITORY, help=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(
+        prog="platformctl", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    preview = commands.add_parser("preview", parents=[common], help="preview with the gates")
+    preview.add_argument("stack")
+    preview.add_argument(
+        "--offline", action="store_true", help="the offline engine: no Pulumi CLI, no credentials"
+    )
+    up = commands.add_parser("up", parents=[common], help="preview, gates, then update")
+    up.add_argument("stack")
+    for sub in (preview, up):
+        sub.add_argument(
+            "--allow-replace",
+            action="append",
+            default=[],
+            metavar="URN",
+            help="allow replacing or deleting this protected resource",
+        )
+
+    release = commands.add_parser("release", parents=[common], help="a progressive release")
+    release.add_argument("stack")
+    release.add_argument("service")
+    release.add_argument("--image", required=True, help="tag, digest or tag@digest")
+    release.add_argument("--strategy", choices=STRATEGIES)
+    release.add_argument(
+        "--on-failure",
+        choices=("rollback", "pause"),
+        help="pause instead of rolling back (non-backward-compatible "
+        "migrations); default from platform:delivery.onFailure",
+    )
+
+    promote = commands.add_parser(
+        "promote", parents=[common], help="release the source stack's live image to the target"
+    )
+    promote.add_argument("service")
+    promote.add_argument("--from", dest="source", required=True)
+    promote.add_argument("--to", dest="target", required=True)
+    promote.add_argument("--approve", action="store_true", help="record your approval")
+
+    status = commands.add_parser("status", parents=[common], help="releases in the ledger")
+    status.add_argument("stack", nargs="?")
+
+    for name in CONTROLS:
+        control = commands.add_parser(name, parents=[common], help=f"{name} a release")
+        control.add_argument("stack")
+        control.add_argument("service")
+        control.add_argument("--reason", default="", help="recorded in the ledger")
+    return parser.parse_args(argv)
+
+
+def actor(environ: Mapping[str, str]) -> str:
+    for variable in ("PLATFORM_ACTOR", "GITHUB_ACTOR"):
+        if environ.get(variable):
+            return environ[variable]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class Output:
+    def __init__(self, as_json: bool):
+        self.as_json = as_json
+
+    def line(self, text: str) -> None:
+        # With --json, stdout holds only the document; progress goes to stderr.
+        print(text, file=sys.stderr if self.as_json else sys.stdout, flush=True)
+
+    def document(self, doc: dict[str, Any]) -> None:
+        if self.as_json:
+            print(json.dumps(doc, indent=2, default=str))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    args = parse_args(argv)
+    out = Output(args.json)
+    return execute(args, out, RealWorld(args.project_dir, dict(os.environ), out.line))
+
+
+def execute(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
+    """Runs one command; user and environment mistakes become one line and exit 2."""
+    try:
+        return run(args, out, real)
+    except DeployError as error:
+        out.document({"error": str(error)})
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(
+            "error: interrupted; the ledger holds where the release stopped "
+            "(platformctl status, then resume, rollback or abort)",
+            file=sys.stderr,
+        )
+        return 130
+    except Exception as error:  # a defect of this tool: one line, and the details on request
+        print(f"error: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        if os.environ.get("PLATFORMCTL_DEBUG"):
+            traceback.print_exc()
+        else:
+            print("(set PLATFORMCTL_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def run(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
+    if args.command in ("preview", "up"):
+        return _preview_or_up(args, out, real)
+    if args.command == "status":
+        return _status(args, out, real.ledger())
+    if args.command == "release":
+        driver = ReleaseDriver(real.world(args.stack, actor(real.environ)), args.service)
+        record = driver.start(args.image, strategy=args.strategy, on_failure=args.on_failure)
+        return _finish(record, out)
+    if args.command == "promote":
+        record = real.promote(
+            args.service, args.source, args.target, args.approve, actor(real.environ)
+        )
+        return _finish(record, out)
+    driver = ReleaseDriver(real.world(args.stack, actor(real.environ)), args.service)
+    if args.command == "resume":
+        return _finish(driver.resume(), out)
+    record = driver.command(args.command, args.reason)
+    _finish(record, out)
+    # The command was carried out or handed to the process driving the release.
+    return EXIT_REFUSED if record.phase is Phase.FAILED else EXIT_OK
+
+
+def _preview_or_up(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
+    offline = getattr(args, "offline", False)
+    stack: StackPort = real.offline_stack(args.stack) if offline else real.stack(args.stack)
+    # Settings first: a bad stack file is one clear error before any engine runs.
+    stack_settings(real.project(), stack)
+    outcome = stack.preview(out.line)
+    problems = gate_problems(outcome, set(args.allow_replace))
+    document = _preview_document(args.stack, outcome, problems)
+    if problems or args.command == "preview":
+        _report(out, outcome, problems)
+        out.document(document)
+        return EXIT_REFUSED if problems else EXIT_OK
+    _report(out, outcome, problems)
+    result = stack.up(out.line, "platformctl up")
+    document["applied"] = {"changes": _counts(result.changes)}
+    out.line(f"applied: {_counts(result.changes)}")
+    out.document(document)
+    return EXIT_OK
+
+
+def _counts(changes: Sequence[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for change in changes:
+        counts[change.operation] = counts.get(change.operation, 0) + 1
+    return counts
+
+
+def _preview_document(stack: str, outcome: PreviewOutcome, problems: list[str]) -> dict[str, Any]:
+    return {
+        "stack": stack,
+        "changes": outcome.counts(),
+        "resources": [
+            {"urn": c.urn, "type": c.type, "operation": c.operation,
+             "changedInputs": list(c.changed_inputs), "protected": c.protected}
+            for c in outcome.changes if c.operation != "same"
+        ],
+        "policyViolations": [
+            {"policyPack": f.policy_pack, "policyName": f.policy_name,
+             "enforcementLevel": f.enforcement_level, "urn": f.urn, "message": f.message,
+             "remediation": f.remediation}
+            for f in outcome.findings
+        ],
+        "blocked": bool(problems),
+        "problems": problems,
+    }  # fmt: skip
+
+
+def _report(out: Output, outcome: PreviewOutcome, problems: list[str]) -> None:
+    out.line(
+        "changes: " + (", ".join(f"{n} to {op}" for op, n in outcome.counts().items()) or "none")
+    )
+    advisory = [f for f in outcome.findings if f.enforcement_level != "mandatory"]
+    for finding in advisory:
+        out.line(
+            f"advisory: {finding.policy_pack}/{finding.policy_name} on {finding.urn}: "
+            f"{finding.message}"
+        )
+    for problem in problems:
+        out.line("blocked: " + problem.replace("\n", "\n    "))
+
+
+def _status(args: argparse.Namespace, out: Output, ledger: Ledger) -> int:
+    stacks = [args.stack] if args.stack else ledger.stacks()
+    summaries = []
+    for stack in stacks:
+        for service in ledger.services(stack):
+            record = ledger.read(stack, service)
+            if record is not None:
+                summary = record_summary(record)
+                summary["drivenBy"] = ledger.holder(stack, service)
+                summaries.append(summary)
+    if not summaries:
+        out.line("no releases in the ledger" + (f" for {args.stack}" if args.stack else ""))
+    for s in summaries:
+        out.line(
+            f"{s['stack']}/{s['service']}: {s['phase']} {s['image']} ({s['strategy']}) "
+            f"{s['step'] or ''} - {s['reason']}"
+        )
+    out.document({"releases": summaries})
+    return EXIT_OK
+
+
+def _finish(record: ReleaseRecord, out: Output) -> int:
+    summary = record_summary(record)
+    out.line(
+        f"release {record.id}: {record.phase.value}"
+        + (
+            f" (traffic restored in {record.restore_seconds:.2f}s)"
+            if record.restore_seconds is not None
+            else ""
+        )
+    )
+    out.document({"release": summary, "events": record.events})
+    if record.phase is Phase.SUCCEEDED:
+        return EXIT_OK
+    if record.phase in (Phase.PAUSED, Phase.AWAITING_CONFIRMATION, Phase.PROGRESSING):
+        return EXIT_WAITING
+    return EXIT_REFUSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

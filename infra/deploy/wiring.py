@@ -1,0 +1,170 @@
+"""The real world of ``platformctl``: the Pulumi CLI through the Automation API, Prometheus or
+CloudWatch, the ELBv2 API and the hooks, chosen from each stack's settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from infra.config import StackSettings
+from infra.deploy.driver import ReleaseDriver, World, stack_settings
+from infra.deploy.ledger import Ledger, ledger_directory
+from infra.deploy.ports import (
+    AnalysisTarget,
+    DeployError,
+    Hooks,
+    MetricsSource,
+    Progress,
+    StackPort,
+)
+from infra.deploy.promotion import approval, health_problem, promotable_image
+from infra.deploy.record import ReleaseRecord
+from infra.preview.project import ProjectError, load_project
+from infra.settings.delivery import DeliverySettings
+
+if TYPE_CHECKING:
+    from infra.deploy.elbv2 import ElbTrafficVerifier
+
+# Short timeouts and no hidden retries: the driver retries on its own interval, and a dead
+# endpoint must cost seconds, not minutes.
+AWS_CLIENT_CONFIG: dict[str, Any] = {
+    "connect_timeout": 5,
+    "read_timeout": 10,
+    "retries": {"total_max_attempts": 2, "mode": "standard"},
+}
+
+
+class RealWorld:
+    def __init__(self, project_dir: Path, environ: Mapping[str, str], progress: Progress):
+        self.project_dir = Path(project_dir)
+        self.environ = dict(environ)
+        self.progress = progress
+
+    def project(self) -> str:
+        try:
+            return load_project(self.project_dir).name
+        except ProjectError as error:
+            raise DeployError(str(error)) from None
+
+    def ledger(self) -> Ledger:
+        from infra.deploy.automation import backend_url
+
+        return Ledger(
+            ledger_directory(
+                self.project_dir, backend_url(self.project_dir, self.environ), self.environ
+            )
+        )
+
+    def stack(self, name: str) -> StackPort:
+        from infra.deploy.automation import AutomationStack, repository_policy_packs
+
+        packs, config = repository_policy_packs(name)
+        return AutomationStack(
+            self.project_dir, name, policy_packs=packs, policy_pack_config=config,
+            env=self.environ,
+        )  # fmt: skip
+
+    def offline_stack(self, name: str) -> StackPort:
+        from infra.deploy.automation import repository_policy_packs
+        from infra.deploy.offline_stack import OfflineStack
+        from infra.preview.policy_run import PolicyPackSource
+
+        packs, config = repository_policy_packs(name)
+        return OfflineStack(
+            self.project_dir, name, policy_packs=[PolicyPackSource(p, config) for p in packs]
+        )
+
+    def metrics(self, settings: StackSettings) -> MetricsSource:
+        analysis = settings.platform.delivery.analysis
+        if analysis.provider == "prometheus":
+            from infra.deploy.prometheus import PrometheusSource
+
+            return PrometheusSource(analysis.prometheus_url)
+        from infra.deploy.cloudwatch import CloudWatchSource
+
+        elbv2 = self.traffic(settings)
+
+        def dimensions(target: AnalysisTarget, slot: str) -> Mapping[str, str] | None:
+            return elbv2.cloudwatch_dimensions(
+                target.namespace, target.service, f"{target.service}-{slot}"
+            )
+
+        return CloudWatchSource(self._client("cloudwatch", settings.region), dimensions)
+
+    def traffic(self, settings: StackSettings) -> ElbTrafficVerifier:
+        from infra.deploy.elbv2 import ElbTrafficVerifier
+
+        # The controller tags what it creates with the cluster's name (components/cluster.py).
+        cluster = f"{settings.name_prefix}-eks"
+        return ElbTrafficVerifier(self._client("elbv2", settings.region), cluster)
+
+    def hooks(self, delivery: DeliverySettings) -> Hooks:
+        from infra.deploy.hooks import HookRunner
+
+        return HookRunner(delivery.hooks)
+
+    def _client(self, service: str, region: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(service, region_name=region, config=Config(**AWS_CLIENT_CONFIG))
+
+    def world(self, name: str, actor: str) -> World:
+        stack = self.stack(name)
+        settings = stack_settings(self.project(), stack)
+        return World(
+            project=self.project(),
+            stack=stack,
+            metrics_for=self.metrics,
+            traffic=self.traffic(settings),
+            hooks_for=self.hooks,
+            ledger=self.ledger(),
+            progress=self.progress,
+            actor=actor,
+        )
+
+    def promote(self, service: str, source: str, target: str, approve: bool, actor: str
+                ) -> ReleaseRecord:  # fmt: skip
+        if source == target:
+            raise DeployError(f"--from and --to are both {source}; allowed: two stacks")
+        source_world = self.world(source, actor)
+        source_settings = stack_settings(source_world.project, source_world.stack)
+        target_world = self.world(target, actor)
+        target_settings = stack_settings(target_world.project, target_world.stack)
+        driver = ReleaseDriver(target_world, service)
+        live = next(s for s in source_settings.platform.app.services if s.name == service)
+        candidate = promotable_image(
+            service, source, source_world.ledger.history(source, service),
+            live.release.slot(live.release.live).image,
+            target_settings.platform.delivery.promotion.source_soak_minutes,
+            source_world.clock.now(),
+        )  # fmt: skip
+        problem = health_problem(live_health(source_world, source_settings, service))
+        if problem is not None:
+            raise DeployError(f"{candidate.image} is not healthy on {source} now: {problem}")
+        approvals = approval(
+            target, target_settings.platform.delivery.promotion.require_approval, approve,
+            actor, self.environ, target_world.clock.now(),
+        )  # fmt: skip
+        self.progress(
+            f"promoting {service} {candidate.image} from {source} (release "
+            f"{candidate.source_release}) to {target}"
+        )
+        return driver.start(candidate.image, approvals=approvals)
+
+
+def live_health(world: World, settings: StackSettings, service: str) -> list[Any]:
+    """One round of the analysis's threshold checks on the live slot, as it serves now."""
+    analysis = settings.platform.delivery.analysis
+    live = next(s for s in settings.platform.app.services if s.name == service).release.live
+    target = AnalysisTarget(
+        stack=settings.stack, service=service, namespace=service, candidate_slot=live,
+        live_slot=live, window_seconds=analysis.window_seconds,
+    )  # fmt: skip
+    metrics = world.metrics_for(settings)
+    return [
+        metrics.measure(m.model_copy(update={"ratio_to_live": None}), target)
+        for m in analysis.metrics
+        if m.threshold_range is not None
+    ]
