@@ -64,7 +64,7 @@ def test_errors_at_the_second_step_roll_back_there_with_one_routing_only_up(tmp_
     assert record.phase is Phase.ROLLED_BACK
     assert [message for message, _ in weights] == [
         "deploy", "set-weight 5%", "set-weight 25%", "rollback: traffic back to blue",
-        "scale down green after rollback",
+        "scale-down green after rollback",
     ]  # fmt: skip
     assert weights[3][1] == {BLUE: 100, GREEN: 0}
     assert changed_types(world, "rollback") == {INGRESS}
@@ -241,7 +241,7 @@ def test_rollback_after_the_old_slot_was_scaled_down_warms_it_first(tmp_path):
     assert ups[-3:] == [
         "warm up the previous slot for rollback",
         "rollback: traffic back to blue",
-        "scale down green after rollback",
+        "scale-down green after rollback",
     ]
     release = world.release()
     assert (release["live"], release["blue"].get("scaledDown")) == ("blue", False)
@@ -256,7 +256,7 @@ def test_blue_green_switches_in_one_up_and_a_post_promotion_failure_switches_bac
     record = world.driver().start("1.5.0", strategy="blue-green")
     assert record.phase is Phase.ROLLED_BACK and record.promoted
     assert [m for m, _ in weights] == [
-        "deploy", "promote", "rollback: traffic back to blue", "scale down green after rollback",
+        "deploy", "promote", "rollback: traffic back to blue", "scale-down green after rollback",
     ]  # fmt: skip
     assert weights[1][1] == {BLUE: 0, GREEN: 100}
     assert weights[2][1] == {BLUE: 100, GREEN: 0}
@@ -335,3 +335,50 @@ def test_an_image_already_live_or_invalid_is_refused_before_anything_is_written(
         world.driver().start("registry.example.com/chat-api:1.5.0")
     assert (world.stack.project_dir / "Pulumi.dev.yaml").read_text() == before
     assert world.world.ledger.read("dev", "chat-api") is None
+
+
+def test_a_webhook_receives_a_json_event_for_every_phase_change(tmp_path, server):
+    from infra.deploy.hooks import HookRunner
+    from infra.settings.delivery import Hooks
+
+    world = release_world(tmp_path)
+    runner = HookRunner(Hooks.model_validate({"notify": [server.base + "/events"]}))
+    world.world.hooks_for = lambda delivery: runner
+    record = world.driver().start("1.5.0")
+    received = [json.loads(r.body) for r in server.to("/events")]
+    transitions = [e for e in record.events if "reason" in e]
+    assert [(e["from"], e["phase"], e["reason"]) for e in received] == [
+        (e["from"], e["phase"], e["reason"]) for e in transitions
+    ]
+    assert received[-1]["phase"] == "Succeeded"
+    assert {r.headers["content-type"] for r in server.to("/events")} == {"application/json"}
+    assert all(e["release"] == record.id and e["image"] == "1.5.0" for e in received)
+
+
+def test_ci_sending_promote_now_then_abort_ends_aborted_with_traffic_back_on_blue(tmp_path):
+    world = release_world(tmp_path, delivery=FOUR_STEPS)
+    ledger = world.world.ledger
+    world.clock.at(30, lambda: ledger.send("dev", "chat-api", Control("promote-now", "ci", 0)))
+    # The promotion lands; the abort arrives while the old slot is still warm.
+    world.clock.at(60, lambda: ledger.send("dev", "chat-api", Control("abort", "ci", 0)))
+    weights = record_weights(world)
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.ABORTED and record.promoted
+    assert weights[-2] == ("rollback: traffic back to blue", {BLUE: 100, GREEN: 0})
+    assert world.release()["live"] == "blue"
+
+
+def test_abort_during_the_confirm_gate_wins_over_a_later_approval(tmp_path):
+    world = release_world(tmp_path, delivery=CONFIRMED)
+    ledger = world.world.ledger
+
+    def abort_then_approve() -> None:
+        ledger.send("dev", "chat-api", Control("abort", "ops", 0))
+        ledger.send("dev", "chat-api", Control("approve", "ops", 0))
+
+    world.clock.at(300, abort_then_approve)
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.ABORTED
+    assert world.release()["candidateWeight"] == 0
+    assert record.approvals == []
+    assert any(e.get("ignored") == "approve by ops" for e in record.events)

@@ -8,10 +8,15 @@ paused or waiting for approval (resume, approve, abort or roll it back).
 
 from __future__ import annotations
 
+import os
+
+# As in infra.preview: gRPC's notices (a fork while the packs' channels are open) are noise
+# in a CI log. Must be set before grpc is imported.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
 import argparse
 import getpass
 import json
-import os
 import signal
 import sys
 import traceback

@@ -167,7 +167,7 @@ class ReleaseDriver:
         with ledger.lock(stack, self.service, command):
             self.record = self._current()
             transition = machine.control(self.record, command, by)
-            if command == "approve":
+            if command == "approve" and transition is not None:
                 self._approve(by)
             if transition is None:
                 self._say(
@@ -451,7 +451,7 @@ class ReleaseDriver:
         )
         try:
             self._set_release(machine.scale_down_config(self._release(), record.candidate_slot))
-            self._up(f"scale down {record.candidate_slot} after rollback")
+            self._up(f"scale-down {record.candidate_slot} after rollback")
         except DeployError as error:
             self._event(note=f"could not scale down {record.candidate_slot}: {error}")
             self._save()
@@ -517,9 +517,9 @@ class ReleaseDriver:
             record.stack, record.service, record.controls_seen
         ):
             record.controls_seen += 1
-            if control.command == "approve":
-                self._approve(control.by)
             transition = machine.control(record, control.command, control.by)
+            if control.command == "approve" and transition is not None:
+                self._approve(control.by)
             if transition is None:
                 self._event(ignored=f"{control.command} by {control.by}")
                 self._save()
