@@ -68,7 +68,7 @@ class AppArgs:
 
 
 class App(pulumi.ComponentResource):
-    """``releases`` (service -> live slot, strategy and percent per slot) is what the
+    """``releases`` (service -> live slot, strategy, percent and image per slot) is what the
     release driver reads back after an ``up``."""
 
     releases: dict[str, dict[str, object]]
@@ -85,6 +85,9 @@ class App(pulumi.ComponentResource):
                 "live": service.live,
                 "strategy": service.strategy,
                 "weights": weights(service),
+                # What each slot runs: the driver compares it with the stack file before a
+                # release, and a promotion reads the source's live image from here.
+                "images": {name: slot.image for name, slot in service.slots.items()},
             }
         self.register_outputs({"releases": self.releases})
 

@@ -73,6 +73,8 @@ class ScriptedMetrics:
         self.stack = stack
         self.service = service
         self.judge: Callable[[int, MetricCheck], Verdict] = lambda weight, metric: Verdict.PASS
+        # The source cannot be asked at all (down, refused): an error, not "no data".
+        self.source_down = False
         self.calls: list[tuple[str, int, str]] = []
 
     def weight(self) -> int:
@@ -82,12 +84,12 @@ class ScriptedMetrics:
 
     def measure(self, metric: MetricCheck, target: AnalysisTarget) -> Measurement:
         weight = self.weight()
-        verdict = self.judge(weight, metric)
         self.calls.append((metric.name, weight, target.candidate_slot))
-        return Measurement(
-            metric.name, verdict, f"scripted {verdict.value} at {weight}%",
-            value=1.0, error=verdict is Verdict.INCONCLUSIVE,
-        )  # fmt: skip
+        if self.source_down:
+            return Measurement(metric.name, Verdict.INCONCLUSIVE, "source down", error=True)
+        verdict = self.judge(weight, metric)
+        value = None if verdict is Verdict.INCONCLUSIVE else 1.0
+        return Measurement(metric.name, verdict, f"scripted {verdict.value} at {weight}%", value)
 
 
 class RecordingTraffic:

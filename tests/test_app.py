@@ -164,6 +164,7 @@ def test_when_green_is_live_it_gets_the_live_share_and_blue_becomes_the_candidat
         "live": "green",
         "strategy": "canary",
         "weights": {"blue": 25, "green": 75},
+        "images": {"blue": "1.4.2", "green": "1.5.0"},
     }
 
 

@@ -77,11 +77,11 @@ def test_errors_at_the_second_step_roll_back_there_with_one_routing_only_up(tmp_
 
 def test_a_metrics_source_that_is_down_rolls_back_and_never_counts_as_success(tmp_path):
     world = release_world(tmp_path)
-    world.metrics.judge = lambda weight, metric: Verdict.INCONCLUSIVE
+    world.metrics.source_down = True
     record = world.driver().start("1.5.0")
     assert record.phase is Phase.ROLLED_BACK
     reason = next(e["reason"] for e in record.events if e.get("phase") == "RollingBack")
-    assert "inconclusive" in reason
+    assert "inconclusive" in reason and "consecutiveErrorLimit 2" in reason
     assert world.release()["live"] == "blue"
 
 
@@ -103,7 +103,7 @@ def test_on_failure_pause_keeps_traffic_for_a_release_with_a_one_way_migration(t
     record = world.driver().start("1.5.0", on_failure="pause")
     assert record.phase is Phase.PAUSED
     assert world.release()["candidateWeight"] == 25
-    rolled = world.driver().command("rollback", "migration cannot be undone; fix forward")
+    rolled = world.driver().command("rollback", "migration cannot be undone; fix forward").record
     assert rolled.phase is Phase.ROLLED_BACK
     assert world.release()["candidateWeight"] == 0
 
@@ -156,7 +156,7 @@ def test_abort_during_analysis_takes_effect_at_once_and_a_second_abort_is_a_no_o
     assert record.phase is Phase.ABORTED
     # The bake was 60 s: the abort landed in its first round, not after it.
     assert world.clock.time - world.clock.start < 60
-    again = world.driver().command("abort")
+    again = world.driver().command("abort").record
     assert again.phase is Phase.ABORTED
     assert "nothing to change" in world.lines[-1]
 
@@ -235,7 +235,7 @@ def test_rollback_within_the_scale_down_delay_is_one_routing_only_up(tmp_path):
 def test_rollback_after_the_old_slot_was_scaled_down_warms_it_first(tmp_path):
     world = release_world(tmp_path)
     assert world.driver().start("1.5.0").phase is Phase.SUCCEEDED
-    record = world.driver().command("rollback", "a bug found after release")
+    record = world.driver().command("rollback", "a bug found after release").record
     assert record.phase is Phase.ROLLED_BACK
     ups = [e["up"] for e in record.events if "up" in e]
     assert ups[-3:] == [

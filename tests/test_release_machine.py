@@ -146,8 +146,15 @@ def test_abort_wins_from_any_live_phase_and_is_idempotent(phase):
     assert transition is not None
     assert transition.phase is Phase.ROLLING_BACK
     assert transition.rollback_ends_in is Phase.ABORTED
-    assert machine.control(canary_record(phase=Phase.ROLLING_BACK), "abort", "ci") is None
+    aborting = canary_record(phase=Phase.ROLLING_BACK, rollback_ends_in=Phase.ABORTED)
+    assert machine.control(aborting, "abort", "ci") is None
     assert machine.control(canary_record(phase=Phase.ABORTED), "abort", "ci") is None
+    # An abort during a rollback for a failure does not stop it; it renames its ending.
+    failing = canary_record(phase=Phase.ROLLING_BACK, rollback_ends_in=Phase.ROLLED_BACK)
+    renamed = machine.control(failing, "abort", "ci")
+    assert renamed is not None and renamed.phase is Phase.ROLLING_BACK
+    assert renamed.rollback_ends_in is Phase.ABORTED
+    assert machine.control(failing, "pause", "ci") is None
 
 
 def test_promote_now_skips_to_the_promotion_and_after_it_to_the_scale_down():

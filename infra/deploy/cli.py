@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from infra.deploy.driver import ReleaseDriver, stack_settings
+from infra.deploy.driver import ReleaseDriver, SystemClock, send_command, stack_settings
 from infra.deploy.gates import gate_problems
 from infra.deploy.ledger import Ledger, record_summary
 from infra.deploy.machine import CONTROLS
@@ -161,13 +161,29 @@ def run(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
             args.service, args.source, args.target, args.approve, actor(real.environ)
         )
         return _finish(record, out)
+    return _control(args, out, real)
+
+
+def _control(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
+    """A command for a release: handed to the process driving it when there is one (which
+    needs only the ledger: no CLI, no stack), otherwise carried out here."""
+    by = actor(real.environ) + (f" ({args.reason})" if args.reason else "")
+    queued = send_command(
+        real.ledger(), args.stack, args.service, args.command, by, SystemClock(), args.reason
+    )
+    if queued is not None:
+        out.line(f"{args.command} taken by the process driving release {queued.id}")
+        out.document({"release": record_summary(queued), "queued": True})
+        return EXIT_OK
     driver = ReleaseDriver(real.world(args.stack, actor(real.environ)), args.service)
     if args.command == "resume":
         return _finish(driver.resume(), out)
-    record = driver.command(args.command, args.reason)
-    _finish(record, out)
-    # The command was carried out or handed to the process driving the release.
-    return EXIT_REFUSED if record.phase is Phase.FAILED else EXIT_OK
+    record = driver.command(args.command, args.reason).record
+    code = _finish(record, out)
+    # Undoing or pausing did what was asked unless the rollback itself failed.
+    if args.command in ("abort", "rollback", "pause") and record.phase is not Phase.FAILED:
+        return EXIT_OK
+    return code
 
 
 def _preview_or_up(args: argparse.Namespace, out: Output, real: RealWorld) -> int:

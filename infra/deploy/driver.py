@@ -7,7 +7,9 @@ come from :mod:`infra.deploy.machine`; this module only acts on the world and re
 
 from __future__ import annotations
 
+import queue
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ from infra.deploy.ports import (
     TrafficVerifier,
     UpOutcome,
 )
-from infra.deploy.record import Phase, ReleaseRecord, StepKind
+from infra.deploy.record import TERMINAL, Phase, ReleaseRecord, StepKind
 from infra.settings.app import ServiceSettings
 from infra.settings.delivery import DeliverySettings
 
@@ -73,6 +75,92 @@ class _WaitingClock:
         return self._clock.now()
 
 
+@dataclass(frozen=True)
+class CommandResult:
+    record: ReleaseRecord
+    # Handed to the process driving the release, rather than carried out here.
+    queued: bool
+
+
+def send_command(
+    ledger: Ledger, stack: str, service: str, command: str, by: str, clock: Clock,
+    reason: str = "",
+) -> ReleaseRecord | None:  # fmt: skip
+    """Queues ``command`` for the process driving the release and waits until it is taken;
+    None when no process drives it (or it stopped before taking the command), so the caller
+    carries the command out itself. Needs only the ledger: no stack, no CLI."""
+    deadline = clock.now() + COMMAND_HANDOVER_SECONDS
+    while True:
+        if ledger.holder(stack, service) is None:
+            return None
+        record = ledger.read(stack, service)
+        if record is not None and not record.terminal:
+            break
+        # A release is starting (its record not written yet), finishing, or being rolled
+        # back by another command: look again in a moment.
+        if clock.now() >= deadline:
+            raise DeployError(
+                f"{service} on {stack} is busy ({ledger.holder(stack, service)}); send "
+                f"{command} again in a moment"
+            )
+        clock.sleep(0.1)
+    position = ledger.control_count(stack, service)
+    ledger.send(stack, service, Control(command, by, clock.now(), reason, record.id))
+    while clock.now() < deadline:
+        current = ledger.read(stack, service)
+        if current is not None and current.controls_seen > position:
+            return current
+        if ledger.holder(stack, service) is None:
+            return None
+        clock.sleep(0.1)
+    raise DeployError(
+        f"{command} is queued for release {record.id}, but the process driving it has not "
+        f"taken it within {COMMAND_HANDOVER_SECONDS}s ({ledger.holder(stack, service)}); it "
+        "will act on it at its next look"
+    )
+
+
+COMMAND_HANDOVER_SECONDS = 30
+
+
+class _Notifier:
+    """Sends phase-change events from a background thread, in order: a slow or dead webhook
+    never delays a rollback. Failures are collected for the ledger."""
+
+    def __init__(self, hooks: Callable[[], Hooks]):
+        self._hooks = hooks
+        self._queue: queue.Queue[Mapping[str, Any] | None] = queue.Queue()
+        self._failed: list[str] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def send(self, event: Mapping[str, Any]) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, daemon=True, name="notify")
+            self._thread.start()
+        self._queue.put(event)
+
+    def _run(self) -> None:
+        while (event := self._queue.get()) is not None:
+            failures = self._hooks().notify(event)
+            with self._lock:
+                self._failed += failures
+            self._queue.task_done()
+        self._queue.task_done()
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Waits (bounded) until every event so far was sent, so the last phase is out before
+        the process ends."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def failures(self) -> list[str]:
+        with self._lock:
+            failed, self._failed = self._failed, []
+        return failed
+
+
 class _Interrupted(Exception):
     def __init__(self, transition: Transition):
         self.transition = transition
@@ -110,6 +198,7 @@ class ReleaseDriver:
         self.settings = stack_settings(world.project, world.stack)
         self.index = service_index(self.settings, service)
         self.record: ReleaseRecord | None = None
+        self._notifier = _Notifier(lambda: world.hooks_for(self.delivery))
 
     # --- entry points ---------------------------------------------------------------------
 
@@ -124,13 +213,16 @@ class ReleaseDriver:
         ledger, stack = self.world.ledger, self.world.stack.name
         with ledger.lock(stack, self.service, f"release {image}"):
             current = ledger.read(stack, self.service)
-            if current is not None and not current.terminal:
+            if current is not None and (not current.terminal or current.phase is Phase.FAILED):
                 raise DeployError(
                     f"release {current.id} of {self.service} on {stack} is {current.phase.value}"
                     f" at step {current.step_index + 1}/{len(current.steps)}; finish it first "
                     f"(platformctl resume|rollback|abort {stack} {self.service})"
                 )
+            self._refuse_stale_stack_file()
             record = self._new_record(image, strategy, on_failure, approvals)
+            # Commands queued for earlier releases are history, not instructions.
+            record.controls_seen = ledger.control_count(stack, self.service)
             if current is not None:
                 ledger.archive(current)
             self.record = record
@@ -147,62 +239,68 @@ class ReleaseDriver:
                 self._say(f"release {self.record.id} is {self.record.phase.value}; nothing to do")
                 return self.record
             if self.record.phase is Phase.PAUSED:
-                # A human looked and chose to go on: the step starts over with clean counts.
-                self.record.counters = machine.AnalysisCounters()
+                # A human looked and chose to go on: an earlier failure is no longer pending.
+                self.record.detected_at = None
                 self._transition(Transition(Phase.PROGRESSING, f"resumed by {self.world.actor}"))
             return self._drive()
 
-    def command(self, command: str, reason: str = "") -> ReleaseRecord:
+    def command(self, command: str, reason: str = "") -> CommandResult:
         """abort, pause, resume, promote-now, approve or rollback, from any process: queued
         for the process driving the release, or carried out here when none is."""
         ledger, stack = self.world.ledger, self.world.stack.name
-        record = self._current()
         by = self.world.actor + (f" ({reason})" if reason else "")
-        if ledger.holder(stack, self.service) is not None:
-            ledger.send(stack, self.service, Control(command, by, self.world.clock.now(), reason))
-            self._say(f"{command} sent to the process driving release {record.id}")
-            return record
+        queued = send_command(ledger, stack, self.service, command, by, self.world.clock, reason)
+        if queued is not None:
+            self._say(f"{command} sent to the process driving release {queued.id}")
+            return CommandResult(queued, queued=True)
         if command == "resume":
-            return self.resume()
+            return CommandResult(self.resume(), queued=False)
         with ledger.lock(stack, self.service, command):
             self.record = self._current()
-            transition = machine.control(self.record, command, by)
+            # Commands sent before this one (to a process that has since died) come first.
+            self._take_commands()
+            transition = machine.control(self._record(), command, by)
             if command == "approve" and transition is not None:
                 self._approve(by)
-            if transition is None:
+            if transition is not None:
+                self._transition(self._detecting(transition))
+            elif self._record().phase is not Phase.ROLLING_BACK:
                 self._say(
-                    f"{command}: release {self.record.id} is {self.record.phase.value}; "
-                    "nothing to change"
+                    f"{command}: release {self._record().id} is "
+                    f"{self._record().phase.value}; nothing to change"
                 )
                 self._save()
-                return self.record
-            self._transition(transition)
-            if self.record.phase is Phase.PAUSED:
-                return self.record
-            return self._drive()
+                return CommandResult(self._record(), queued=False)
+            if self._record().phase in (Phase.PAUSED, *TERMINAL):
+                return CommandResult(self._record(), queued=False)
+            # An interrupted rollback, an approval or promote-now: carry the release on here.
+            return CommandResult(self._drive(), queued=False)
 
     # --- the loop ---------------------------------------------------------------------------
 
     def _drive(self) -> ReleaseRecord:
-        record = self._record()
-        while not record.terminal:
-            try:
+        try:
+            while True:
+                # Also after the last step: a rollback sent during it is not lost.
                 self._take_commands()
                 record = self._record()
+                if record.terminal:
+                    return record
                 if record.phase is Phase.PAUSED:
                     self._say(
                         f"paused: {record.last_reason}; continue with "
                         f"platformctl resume {record.stack} {record.service}"
                     )
-                    break
-                if record.phase is Phase.ROLLING_BACK:
-                    self._roll_back()
-                else:
-                    self._transition(self._perform())
-            except _Interrupted as interrupted:
-                self._transition(interrupted.transition)
-            record = self._record()
-        return record
+                    return record
+                try:
+                    if record.phase is Phase.ROLLING_BACK:
+                        self._roll_back()
+                    else:
+                        self._transition(self._perform())
+                except _Interrupted as interrupted:
+                    self._transition(self._detecting(interrupted.transition))
+        finally:
+            self._notifier.flush()
 
     def _perform(self) -> Transition:
         record = self._record()
@@ -210,7 +308,6 @@ class ReleaseDriver:
         assert step is not None
         if record.step_started_at is None:
             record.step_started_at = self.world.clock.now()
-            record.counters = machine.AnalysisCounters()
         record.events.append({"at": self.world.clock.now(), "step": step.label(), "started": True})
         self._save()
         self._say(f"step {record.step_index + 1}/{len(record.steps)}: {step.label()}")
@@ -224,7 +321,13 @@ class ReleaseDriver:
             StepKind.PROMOTE: self._promote,
             StepKind.SCALE_DOWN: self._scale_down,
         }[step.kind]
-        return perform()
+        try:
+            return perform()
+        except DeployError as error:
+            # A permission refused, config that could not be written: the step failed, and
+            # whatever it had applied is undone like any other failure.
+            self._record().detected_at = self.world.clock.now()
+            return machine.step_failed(self._record(), "fail", f"{step.label()} failed: {error}")
 
     # --- steps --------------------------------------------------------------------------------
 
@@ -312,6 +415,9 @@ class ReleaseDriver:
         )
         metrics = self.world.metrics_for(self.settings)
         rounds = max(1, step.seconds // analysis.interval_seconds)
+        # Every window starts clean, also one resumed after a kill or a pause: results from
+        # before the interruption say nothing about the traffic after it.
+        record.counters = machine.AnalysisCounters()
         for number in range(1, rounds + 1):
             self._wait(analysis.interval_seconds)
             measurements = [metrics.measure(check, target) for check in checks]
@@ -410,8 +516,8 @@ class ReleaseDriver:
         record = self._record()
         if record.detected_at is None:
             record.detected_at = self.world.clock.now()
-        release = self._release()
         try:
+            release = self._release()
             if machine.needs_warm_up(release, record):
                 warm = {
                     **release,
@@ -421,24 +527,23 @@ class ReleaseDriver:
                 self._up("warm up the previous slot for rollback")
             self._set_release(machine.rollback_config(self._release(), record))
             self._up("rollback: traffic back to " + record.previous_live)
+            problem = self._verify(
+                self._weights(live=100, candidate=0),
+                record.previous_live,
+                self.delivery.verify_timeout_seconds,
+            )
         except DeployError as error:
+            problem = f"it could not be applied ({error})"
+        record = self._record()
+        if problem is not None:
             self._transition(
                 Transition(
                     Phase.FAILED,
-                    f"rollback could not be applied ({error}); traffic may still reach "
+                    f"rollback not confirmed: {problem}; traffic may still reach "
                     f"{record.candidate_slot}: fix the cause, then platformctl rollback "
                     f"{record.stack} {record.service}",
                 )
             )
-            return
-        problem = self._verify(
-            self._weights(live=100, candidate=0),
-            record.previous_live,
-            self.delivery.verify_timeout_seconds,
-        )
-        record = self._record()
-        if problem is not None:
-            self._transition(Transition(Phase.FAILED, f"rollback applied, but {problem}"))
             return
         record.restored_at = self.world.clock.now()
         ending = record.rollback_ends_in or Phase.ROLLED_BACK
@@ -517,6 +622,10 @@ class ReleaseDriver:
             record.stack, record.service, record.controls_seen
         ):
             record.controls_seen += 1
+            if control.release and control.release != record.id:
+                self._event(ignored=f"{control.command} by {control.by} for {control.release}")
+                self._save()
+                continue
             transition = machine.control(record, control.command, control.by)
             if control.command == "approve" and transition is not None:
                 self._approve(control.by)
@@ -526,8 +635,16 @@ class ReleaseDriver:
                 continue
             if interrupt:
                 raise _Interrupted(transition)
-            self._transition(transition)
+            self._transition(self._detecting(transition))
             record = self._record()
+
+    def _detecting(self, transition: Transition) -> Transition:
+        """A human's rollback starts the restore clock when it is given."""
+        record = self._record()
+        if transition.phase is Phase.ROLLING_BACK and record.phase is not Phase.ROLLING_BACK:
+            record.detected_at = self.world.clock.now()
+            record.restored_at = None
+        return transition
 
     def _approve(self, by: str) -> None:
         record = self._record()
@@ -616,6 +733,27 @@ class ReleaseDriver:
         stack_settings(self.world.project, self.world.stack, config)
         return record
 
+    def _refuse_stale_stack_file(self) -> None:
+        """The stack file is the release state: if the deployed stack serves something else
+        (a release from another checkout that was not committed), releasing from this file
+        could deploy onto the slot that is serving."""
+        deployed = (self.world.stack.outputs().get("releases") or {}).get(self.service)
+        if not isinstance(deployed, Mapping):
+            return
+        release = self._service().release
+        described = {
+            "live": release.live,
+            "images": {slot: release.slot(slot).image for slot in ("blue", "green")},
+        }
+        differs = [k for k in ("live", "images") if k in deployed and deployed[k] != described[k]]
+        if differs:
+            raise DeployError(
+                f"Pulumi.{self.world.stack.name}.yaml is stale for {self.service}: the deployed "
+                f"stack has {', '.join(f'{k}={deployed[k]}' for k in differs)}, the file "
+                f"{', '.join(f'{k}={described[k]}' for k in differs)}; use the stack file of "
+                "the last release (the release workflow commits it) before releasing again"
+            )
+
     def _current(self) -> ReleaseRecord:
         record = self.world.ledger.read(self.world.stack.name, self.service)
         if record is None:
@@ -630,7 +768,10 @@ class ReleaseDriver:
         return self.record
 
     def _save(self) -> None:
-        self.world.ledger.write(self._record())
+        record = self._record()
+        for failure in self._notifier.failures():
+            record.events.append({"at": self.world.clock.now(), "note": failure})
+        self.world.ledger.write(record)
 
     def _event(self, **details: Any) -> None:
         self._record().events.append({"at": self.world.clock.now(), **details})
@@ -647,9 +788,7 @@ class ReleaseDriver:
             "image": self.record.image,
             **event,
         }
-        for failure in self.world.hooks_for(self.delivery).notify(notice):
-            self._event(note=failure)
-            self._save()
+        self._notifier.send(notice)
 
     def _say(self, line: str) -> None:
         self.world.progress(line)

@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -55,6 +56,8 @@ class Control:
     by: str
     at: float
     reason: str = ""
+    # The release it is meant for: a command never reaches a later release by accident.
+    release: str = ""
 
 
 class Ledger:
@@ -91,13 +94,14 @@ class Ledger:
         history.mkdir(parents=True, exist_ok=True)
         target = history / f"{record.service}-{record.id}.json"
         target.write_text(json.dumps(record.to_json(), indent=1))
-        self._path(record.stack, record.service, ".controls.jsonl").unlink(missing_ok=True)
 
     def history(self, stack: str, service: str) -> list[ReleaseRecord]:
         folder = self.directory / stack / "history"
+        # Only this service's files: `chat-*` would also match chat-api's.
         records = [
             ReleaseRecord.from_json(json.loads(p.read_text()))
             for p in folder.glob(f"{service}-*.json")
+            if _RELEASE_ID.fullmatch(p.stem[len(service) + 1 :])
         ]
         current = self.read(stack, service)
         if current is not None and current.id not in {r.id for r in records}:
@@ -126,12 +130,19 @@ class Ledger:
             os.close(fd)
 
     def controls(self, stack: str, service: str, seen: int) -> list[Control]:
+        """Commands after the first ``seen``; a line still being written is left for later."""
+        return [Control(**json.loads(line)) for line in self._lines(stack, service)[seen:]]
+
+    def control_count(self, stack: str, service: str) -> int:
+        return len(self._lines(stack, service))
+
+    def _lines(self, stack: str, service: str) -> list[str]:
         path = self._path(stack, service, ".controls.jsonl")
         try:
-            lines = path.read_text().splitlines()
+            text = path.read_text()
         except FileNotFoundError:
             return []
-        return [Control(**json.loads(line)) for line in lines[seen:] if line.strip()]
+        return text.split("\n")[:-1]
 
     # --- the lock -----------------------------------------------------------------------------
 
@@ -159,22 +170,46 @@ class Ledger:
             )
             handle.flush()
             yield
+            # A holder that ends normally says so; a killed one leaves its pid, which
+            # `holder` finds dead.
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
         finally:
             handle.close()
 
     def holder(self, stack: str, service: str) -> str | None:
-        """Who drives the release now, or None when no live process holds the lock."""
-        path = self._path(stack, service, ".lock")
-        if not path.exists():
+        """Who drives the release now, or None. Read from the lock file, never by taking the
+        lock: a probe that locked, even briefly, would make a real release fail at random."""
+        try:
+            text = self._path(stack, service, ".lock").read_text().strip()
+        except FileNotFoundError:
             return None
-        with path.open("a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                return handle.read().strip() or "another process"
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        found = _HOLDER.match(text)
+        if found is None:
             return None
+        if found["host"] == socket.gethostname() and not _alive(int(found["pid"])):
+            return None
+        return text
+
+
+_HOLDER = re.compile(r"pid (?P<pid>\d+) on (?P<host>\S+) ")
+_RELEASE_ID = re.compile(r"\d{8}T\d{6}-[0-9a-f]{4}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie has exited: it holds no lock any more.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[-1][:1] != "Z"
+    except OSError:
+        return True
 
 
 def record_summary(record: ReleaseRecord) -> dict[str, Any]:

@@ -83,19 +83,20 @@ def scale_down_config(release: dict[str, Any], slot: str) -> dict[str, Any]:
 
 
 def rollback_config(release: dict[str, Any], record: ReleaseRecord) -> dict[str, Any]:
-    """Traffic back to the previous live slot, touching only routing: weight 0, and ``live``
-    flipped back when the release had already been promoted."""
+    """Traffic back to the previous live slot, touching only routing: weight 0 and ``live``
+    on the previous slot (a no-op unless the flip had been written, which the config, not the
+    record, tells: a promotion may have been written and applied, then interrupted)."""
     new = copy.deepcopy(release)
     new["candidateWeight"] = 0
-    if record.promoted:
-        new["live"] = record.previous_live
+    new["live"] = record.previous_live
+    if _slot(new, record.previous_live).get("scaledDown"):
         new[record.previous_live] = {**_slot(new, record.previous_live), "scaledDown": False}
     return new
 
 
 def needs_warm_up(release: dict[str, Any], record: ReleaseRecord) -> bool:
     """A rollback after the old slot was scaled down must start it again first."""
-    return record.promoted and bool(_slot(release, record.previous_live).get("scaledDown"))
+    return bool(_slot(release, record.previous_live).get("scaledDown"))
 
 
 # --- analysis -------------------------------------------------------------------------------
@@ -110,13 +111,15 @@ def round_verdict(measurements: Sequence[Measurement]) -> Verdict:
 
 
 def count(counters: AnalysisCounters, measurements: Sequence[Measurement]) -> AnalysisCounters:
+    """As Argo counts: a round the source could not answer is an error (towards
+    consecutiveErrorLimit), not an inconclusive result; a failure outranks both."""
     verdict = round_verdict(measurements)
-    errored = any(m.error for m in measurements)
+    errored = verdict is not Verdict.FAIL and any(m.error for m in measurements)
     return replace(
         counters,
         passed=counters.passed + (verdict is Verdict.PASS),
         failed=counters.failed + (verdict is Verdict.FAIL),
-        inconclusive=counters.inconclusive + (verdict is Verdict.INCONCLUSIVE),
+        inconclusive=counters.inconclusive + (verdict is Verdict.INCONCLUSIVE and not errored),
         consecutive_errors=counters.consecutive_errors + 1 if errored else 0,
     )
 
@@ -190,21 +193,28 @@ def promote_step_index(record: ReleaseRecord) -> int:
 def control(record: ReleaseRecord, command: str, by: str) -> Transition | None:
     """What a human's (or CI's) command does now; None when it changes nothing (commands
     are idempotent: a second abort of an aborted release is a no-op, not an error)."""
-    if command == "rollback" and record.phase is Phase.SUCCEEDED and record.promoted:
+    if command not in CONTROLS:
+        raise ValueError(f"unknown control {command!r}; allowed: {', '.join(CONTROLS)}")
+    undo = command in ("abort", "rollback")
+    ending = Phase.ABORTED if command == "abort" else Phase.ROLLED_BACK
+    if undo and record.phase is Phase.SUCCEEDED and record.promoted and command == "rollback":
         return Transition(
             Phase.ROLLING_BACK,
             f"rollback by {by} after the release completed",
             rollback_ends_in=Phase.ROLLED_BACK,
         )
+    if undo and record.phase is Phase.FAILED:
+        # A rollback that could not restore traffic may be tried again once fixed.
+        return Transition(Phase.ROLLING_BACK, f"{command} by {by}", rollback_ends_in=ending)
     if record.terminal:
         return None
-    if command in ("abort", "rollback"):
-        if record.phase is Phase.ROLLING_BACK:
-            return None
-        ending = Phase.ABORTED if command == "abort" else Phase.ROLLED_BACK
-        return Transition(Phase.ROLLING_BACK, f"{command} by {by}", rollback_ends_in=ending)
     if record.phase is Phase.ROLLING_BACK:
-        return None  # nothing overtakes a rollback but an abort's ending
+        # Nothing overtakes a rollback; an abort only renames where it ends.
+        if command == "abort" and record.rollback_ends_in is not Phase.ABORTED:
+            return Transition(Phase.ROLLING_BACK, f"abort by {by}", rollback_ends_in=ending)
+        return None
+    if undo:
+        return Transition(Phase.ROLLING_BACK, f"{command} by {by}", rollback_ends_in=ending)
     if command == "pause":
         if record.phase is Phase.PAUSED:
             return None
@@ -219,11 +229,10 @@ def control(record: ReleaseRecord, command: str, by: str) -> Transition | None:
             f"promote-now by {by}: remaining steps skipped after manual judgement",
             promote_step_index(record),
         )
-    if command == "approve":
-        if record.phase is not Phase.AWAITING_CONFIRMATION:
-            return None
-        return step_done(record, f"approved by {by}")
-    raise ValueError(f"unknown control {command!r}; allowed: {', '.join(CONTROLS)}")
+    # approve
+    if record.phase is not Phase.AWAITING_CONFIRMATION:
+        return None
+    return step_done(record, f"approved by {by}")
 
 
 def apply(record: ReleaseRecord, transition: Transition, now: float) -> ReleaseRecord:

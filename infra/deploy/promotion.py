@@ -34,6 +34,12 @@ def promotable_image(
     now: float,
 ) -> Candidate:
     """The image to promote, or a :class:`DeployError` saying why there is none."""
+    unfinished = [r for r in history if not r.terminal]
+    if unfinished:
+        raise DeployError(
+            f"release {unfinished[-1].id} of {service} on {source} is "
+            f"{unfinished[-1].phase.value}; promote once it has finished"
+        )
     completed = [r for r in history if r.phase is Phase.SUCCEEDED and r.promoted_at]
     if not completed:
         raise DeployError(
@@ -52,13 +58,39 @@ def promotable_image(
             "the exact image: release it by digest (tag@sha256:...) first"
         )
     assert last.promoted_at is not None
-    soaked = (now - last.promoted_at) / 60
+    # A later release that took traffic and was rolled back interrupted the soak: it counts
+    # again from when traffic came back.
+    interrupted = [
+        r.restored_at or r.finished_at or now
+        for r in history
+        if r.started_at > last.started_at and r.promoted
+    ]
+    live_since = max([last.promoted_at, *interrupted])
+    soaked = (now - live_since) / 60
     if soaked < soak_minutes:
         raise DeployError(
             f"{last.image} has been live on {source} for {soaked:.0f} min; the target needs "
             f"{soak_minutes} min (platform:delivery.promotion.sourceSoakMinutes)"
         )
-    return Candidate(last.image, last.id, last.promoted_at)
+    return Candidate(last.image, last.id, live_since)
+
+
+# Promotions move one environment at a time.
+PROMOTION_ORDER = ("dev", "staging", "prod")
+
+
+def promotion_path_problem(source_environment: str, target_environment: str) -> str | None:
+    order = PROMOTION_ORDER
+    if (
+        source_environment in order
+        and target_environment in order
+        and order.index(target_environment) == order.index(source_environment) + 1
+    ):
+        return None
+    return (
+        f"cannot promote from a {source_environment} stack to a {target_environment} stack; "
+        "allowed: one step along " + " -> ".join(order)
+    )
 
 
 def health_problem(measurements: Sequence[Measurement]) -> str | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infra.config import StackSettings
-from infra.deploy.driver import ReleaseDriver, World, stack_settings
+from infra.deploy.driver import ReleaseDriver, World, service_index, stack_settings
 from infra.deploy.ledger import Ledger, ledger_directory
 from infra.deploy.ports import (
     AnalysisTarget,
@@ -18,7 +18,12 @@ from infra.deploy.ports import (
     Progress,
     StackPort,
 )
-from infra.deploy.promotion import approval, health_problem, promotable_image
+from infra.deploy.promotion import (
+    approval,
+    health_problem,
+    promotable_image,
+    promotion_path_problem,
+)
 from infra.deploy.record import ReleaseRecord
 from infra.preview.project import ProjectError, load_project
 from infra.settings.delivery import DeliverySettings
@@ -132,11 +137,14 @@ class RealWorld:
         source_settings = stack_settings(source_world.project, source_world.stack)
         target_world = self.world(target, actor)
         target_settings = stack_settings(target_world.project, target_world.stack)
+        path = promotion_path_problem(source_settings.environment, target_settings.environment)
+        if path is not None:
+            raise DeployError(f"--from {source} --to {target}: {path}")
+        service_index(source_settings, service)
         driver = ReleaseDriver(target_world, service)
-        live = next(s for s in source_settings.platform.app.services if s.name == service)
         candidate = promotable_image(
             service, source, source_world.ledger.history(source, service),
-            live.release.slot(live.release.live).image,
+            live_image(source_world, source_settings, service),
             target_settings.platform.delivery.promotion.source_soak_minutes,
             source_world.clock.now(),
         )  # fmt: skip
@@ -154,10 +162,21 @@ class RealWorld:
         return driver.start(candidate.image, approvals=approvals)
 
 
+def live_image(world: World, settings: StackSettings, service: str) -> str | None:
+    """What the source serves: the deployed stack's output when it has one (the truth, even
+    if this checkout's stack file is behind), otherwise the stack file."""
+    deployed = (world.stack.outputs().get("releases") or {}).get(service)
+    if isinstance(deployed, Mapping) and isinstance(deployed.get("images"), Mapping):
+        image = deployed["images"].get(deployed.get("live"))
+        return image if isinstance(image, str) else None
+    release = settings.platform.app.services[service_index(settings, service)].release
+    return release.slot(release.live).image
+
+
 def live_health(world: World, settings: StackSettings, service: str) -> list[Any]:
     """One round of the analysis's threshold checks on the live slot, as it serves now."""
     analysis = settings.platform.delivery.analysis
-    live = next(s for s in settings.platform.app.services if s.name == service).release.live
+    live = settings.platform.app.services[service_index(settings, service)].release.live
     target = AnalysisTarget(
         stack=settings.stack, service=service, namespace=service, candidate_slot=live,
         live_slot=live, window_seconds=analysis.window_seconds,
