@@ -33,6 +33,7 @@ from infra.deploy.automation import (
     backend_url,
     plan_config_writes,
     repository_policy_packs,
+    shown_backend_url,
     translate_error,
 )
 from infra.deploy.ports import DeployError, StackPort
@@ -725,6 +726,85 @@ def test_stack_not_found_error_says_how_to_create_the_stack() -> None:
 
     assert "stack prod does not exist in the backend s3://b" in str(translated)
     assert "pulumi stack init prod" in str(translated)
+
+
+# Backend URLs in errors: no credentials, no query string
+
+S3_BACKEND = "s3://state-bucket/platform?region=eu-west-1&awssdk=v2&profile=deployer"
+HTTP_BACKEND = "https://alice:pul-t0ken@pulumi.example.com/acme?access_token=abc123"
+BACKEND_SECRETS = ("region=", "awssdk", "profile=deployer", "alice", "pul-t0ken", "abc123")
+
+
+def assert_no_backend_secrets(message: str) -> None:
+    for secret in BACKEND_SECRETS:
+        assert secret not in message, f"{secret!r} shown in {message!r}"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (S3_BACKEND, "s3://state-bucket/platform"),
+        (HTTP_BACKEND, "https://pulumi.example.com/acme"),
+        ("postgres://u:p/w?d@db:5432/state?sslmode=require", "postgres://db:5432/state"),
+        ("azblob://state#part", "azblob://state"),
+        ("https://api.pulumi.com", "https://api.pulumi.com"),
+        ("file:///srv/project/.pulumi-state", "file:///srv/project/.pulumi-state"),
+    ],
+)
+def test_a_backend_url_is_shown_without_credentials_or_query(url: str, shown: str) -> None:
+    assert shown_backend_url(url) == shown
+
+
+@pytest.mark.parametrize("backend", [S3_BACKEND, HTTP_BACKEND])
+def test_errors_naming_the_backend_show_it_without_credentials_or_query(backend: str) -> None:
+    missing = auto_errors.create_command_error(
+        CommandResult(stdout="", stderr="error: no stack named 'prod' found", code=255)
+    )
+    locked = auto_errors.ConcurrentUpdateError(
+        CommandResult(stdout="", stderr="error: [409] Conflict: Another update", code=255)
+    )
+    passphrase = auto_errors.CommandError(
+        CommandResult(stdout="", stderr="error: PULUMI_CONFIG_PASSPHRASE is not set", code=255)
+    )
+    for error in (missing, locked, passphrase):
+        translated = translate_error(
+            error, stack="prod", action="select", backend=backend, project_dir=Path("/p")
+        )
+
+        message = str(translated)
+        assert shown_backend_url(backend) in message
+        assert_no_backend_secrets(message)
+
+
+def test_the_clis_words_quoting_the_backend_lose_its_credentials_and_query(
+    fake: FakeCli,
+) -> None:
+    # The CLI quotes the URL as it parsed it, which need not be the text it was given.
+    stderr = (
+        "error: problem logging in: could not reach "
+        "https://alice:pul-t0ken@pulumi.example.com/acme/?access_token=abc123: 401 (retry later)"
+    )
+    fake.scenario(fail={"stack output": {"stderr": stderr}})
+
+    with pytest.raises(DeployError) as raised:
+        fake.stack(PULUMI_BACKEND_URL=HTTP_BACKEND).outputs()
+
+    message = str(raised.value)
+    assert "could not reach https://pulumi.example.com/acme/: 401 (retry later)" in message
+    assert_no_backend_secrets(message)
+
+
+def test_an_unexpected_failure_quoting_the_backend_loses_its_secrets() -> None:
+    failure = RuntimeError(f"cannot open {S3_BACKEND}: bucket not found")
+
+    translated = translate_error(
+        failure, stack="dev", action="select", backend=S3_BACKEND, project_dir=Path("/p")
+    )
+
+    assert str(translated) == (
+        "could not select stack dev: RuntimeError: cannot open s3://state-bucket/platform: "
+        "bucket not found"
+    )
 
 
 def test_program_exceptions_show_their_last_line_not_the_traceback() -> None:

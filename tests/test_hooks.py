@@ -8,9 +8,11 @@ import sys
 import time
 from typing import Any
 
+import httpx
 import pytest
 
-from infra.deploy.hooks import HookRunner
+from infra.deploy import hooks as hooks_module
+from infra.deploy.hooks import HookRunner, redact_url
 from infra.settings.delivery import Hooks as HookSettings
 from tests.http_recorder import Recorder
 
@@ -204,7 +206,9 @@ def test_a_dead_notify_url_is_reported_without_raising(server: Recorder, dead_ur
 
     reported = hooks.notify({"phase": "Succeeded"})
 
-    assert reported == [f"notification to {dead_url} failed: connection refused"]
+    assert reported == [
+        f"notification to {dead_url.removesuffix('/hook')}/… failed: connection refused"
+    ]
     assert [f.url for f in hooks.delivery_failures] == [dead_url]
     # The other receivers still get the event.
     assert len(server.to("/chat")) == 1
@@ -236,4 +240,166 @@ def test_a_preview_url_that_makes_no_url_is_a_failed_check() -> None:
     [result] = hooks.pre_rollout("http://[::1")
 
     assert not result.passed
-    assert result.reason.startswith("GET http://[::1/healthz: InvalidURL")
+    assert result.reason.startswith("GET http://…: InvalidURL")
+
+
+# Hook URLs are credentials: reasons show scheme://host[:port] only
+
+
+SECRET_PATH = "/services/T000/B000/SECRETTOKEN?token=abc"
+SECRETS = ("SECRETTOKEN", "token=abc", "abc", "T000", "B000", "services", "alice", "hunter2")
+
+
+def secret_url(base: str) -> str:
+    """``base`` (http://127.0.0.1:PORT) with credentials, a webhook path and a token query."""
+    return base.replace("http://", "http://alice:hunter2@") + SECRET_PATH
+
+
+def assert_redacted(text: str, base: str) -> None:
+    for secret in SECRETS:
+        assert secret not in text, f"{secret!r} shown in {text!r}"
+    # The host stays, so the reason still says which receiver failed.
+    assert f"{base}/…" in text
+
+
+@pytest.fixture
+def dead_base(dead_url: str) -> str:
+    return dead_url.removesuffix("/hook")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://hooks.slack.com/services/T000/B000/XXXX", "https://hooks.slack.com/…"),
+        ("https://alice:hunter2@example.com:8443?token=abc", "https://example.com:8443/…"),
+        ("https://example.com/#token", "https://example.com/…"),
+        ("http://[::1]:8080/hook", "http://[::1]:8080/…"),
+        ("http://example.com", "http://example.com"),
+        ("http://example.com/", "http://example.com"),
+        ("http://[::1/healthz", "http://…"),
+        ("http://example.com:99999/secret", "http://…"),
+        ("not a url", "…"),
+    ],
+)
+def test_a_url_is_shown_as_scheme_host_and_port_only(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_a_dead_notify_url_is_reported_without_its_path_query_or_credentials(
+    dead_base: str,
+) -> None:
+    hooks = runner(notify=[secret_url(dead_base)])
+
+    reported = hooks.notify({"phase": "Failed"})
+
+    assert reported == [f"notification to {dead_base}/… failed: connection refused"]
+    [failure] = hooks.delivery_failures
+    assert_redacted(str(failure), dead_base)
+    assert "hunter2" not in repr(failure) and "SECRETTOKEN" not in repr(failure)
+
+
+def test_a_notify_url_answering_500_is_reported_without_its_secrets(server: Recorder) -> None:
+    server.statuses[SECRET_PATH] = 500
+    hooks = runner(notify=[secret_url(server.base)])
+
+    reported = hooks.notify({"phase": "Failed"})
+
+    assert len(server.to(SECRET_PATH)) == 2
+    [line] = reported
+    assert "answered 500" in line
+    assert_redacted(line, server.base)
+
+
+def test_a_notify_url_that_times_out_is_reported_without_its_secrets(server: Recorder) -> None:
+    server.delays[SECRET_PATH] = 2
+    hooks = HookRunner(
+        HookSettings.model_validate({"notify": [secret_url(server.base)]}),
+        notify_timeout_seconds=0.3,
+    )
+
+    [line] = hooks.notify({"phase": "Failed"})
+
+    assert "no answer within 0.3s" in line
+    assert_redacted(line, server.base)
+
+
+def test_a_pre_rollout_url_check_never_shows_the_urls_secrets(
+    server: Recorder, dead_base: str
+) -> None:
+    server.statuses[SECRET_PATH] = 500
+    server.delays["/services/slow?token=abc"] = 3
+    checks = [
+        ("dead", secret_url(dead_base), dead_base, "connection refused"),
+        # The recorder's error page quotes the path and query it was asked for.
+        ("status-500", secret_url(server.base), server.base, "answered 500"),
+        (
+            "timeout",
+            server.base.replace("http://", "http://alice:hunter2@") + "/services/slow?token=abc",
+            server.base,
+            "no answer within 1s",
+        ),
+    ]
+    for name, url, base, why in checks:
+        hooks = runner(preRollout=[{"name": name, "url": url, "timeoutSeconds": 1}])
+
+        [result] = hooks.pre_rollout("http://unused")
+
+        assert not result.passed
+        assert why in result.reason, result.reason
+        assert_redacted(result.reason, base)
+
+
+def test_the_confirm_gate_never_shows_the_urls_secrets(
+    server: Recorder, dead_base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hooks_module, "CONFIRM_TIMEOUT_SECONDS", 0.5)
+    server.statuses[SECRET_PATH] = 500
+    server.delays["/services/slow?token=abc"] = 2
+    slow = server.base.replace("http://", "http://alice:hunter2@") + "/services/slow?token=abc"
+    gates = [
+        (secret_url(dead_base), dead_base, "connection refused"),
+        (secret_url(server.base), server.base, "answered 500"),
+        (slow, server.base, "no answer within 0.5s"),
+    ]
+    for url, base, why in gates:
+        result = runner(confirmPromotion={"url": url}).confirmation_check()
+
+        assert result is not None and not result.passed
+        assert why in result.reason, result.reason
+        assert_redacted(result.reason, base)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError, httpx.ProxyError],
+)
+def test_transport_errors_quoting_the_url_are_not_passed_on(
+    error: type[httpx.TransportError],
+) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise error(f"failed talking to {request.url} (token=abc)", request=request)
+
+    url = secret_url("http://hooks.example")
+    hooks = HookRunner(
+        HookSettings.model_validate(
+            {"notify": [url], "preRollout": [{"name": "smoke", "url": url}]}
+        ),
+        transport=httpx.MockTransport(fail),
+    )
+
+    [line] = hooks.notify({"phase": "Failed"})
+    [result] = hooks.pre_rollout("http://unused")
+
+    for text in (line, result.reason):
+        assert error.__name__ in text or "could not connect" in text
+        assert_redacted(text, "http://hooks.example")
+
+
+def test_a_command_line_holding_a_url_is_shown_without_its_secrets() -> None:
+    url = secret_url("https://hooks.example")
+    hooks = runner(preRollout=[{"name": "smoke", "command": [PYTHON, "-c", "exit(2)", url]}])
+
+    [result] = hooks.pre_rollout("http://preview")
+
+    assert "exited 2" in result.reason
+    assert_redacted(result.reason, "https://hooks.example")

@@ -100,6 +100,25 @@ _REPLACEMENT_PARTS = {
     "discard-replaced",
 }
 _SYMBOLS = {"create": "+", "update": "~", "replace": "+-", "delete": "-"}
+# A URL inside the CLI's words; what ends a sentence around it is not part of it.
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"`<>]+")
+_AFTER_URL = ".,;:!)]}"
+
+
+def shown_backend_url(url: str) -> str:
+    """A backend URL as an error message may show it: without ``user:password@``, query
+    string or fragment (``s3://bucket/state?region=eu-west-1&awssdk=v2`` is shown as
+    ``s3://bucket/state``; ``https://user:token@host/x`` as ``https://host/x``).
+
+    Everything up to the last ``@`` goes, even one that is not where a URL parser would end
+    the credentials: a token holding a raw ``/`` or ``?`` still misparses, and a path with
+    an ``@`` in it is merely shown short."""
+    scheme, found, rest = url.partition("://")
+    if not found:
+        scheme, rest = "", url
+    rest = rest.rpartition("@")[2]
+    rest = re.split(r"[?#]", rest, maxsplit=1)[0]
+    return f"{scheme}://{rest}" if found else rest
 
 
 def backend_url(project_dir: Path, environ: Mapping[str, str]) -> str:
@@ -384,7 +403,41 @@ def translate_error(
     project_dir: Path,
     diagnostics: Sequence[str] = (),
 ) -> DeployError:
-    """The DeployError for a failure of the Automation API or the CLI it ran."""
+    """The DeployError for a failure of the Automation API or the CLI it ran. The backend
+    URL, and any URL the CLI's words hold, is shown without credentials or query string."""
+    error = _translate_error(
+        exc,
+        stack=stack,
+        action=action,
+        backend=backend,
+        project_dir=project_dir,
+        diagnostics=diagnostics,
+    )
+    message = str(error)
+    shown = _without_url_secrets(message, backend)
+    return error if shown == message else DeployError(shown)
+
+
+def _without_url_secrets(text: str, backend: str) -> str:
+    if backend:
+        text = text.replace(backend, shown_backend_url(backend))
+
+    def shown(found: re.Match[str]) -> str:
+        url = found[0].rstrip(_AFTER_URL)
+        return shown_backend_url(url) + found[0][len(url) :]
+
+    return _URL_IN_TEXT.sub(shown, text)
+
+
+def _translate_error(
+    exc: BaseException,
+    *,
+    stack: str,
+    action: str,
+    backend: str,
+    project_dir: Path,
+    diagnostics: Sequence[str],
+) -> DeployError:
     if isinstance(exc, DeployError):
         return exc
     if isinstance(exc, FileNotFoundError):

@@ -4,6 +4,11 @@
 gate's URL is asked for a 2xx before promotion; every phase change is POSTed to each notify
 URL. Only the outcome of a check leaves this module: a failed notification is reported to
 the driver, never raised, so a broken chat webhook cannot stop (or roll back) a release.
+
+A hook URL is a credential (a Slack or Teams incoming webhook carries its token in the path;
+others put one in the query or in ``user:password@``), so no reason or failure text shows
+more of it than ``redact_url`` leaves, and no httpx message (which may quote the whole URL)
+is passed on as it is.
 """
 
 from __future__ import annotations
@@ -11,13 +16,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import signal
+import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -34,25 +43,45 @@ COMMAND_SHOWN_CHARS = 80
 NOTIFY_TIMEOUT_SECONDS = 5.0
 CONFIRM_TIMEOUT_SECONDS = 10.0
 NOTIFY_ATTEMPTS = 2
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?=://)")
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"`]+")
+
+
+def redact_url(url: str) -> str:
+    """What of a hook URL may be shown: ``scheme://host[:port]``, and ``/…`` when it had a
+    path, query or fragment. Never the credentials, the path or the query."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:  # "http://[::1", a port out of range
+        host = None
+    if host is None:
+        scheme = _SCHEME.match(url.strip())
+        return f"{scheme[0]}://…" if scheme else "…"
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    rest = parts.path.strip("/") or parts.query or parts.fragment
+    return f"{parts.scheme}://{netloc}" + ("/…" if rest else "")
 
 
 @dataclass(frozen=True)
 class DeliveryFailure:
     """A notification that did not arrive, after its retry."""
 
-    url: str
+    url: str = field(repr=False)
     reason: str
 
     def __str__(self) -> str:
-        return f"notification to {self.url} failed: {self.reason}"
+        return f"notification to {redact_url(self.url)} failed: {self.reason}"
 
 
 class HookRunner:
     """Runs the hooks of one service's delivery settings; implements ``ports.Hooks``.
 
     ``transport`` replaces httpx's network transport (tests). ``notify`` returns one line
-    per failed delivery ("notification to URL failed: why") for the driver's log;
-    ``delivery_failures`` keeps them all.
+    per failed delivery ("notification to URL failed: why", the URL redacted) for the
+    driver's log; ``delivery_failures`` keeps them all.
     """
 
     def __init__(
@@ -114,21 +143,23 @@ class HookRunner:
         return HookResult(check.name, outcome.passed, outcome.reason)
 
     def _get(self, url: str, timeout: float) -> _Outcome:
+        shown = redact_url(url)
         started = time.monotonic()
         try:
             with self._client(timeout) as client:
                 response = client.get(url)
         except httpx.TimeoutException:
-            return _Outcome(False, f"GET {url}: no answer within {timeout:g}s")
+            return _Outcome(False, f"GET {shown}: no answer within {timeout:g}s")
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            return _Outcome(False, f"GET {url}: {_transport_error(exc)}")
+            return _Outcome(False, f"GET {shown}: {_transport_error(exc)}")
         elapsed = time.monotonic() - started
         status = f"{response.status_code} {response.reason_phrase}".strip()
         if response.is_success:
-            return _Outcome(True, f"GET {url} answered {status} in {elapsed:.2f}s")
-        excerpt = _one_line(response.text)[:BODY_EXCERPT_CHARS]
+            return _Outcome(True, f"GET {shown} answered {status} in {elapsed:.2f}s")
+        # Error pages often quote the path they were asked for.
+        excerpt = _without_url(_one_line(response.text), url)[:BODY_EXCERPT_CHARS]
         detail = f" ({excerpt})" if excerpt else ""
-        return _Outcome(False, f"GET {url} answered {status}{detail}; allowed: 2xx")
+        return _Outcome(False, f"GET {shown} answered {status}{detail}; allowed: 2xx")
 
     def _post(self, url: str, body: bytes) -> str | None:
         reason = ""
@@ -159,7 +190,10 @@ class HookRunner:
 
     def _command_check(self, check: HttpCheck, preview_url: str) -> HookResult:
         assert check.command is not None
-        shown = _one_line(shlex.join(check.command))
+        # A command line may hold a URL too (`curl https://token@host/...`).
+        shown = _URL_IN_TEXT.sub(
+            lambda found: redact_url(found[0]), _one_line(shlex.join(check.command))
+        )
         if len(shown) > COMMAND_SHOWN_CHARS:
             shown = shown[: COMMAND_SHOWN_CHARS - 1] + "…"
         env = {**os.environ, "PREVIEW_URL": preview_url}
@@ -215,12 +249,57 @@ class _Outcome:
 
 
 def _transport_error(exc: httpx.HTTPError | httpx.InvalidURL) -> str:
+    """Why a request failed, from the exception's type and the operating system's error
+    behind it: never the exception's own text, which may quote the request's URL."""
+    name = type(exc).__name__
+    cause = _os_error(exc)
     if isinstance(exc, httpx.ConnectError):
-        text = str(exc)
-        if "refused" in text.lower():
+        if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
-        return f"could not connect ({text or type(exc).__name__})"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if isinstance(cause, socket.gaierror):
+            return "could not connect (host name not found)"
+        if isinstance(cause, ssl.SSLError):
+            return f"could not connect (TLS: {cause.reason or type(cause).__name__})"
+        if cause is not None and cause.strerror:
+            return f"could not connect ({cause.strerror})"
+        return f"could not connect ({name})"
+    if isinstance(exc, httpx.InvalidURL):
+        return f"{name}: not a URL httpx can request"
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return f"{name}: allowed: http://, https://"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"{name}: the server closed the connection or broke the HTTP protocol"
+    if cause is not None and cause.strerror:
+        return f"{name}: {cause.strerror}"
+    return name
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError behind an httpx exception (httpx raises its own from httpcore's, which
+    is raised from the socket's)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OSError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _without_url(text: str, url: str) -> str:
+    """``text`` with the URL and its secret parts (credentials, path, query) cut out."""
+    pieces = {url}
+    with contextlib.suppress(ValueError):
+        parts = urlsplit(url)
+        pieces |= {parts.netloc.rpartition("@")[0], parts.password or "", parts.query}
+        pieces |= {parts.username or "", parts.fragment}
+        if parts.path.strip("/"):
+            pieces.add(parts.path)
+    pieces |= {unquote(piece) for piece in pieces}
+    for piece in sorted(filter(None, pieces), key=len, reverse=True):
+        text = text.replace(piece, "…")
+    return text
 
 
 def _stop_session(process: subprocess.Popen[bytes]) -> None:
