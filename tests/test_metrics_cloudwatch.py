@@ -125,6 +125,54 @@ def test_a_slot_with_many_target_errors_fails_with_the_value_in_the_reason(cloud
     assert (error_rate.verdict, error_rate.value) == (Verdict.FAIL, pytest.approx(0.07))
 
 
+def test_a_slot_whose_connections_fail_fails_success_rate_without_any_target_5xx(cloudwatch):
+    # A crashing candidate: the ALB answers 502/503 itself, so only TargetConnectionErrorCount
+    # grows. Those requests are not in RequestCount, so they count on both sides.
+    publish(cloudwatch, "refused", "green", RequestCount=900, TargetConnectionErrorCount=100)
+    measurement = source(cloudwatch).measure(
+        check("success-rate", thresholdRange={"min": 0.99}), target("refused")
+    )
+    assert measurement.verdict == Verdict.FAIL
+    assert measurement.value == pytest.approx(0.9)
+    error_rate = source(cloudwatch).measure(
+        check("error-rate", thresholdRange={"max": 0.01}), target("refused")
+    )
+    assert (error_rate.verdict, error_rate.value) == (Verdict.FAIL, pytest.approx(0.1))
+
+
+def test_target_5xx_and_connection_errors_add_up(cloudwatch):
+    publish(
+        cloudwatch,
+        "both",
+        "green",
+        RequestCount=990,
+        HTTPCode_Target_5XX_Count=10,
+        TargetConnectionErrorCount=10,
+    )
+    measurement = source(cloudwatch).measure(
+        check("error-rate", thresholdRange={"max": 0.05}), target("both")
+    )
+    assert measurement.verdict == Verdict.PASS, measurement.reason
+    assert measurement.value == pytest.approx(0.02)
+
+
+def test_a_slot_that_refuses_every_connection_fails_rather_than_having_no_requests(cloudwatch):
+    publish(cloudwatch, "down", "green", RequestCount=0, TargetConnectionErrorCount=40)
+    measurement = source(cloudwatch).measure(
+        check("success-rate", thresholdRange={"min": 0.99}), target("down")
+    )
+    assert (measurement.verdict, measurement.value) == (Verdict.FAIL, 0.0)
+
+
+def test_connection_errors_of_the_live_slot_are_not_the_candidates(cloudwatch):
+    publish(cloudwatch, "live-refused", "green", RequestCount=500)
+    publish(cloudwatch, "live-refused", "blue", RequestCount=500, TargetConnectionErrorCount=250)
+    measurement = source(cloudwatch).measure(
+        check("success-rate", thresholdRange={"min": 0.99}), target("live-refused")
+    )
+    assert (measurement.verdict, measurement.value) == (Verdict.PASS, 1.0)
+
+
 def test_no_5xx_datapoints_means_no_errors_since_the_alb_reports_only_nonzero_counts(cloudwatch):
     publish(cloudwatch, "no-errors", "green", RequestCount=400)
     measurement = source(cloudwatch).measure(
