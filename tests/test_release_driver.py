@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from infra.deploy.ledger import Control
 from infra.deploy.ports import DeployError, HookResult, Verdict
@@ -14,6 +15,7 @@ from infra.deploy.record import Phase
 from tests.release_world import (
     FAST_DELIVERY,
     INGRESS,
+    live_weights,
     record_weights,
     release_world,
 )
@@ -122,7 +124,7 @@ def test_an_up_that_fails_mid_release_rolls_back(tmp_path):
     assert record.phase is Phase.ROLLED_BACK
     reason = next(e["reason"] for e in record.events if e.get("phase") == "RollingBack")
     assert "up failed" in reason and "API server timed out" in reason
-    assert world.release()["candidateWeight"] == 0
+    assert live_weights(world.stack) == {BLUE: 100, GREEN: 0}
 
 
 def test_a_mandatory_violation_in_the_preview_rejects_the_release_and_changes_nothing(tmp_path):
@@ -209,13 +211,21 @@ def test_the_confirm_gate_times_out_into_rollback(tmp_path):
     assert world.release()["candidateWeight"] == 0
 
 
-def test_a_killed_gate_can_be_resumed_and_keeps_its_deadline(tmp_path):
+def test_a_paused_gate_resumed_later_keeps_its_original_deadline(tmp_path):
     world = release_world(tmp_path, delivery=CONFIRMED)
     ledger = world.world.ledger
     world.clock.at(300, lambda: ledger.send("dev", "chat-api", Control("pause", "x", 0)))
-    assert world.driver().start("1.5.0").phase is Phase.PAUSED
-    world.hooks.approve_by_url = True
-    assert world.driver().resume().phase is Phase.SUCCEEDED
+    paused = world.driver().start("1.5.0")
+    assert paused.phase is Phase.PAUSED and paused.step is not None
+    assert paused.step.label() == "confirm"
+    gate_opened = paused.step_started_at
+    assert gate_opened is not None
+    world.clock.time += 200  # someone resumes later; the gate's 600 s keep running
+    record = world.driver().resume()
+    assert record.phase is Phase.ROLLED_BACK
+    timed_out = next(e for e in record.events if e.get("phase") == "RollingBack")
+    assert "no approval within 600s" in timed_out["reason"]
+    assert timed_out["at"] - gate_opened == pytest.approx(600, abs=21)
 
 
 def test_rollback_within_the_scale_down_delay_is_one_routing_only_up(tmp_path):
@@ -278,12 +288,12 @@ def test_weights_the_alb_never_confirms_roll_the_release_back(tmp_path):
     world = release_world(tmp_path)
     world.traffic.lag = 10_000
     record = world.driver().start("1.5.0")
-    # Readiness is the first thing verified; nothing ever moved to the candidate.
-    assert record.phase is Phase.FAILED or record.phase is Phase.ROLLED_BACK
-    assert "did not confirm the weights within" in " ".join(
-        e.get("reason", "") for e in record.events
-    )
-    assert world.release()["candidateWeight"] == 0
+    # Readiness is the first thing verified, so no traffic ever moved; but the rollback's
+    # weights are unconfirmed too, and an unconfirmed rollback is not called a success.
+    assert record.phase is Phase.FAILED
+    assert "did not confirm the weights within" in record.last_reason
+    assert "platformctl rollback dev chat-api" in record.last_reason
+    assert live_weights(world.stack) == {BLUE: 100, GREEN: 0}
 
 
 def test_a_failing_pre_rollout_check_stops_the_release_before_traffic_moves(tmp_path):
@@ -382,3 +392,147 @@ def test_abort_during_the_confirm_gate_wins_over_a_later_approval(tmp_path):
     assert world.release()["candidateWeight"] == 0
     assert record.approvals == []
     assert any(e.get("ignored") == "approve by ops" for e in record.events)
+
+
+class Killed(BaseException):
+    """Stands in for SIGKILL in-process: nothing after it runs, the record stays as written."""
+
+
+def fail_at_up(number: int, error: BaseException):
+    """A fault hook: the ``number``-th `up` (the initial deployment is 1) raises ``error``."""
+    ups: list[str] = []
+
+    def fault(operation: str) -> None:
+        if operation == "up":
+            ups.append(operation)
+            if len(ups) == number:
+                raise error
+
+    return fault
+
+
+def test_a_promotion_whose_up_fails_is_undone_at_the_alb_not_only_in_the_file(tmp_path):
+    # initial, deploy, 25%, 100%, then the promotion's up fails after being written.
+    world = release_world(tmp_path, fault=fail_at_up(5, DeployError("API server gone")))
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.ROLLED_BACK
+    assert live_weights(world.stack) == {BLUE: 100, GREEN: 0}
+    release = world.release()
+    assert (release["live"], release["green"]["scaledDown"]) == ("blue", True)
+
+
+def test_a_release_killed_during_its_promotion_is_undone_by_a_later_abort(tmp_path):
+    world = release_world(tmp_path, fault=fail_at_up(5, Killed()))
+    with pytest.raises(Killed):
+        world.driver().start("1.5.0")
+    assert world.release()["live"] == "green", "the flip was written before the kill"
+    world.stack._fault = None
+    record = world.driver().command("abort", "process died").record
+    assert record.phase is Phase.ABORTED
+    assert live_weights(world.stack) == {BLUE: 100, GREEN: 0}
+    assert world.release()["live"] == "blue"
+
+
+def test_an_abort_after_a_killed_rollback_finishes_it(tmp_path):
+    world = release_world(tmp_path, fault=fail_at_up(4, Killed()))
+    world.metrics.judge = lambda weight, metric: Verdict.FAIL if weight else Verdict.PASS
+    with pytest.raises(Killed):
+        world.driver().start("1.5.0")  # fails at 25%; its rollback (4th up) is killed
+    stuck = world.world.ledger.read("dev", "chat-api")
+    assert stuck is not None and stuck.phase is Phase.ROLLING_BACK
+    assert live_weights(world.stack) == {BLUE: 75, GREEN: 25}
+    world.stack._fault = None
+    record = world.driver().command("abort").record
+    assert record.phase is Phase.ABORTED
+    assert live_weights(world.stack) == {BLUE: 100, GREEN: 0}
+
+
+def test_a_permission_the_alb_refuses_mid_release_rolls_back_instead_of_stranding_it(tmp_path):
+    world = release_world(tmp_path)
+    verify = world.traffic.verify
+
+    def refuse_the_25_percent_check(expectation):
+        if dict(expectation.weights).get(GREEN) == 25:
+            raise DeployError("AWS denied elasticloadbalancing:DescribeRules")
+        return verify(expectation)
+
+    world.traffic.verify = refuse_the_25_percent_check  # type: ignore[method-assign]
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.ROLLED_BACK
+    assert "DescribeRules" in next(
+        e["reason"] for e in record.events if e.get("phase") == "RollingBack"
+    )
+    assert world.world.ledger.holder("dev", "chat-api") is None
+    assert live_weights(world.stack) == {BLUE: 100, GREEN: 0}
+
+
+def test_a_failed_rollback_blocks_new_releases_and_can_be_retried_once_fixed(tmp_path):
+    world = release_world(tmp_path)
+    world.traffic.lag = 10_000
+    assert world.driver().start("1.5.0").phase is Phase.FAILED
+    with pytest.raises(DeployError, match="Failed"):
+        world.driver().start("1.6.0")
+    world.traffic.lag = 0
+    record = world.driver().command("rollback", "ALB access fixed").record
+    assert record.phase is Phase.ROLLED_BACK
+    assert world.driver().start("1.6.0").phase is Phase.SUCCEEDED
+
+
+def test_a_manual_rollback_times_its_restore_from_the_command_not_an_old_failure(tmp_path):
+    world = release_world(tmp_path)
+    world.metrics.judge = lambda weight, metric: Verdict.FAIL
+    assert world.driver().start("1.5.0", on_failure="pause").phase is Phase.PAUSED
+    world.metrics.judge = lambda weight, metric: Verdict.PASS
+    assert world.driver().resume().phase is Phase.SUCCEEDED
+    world.clock.time += 86_400
+    asked_at = world.clock.time
+    record = world.driver().command("rollback").record
+    assert record.phase is Phase.ROLLED_BACK
+    assert record.detected_at is not None and record.detected_at >= asked_at
+    assert record.restore_seconds is not None and record.restore_seconds < 60
+
+
+def test_a_rollback_sent_during_the_last_up_is_carried_out(tmp_path):
+    world = release_world(tmp_path)
+    ledger = world.world.ledger
+    ups: list[str] = []
+
+    def rollback_during_the_scale_down(operation: str) -> None:
+        if operation == "up":
+            ups.append(operation)
+            if len(ups) == 5:  # deploy, 25%, 100%, promote, scale-down
+                current = ledger.read("dev", "chat-api")
+                ledger.send("dev", "chat-api", Control("rollback", "oncall", 0, "", current.id))
+
+    world.stack._fault = rollback_during_the_scale_down
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.ROLLED_BACK
+    assert [e["up"] for e in record.events if "up" in e][-3:] == [
+        "warm up the previous slot for rollback", "rollback: traffic back to blue",
+        "scale-down green after rollback",
+    ]  # fmt: skip
+    assert live_weights(world.stack) == {BLUE: 100, GREEN: 0}
+
+
+def test_commands_meant_for_an_earlier_release_never_reach_the_next(tmp_path):
+    world = release_world(tmp_path)
+    ledger = world.world.ledger
+    first = world.driver().start("1.5.0")
+    ledger.send("dev", "chat-api", Control("abort", "late", 0, "", first.id))
+    ledger.send("dev", "chat-api", Control("pause", "old queue", 0))
+    second = world.driver().start("1.6.0")
+    assert second.phase is Phase.SUCCEEDED
+    assert second.controls_seen == ledger.control_count("dev", "chat-api")
+
+
+def test_a_stack_file_behind_the_deployed_stack_refuses_a_release(tmp_path):
+    world = release_world(tmp_path)
+    assert world.driver().start("1.5.0").phase is Phase.SUCCEEDED
+    # Another checkout's stack file: still says blue runs 1.4.2 and is live.
+    document = yaml.safe_load(world.stack._file.read_text())
+    release = document["config"]["platform:app"]["services"][0]["release"]
+    release.update(live="blue", blue={"image": "1.4.2", "replicas": 1})
+    release["green"] = {"replicas": 1, "scaledDown": True}
+    world.stack._file.write_text(yaml.safe_dump(document, sort_keys=False))
+    with pytest.raises(DeployError, match="stale for chat-api: the deployed stack has live=green"):
+        world.driver().start("1.6.0")

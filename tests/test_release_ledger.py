@@ -9,7 +9,9 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -78,17 +80,57 @@ def test_commands_from_many_processes_all_arrive_whole(tmp_path):
     assert Ledger(tmp_path).controls("prod", "chat-api", 398) == controls[398:]
 
 
-def test_an_interrupted_write_leaves_the_previous_record(tmp_path):
+def test_a_write_interrupted_before_its_rename_leaves_the_previous_record(tmp_path, monkeypatch):
     world = release_world(tmp_path)
     world.clock.at(10, lambda: world.world.ledger.send("dev", "chat-api", Control("pause", "x", 0)))
     record = world.driver().start("1.5.0")
+    ledger = world.world.ledger
+
+    def killed_before_rename(source, target):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", killed_before_rename)
+    changed = replace(record, image="9.9.9")
+    with pytest.raises(KeyboardInterrupt):
+        ledger.write(changed)
+    monkeypatch.undo()
+    assert ledger.read("dev", "chat-api") == record
     path = tmp_path / "ledger" / "dev" / "chat-api.json"
-    # What a kill during write leaves: a partial file beside the intact record.
-    path.with_suffix(".json.partial").write_text('{"id": "trunc')
-    assert world.world.ledger.read("dev", "chat-api") == record
     path.write_text("{broken")
     with pytest.raises(DeployError, match=r"unreadable .* move it aside"):
-        world.world.ledger.read("dev", "chat-api")
+        ledger.read("dev", "chat-api")
+
+
+def test_a_command_line_still_being_written_is_left_for_the_next_look(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.send("prod", "chat-api", Control("pause", "a", 0.0))
+    path = tmp_path / "prod" / "chat-api.controls.jsonl"
+    with path.open("a") as handle:
+        handle.write('{"command": "abort", "by": "b"')
+    assert [c.by for c in ledger.controls("prod", "chat-api", 0)] == ["a"]
+    with path.open("a") as handle:
+        handle.write(', "at": 0.0}\n')
+    assert [c.by for c in ledger.controls("prod", "chat-api", 1)] == ["b"]
+
+
+def test_asking_who_holds_the_lock_never_makes_taking_it_fail(tmp_path):
+    ledger = Ledger(tmp_path)
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        while not stop.is_set():
+            ledger.holder("prod", "chat-api")
+
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
+    try:
+        for _ in range(300):
+            with ledger.lock("prod", "chat-api", "release"):
+                pass
+    finally:
+        stop.set()
+        asker.join()
+    assert ledger.holder("prod", "chat-api") is None
 
 
 def test_the_ledger_lives_beside_a_file_backend_and_must_be_named_for_a_remote_one(tmp_path):

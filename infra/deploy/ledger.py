@@ -169,12 +169,14 @@ class Ledger:
                 f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())})"
             )
             handle.flush()
-            yield
-            # A holder that ends normally says so; a killed one leaves its pid, which
-            # `holder` finds dead.
-            handle.seek(0)
-            handle.truncate()
-            handle.flush()
+            try:
+                yield
+            finally:
+                # A holder that ends, even by an exception, says so; a killed one leaves its
+                # pid, which `holder` finds dead.
+                handle.seek(0)
+                handle.truncate()
+                handle.flush()
         finally:
             handle.close()
 
