@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -258,3 +260,75 @@ def test_the_offline_preview_of_every_shipped_stack_passes_the_gate(capsys):
         assert code == cli.EXIT_OK, document["problems"]
         assert not [v for v in document["policyViolations"]
                     if v["enforcementLevel"] == "mandatory"]  # fmt: skip
+
+
+def test_a_promotion_moves_one_environment_at_a_time(stacks, capsys, tmp_path):
+    make_project(stacks.project_dir, "dev", FAST_DELIVERY)
+    code, refused = command(stacks, capsys, "promote", "chat-api", "--from", "dev", "--to",
+                            "prod", "--approve")  # fmt: skip
+    assert code == cli.EXIT_ERROR
+    assert "allowed: one step along dev -> staging -> prod" in refused["error"]
+    code, backwards = command(stacks, capsys, "promote", "chat-api", "--from", "prod", "--to",
+                              "staging")  # fmt: skip
+    assert code == cli.EXIT_ERROR and "one step along" in backwards["error"]
+
+
+def test_promoting_a_service_the_source_lacks_names_the_services_it_has(stacks, capsys):
+    code, refused = command(stacks, capsys, "promote", "chat-mail", "--from", "staging", "--to",
+                            "prod", "--approve")  # fmt: skip
+    assert code == cli.EXIT_ERROR
+    assert "'chat-mail' is not in platform:app.services" in refused["error"]
+    assert "allowed: chat-api, chat-web" in refused["error"]
+
+
+DRIVEN_RELEASE = """
+import sys
+from pathlib import Path
+from infra.deploy.driver import SystemClock
+from tests.release_world import FAST_DELIVERY, release_world
+
+world = release_world(Path(sys.argv[1]), delivery={**FAST_DELIVERY, "stepBakeSeconds": 600,
+                      "analysis": {"intervalSeconds": 1, "windowSeconds": 1}})
+world.world.clock = SystemClock()
+world.world.poll_seconds = 0.05
+record = world.driver().start("1.5.0")
+print(record.phase.value, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_abort_from_another_machine_without_the_cli_stops_a_running_release_at_once(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
+    driver = subprocess.Popen(
+        [sys.executable, "-c", DRIVEN_RELEASE, str(tmp_path)], env=env,
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    ledger = Ledger(tmp_path / "ledger")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        record = ledger.read("dev", "chat-api")
+        if (
+            record is not None
+            and record.step is not None
+            and record.step.label().startswith("analyse")
+        ):
+            break
+        time.sleep(0.2)
+    else:
+        driver.kill()
+        pytest.fail("the release never reached its first bake")
+    sent = time.monotonic()
+    done = platformctl(
+        "abort", "dev", "chat-api", "--reason", "bad deploy", "--project-dir",
+        str(tmp_path / "project"), "--json",
+        env={"PATH": "/usr/bin:/bin", "PLATFORM_LEDGER_DIR": str(tmp_path / "ledger"),
+             "PLATFORM_ACTOR": "erin"},
+    )  # fmt: skip
+    assert done.returncode == cli.EXIT_OK, done.stderr
+    assert json.loads(done.stdout)["queued"] is True
+    out, _ = driver.communicate(timeout=120)
+    assert out.strip().splitlines()[-1] == "Aborted"
+    assert time.monotonic() - sent < 60, "the 600 s bake did not have to finish"
+    final = ledger.read("dev", "chat-api")
+    assert final is not None
+    assert any(e.get("reason") == "abort by erin (bad deploy)" for e in final.events)
