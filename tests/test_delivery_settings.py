@@ -75,3 +75,14 @@ def test_query_placeholders_are_filled_and_promql_braces_left_alone():
     )
     assert 'http_requests_total{service="chat-api",slot="green",code!~"5.."}[60s]' in query
     assert "{" + "slot}" not in query
+
+
+def test_hook_urls_may_name_an_environment_variable_instead_of_holding_a_token():
+    from infra.settings.delivery import Hooks
+
+    hooks = Hooks.model_validate(
+        {"notify": ["${CHAT_WEBHOOK}"], "preRollout": [{"name": "smoke", "url": "${SMOKE_URL}"}]}
+    )
+    assert hooks.notify == ("${CHAT_WEBHOOK}",)
+    message = problems_for({"hooks": {"notify": ["${lower}"]}})
+    assert "platform:delivery.hooks.notify" in message and "${VARIABLE}" in message

@@ -403,3 +403,22 @@ def test_a_command_line_holding_a_url_is_shown_without_its_secrets() -> None:
 
     assert "exited 2" in result.reason
     assert_redacted(result.reason, "https://hooks.example")
+
+
+def test_a_webhook_url_named_by_an_environment_variable_is_read_when_the_hook_runs(
+    server: Recorder,
+) -> None:
+    settings = HookSettings.model_validate(
+        {"notify": ["${CHAT_WEBHOOK}"], "confirmPromotion": {"url": "${GATE_URL}"}}
+    )
+    hooks = HookRunner(settings, environ={"CHAT_WEBHOOK": server.base + "/chat/T0/B0/token"})
+    assert hooks.notify({"phase": "Succeeded"}) == []
+    assert [json.loads(r.body) for r in server.to("/chat/T0/B0/token")] == [{"phase": "Succeeded"}]
+    gate = hooks.confirmation_check()
+    assert gate is not None and not gate.passed
+    assert gate.reason == "environment variable GATE_URL is not set"
+    [failure] = HookRunner(settings, environ={}).notify({"phase": "Succeeded"})
+    assert (
+        failure
+        == "notification to ${CHAT_WEBHOOK} failed: environment variable CHAT_WEBHOOK is not set"
+    )

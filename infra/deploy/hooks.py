@@ -31,8 +31,8 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from infra.deploy.ports import HookResult
+from infra.settings.delivery import ENV_REFERENCE, HttpCheck
 from infra.settings.delivery import Hooks as HookSettings
-from infra.settings.delivery import HttpCheck
 
 # The end of a failed command's output kept in its reason: enough for the assertion that
 # failed, short enough for a log line and a notification.
@@ -50,6 +50,8 @@ _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"`]+")
 def redact_url(url: str) -> str:
     """What of a hook URL may be shown: ``scheme://host[:port]``, and ``/…`` when it had a
     path, query or fragment. Never the credentials, the path or the query."""
+    if ENV_REFERENCE.fullmatch(url.strip()):
+        return url.strip()  # a variable's name, not its value
     try:
         parts = urlsplit(url.strip())
         host, port = parts.hostname, parts.port
@@ -90,8 +92,10 @@ class HookRunner:
         *,
         transport: httpx.BaseTransport | None = None,
         notify_timeout_seconds: float = NOTIFY_TIMEOUT_SECONDS,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self._settings = settings
+        self._environ = os.environ if environ is None else environ
         self._transport = transport
         self._notify_timeout = notify_timeout_seconds
         self.delivery_failures: list[DeliveryFailure] = []
@@ -118,7 +122,10 @@ class HookRunner:
         gate = self._settings.confirm_promotion
         if gate is None or gate.url is None:
             return None
-        outcome = self._get(gate.url, CONFIRM_TIMEOUT_SECONDS)
+        url, missing = self._resolve(gate.url)
+        if url is None:
+            return HookResult("confirm-promotion", False, missing)
+        outcome = self._get(url, CONFIRM_TIMEOUT_SECONDS)
         return HookResult("confirm-promotion", outcome.passed, outcome.reason)
 
     def notify(self, event: Mapping[str, Any]) -> list[str]:
@@ -131,14 +138,29 @@ class HookRunner:
         # Exactly the event given: nothing from this process's environment is added.
         body = json.dumps(event, default=str).encode()
         failures = []
-        for url in self._settings.notify:
-            reason = self._post(url, body)
+        for configured in self._settings.notify:
+            url, missing = self._resolve(configured)
+            reason = missing if url is None else self._post(url, body)
             if reason is not None:
-                failures.append(DeliveryFailure(url, reason))
+                failures.append(DeliveryFailure(url or configured, reason))
         return failures
 
+    def _resolve(self, configured: str) -> tuple[str | None, str]:
+        """The URL itself, or the one a ``${NAME}`` reference names; (None, why) when the
+        variable is not set."""
+        reference = ENV_REFERENCE.fullmatch(configured)
+        if reference is None:
+            return configured, ""
+        value = self._environ.get(reference[1], "").strip()
+        if not value:
+            return None, f"environment variable {reference[1]} is not set"
+        return value, ""
+
     def _url_check(self, check: HttpCheck, template: str, preview_url: str) -> HookResult:
-        url = template.replace("{preview}", preview_url.rstrip("/"))
+        resolved, missing = self._resolve(template)
+        if resolved is None:
+            return HookResult(check.name, False, missing)
+        url = resolved.replace("{preview}", preview_url.rstrip("/"))
         outcome = self._get(url, check.timeout_seconds)
         return HookResult(check.name, outcome.passed, outcome.reason)
 

@@ -34,6 +34,16 @@ QUERY_PLACEHOLDERS = ("service", "namespace", "slot", "window")
 CLOUDWATCH_STATISTICS = ("success-rate", "error-rate", "latency-p95", "latency-p99", "requests")
 _HOOK_NAME = _METRIC_NAME
 _URL = re.compile(r"https?://[^\s]+")
+# A URL that carries a credential (a chat webhook's token) is never written in a stack file:
+# `${NAME}` stands for the URL in environment variable NAME, read when the hook runs.
+ENV_REFERENCE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+_URL_ALLOWED = "an http:// or https:// URL, or ${VARIABLE} naming one in the environment"
+
+
+def _url_or_reference(url: str) -> str:
+    if not (_URL.fullmatch(url) or ENV_REFERENCE.fullmatch(url)):
+        raise ValueError(f"allowed: {_URL_ALLOWED}")
+    return url
 
 
 def render_query(query: str, values: dict[str, str]) -> str:
@@ -222,8 +232,8 @@ class HttpCheck(Model):
     @field_validator("url")
     @classmethod
     def _url(cls, url: str | None) -> str | None:
-        if url is not None and not _URL.fullmatch(url.replace("{preview}", "http://preview")):
-            raise ValueError("allowed: an http:// or https:// URL ({preview} may start it)")
+        if url is not None:
+            _url_or_reference(url.replace("{preview}", "http://preview"))
         return url
 
     @field_validator("timeout_seconds")
@@ -255,9 +265,7 @@ class ConfirmGate(Model):
     @field_validator("url")
     @classmethod
     def _url(cls, url: str | None) -> str | None:
-        if url is not None and not _URL.fullmatch(url):
-            raise ValueError("allowed: an http:// or https:// URL")
-        return url
+        return None if url is None else _url_or_reference(url)
 
 
 class Hooks(Model):
@@ -270,8 +278,7 @@ class Hooks(Model):
     @classmethod
     def _notify(cls, urls: tuple[str, ...]) -> tuple[str, ...]:
         for url in urls:
-            if not _URL.fullmatch(url):
-                raise ValueError(f"{url!r}: allowed: http:// or https:// URLs")
+            _url_or_reference(url)
         return urls
 
 
