@@ -138,8 +138,10 @@ def test_the_ledger_lives_beside_a_file_backend_and_must_be_named_for_a_remote_o
     assert ledger_directory(tmp_path, None, {}) == tmp_path / ".pulumi-state" / "releases"
     custom = {"PLATFORM_LEDGER_DIR": "/mnt/ledger"}
     assert ledger_directory(tmp_path, "s3://bucket/state", custom) == Path("/mnt/ledger")
-    with pytest.raises(DeployError, match="PLATFORM_LEDGER_DIR"):
-        ledger_directory(tmp_path, "s3://bucket/state?region=us-east-1", {})
+    with pytest.raises(DeployError, match="PLATFORM_LEDGER_DIR") as refused:
+        ledger_directory(tmp_path, "https://ci:tok3n@state.example.com/org?key=s3cret", {})
+    assert "https://state.example.com/org is remote" in str(refused.value)
+    assert "tok3n" not in str(refused.value) and "s3cret" not in str(refused.value)
 
 
 KILLED_RUN = textwrap.dedent("""

@@ -42,8 +42,10 @@ def ledger_directory(project_dir: Path, backend_url: str | None, environ: dict[s
     if backend_url and backend_url.startswith("file://"):
         return Path(backend_url.removeprefix("file://")) / "releases"
     if backend_url:
+        from infra.deploy.automation import shown_backend_url
+
         raise DeployError(
-            f"the state backend {backend_url.split('?')[0]} is remote, and the release ledger "
+            f"the state backend {shown_backend_url(backend_url)} is remote, and the release ledger "
             f"must outlive this machine; set {LEDGER_ENV} to a directory that does (mounted "
             "storage, or one your CI caches and restores)"
         )
