@@ -34,8 +34,9 @@ sys.path.insert(0, str(REPOSITORY))
 # gRPC notes every fork (Prometheus, hooks) while the packs' channels are open; not news.
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-from infra.deploy.driver import ReleaseDriver, SystemClock  # noqa: E402
+from infra.deploy.driver import ReleaseDriver  # noqa: E402
 from infra.deploy.ports import Verdict  # noqa: E402
+from infra.deploy.world import SystemClock  # noqa: E402
 from infra.preview.policy_run import PolicyPackSource  # noqa: E402
 from tests.release_world import FAST_DELIVERY, ReleaseWorld, release_world  # noqa: E402
 

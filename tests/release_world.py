@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from infra.deploy.driver import ReleaseDriver, World
+from infra.deploy.driver import ReleaseDriver
 from infra.deploy.ledger import Ledger
 from infra.deploy.offline_stack import OfflineStack
 from infra.deploy.ports import (
@@ -25,6 +25,7 @@ from infra.deploy.ports import (
     TrafficExpectation,
     Verdict,
 )
+from infra.deploy.world import World
 from infra.preview.policy_run import PolicyPackSource
 from infra.settings.delivery import MetricCheck
 from tests.conftest import REPOSITORY

@@ -17,11 +17,11 @@ import yaml
 
 from infra.config import StackSettings
 from infra.deploy import cli
-from infra.deploy.driver import World
 from infra.deploy.ledger import Control, Ledger
 from infra.deploy.offline_stack import OfflineStack
 from infra.deploy.ports import PreviewOutcome, ResourceChange, UpOutcome
 from infra.deploy.wiring import RealWorld
+from infra.deploy.world import World
 from infra.settings.delivery import DeliverySettings
 from tests.conftest import REPOSITORY
 from tests.release_world import (
@@ -284,7 +284,7 @@ def test_promoting_a_service_the_source_lacks_names_the_services_it_has(stacks, 
 DRIVEN_RELEASE = """
 import sys
 from pathlib import Path
-from infra.deploy.driver import SystemClock
+from infra.deploy.world import SystemClock
 from tests.release_world import FAST_DELIVERY, release_world
 
 world = release_world(Path(sys.argv[1]), delivery={**FAST_DELIVERY, "stepBakeSeconds": 600,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.deploy.driver import SystemClock
 from infra.deploy.prometheus import PrometheusSource
 from infra.deploy.record import Phase, StepKind
+from infra.deploy.world import SystemClock
 from tests.prometheus_server import RunningPrometheus
 from tests.release_world import ReleaseWorld, release_world
 

@@ -24,13 +24,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from infra.deploy.driver import ReleaseDriver, SystemClock, send_command, stack_settings
+from infra.deploy.commands import send_command
+from infra.deploy.driver import ReleaseDriver
 from infra.deploy.gates import gate_problems
 from infra.deploy.ledger import Ledger, record_summary
 from infra.deploy.machine import CONTROLS
 from infra.deploy.ports import DeployError, PreviewOutcome, StackPort
 from infra.deploy.record import Phase, ReleaseRecord
 from infra.deploy.wiring import RealWorld
+from infra.deploy.world import SystemClock, stack_settings
 
 EXIT_OK, EXIT_REFUSED, EXIT_ERROR, EXIT_WAITING = 0, 1, 2, 3
 REPOSITORY = Path(__file__).resolve().parents[2]

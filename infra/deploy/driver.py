@@ -7,61 +7,28 @@ come from :mod:`infra.deploy.machine`; this module only acts on the world and re
 
 from __future__ import annotations
 
-import queue
 import secrets
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from infra.config import SettingsError, StackSettings, parse_settings
 from infra.deploy import machine
+from infra.deploy.commands import CommandResult, send_command
 from infra.deploy.elbv2 import wait_for_traffic
 from infra.deploy.gates import gate_problems
-from infra.deploy.ledger import Control, Ledger
 from infra.deploy.machine import Transition
+from infra.deploy.notifier import Notifier
 from infra.deploy.ports import (
     AnalysisTarget,
     Clock,
     DeployError,
-    Hooks,
-    MetricsSource,
-    Progress,
-    StackPort,
     TrafficExpectation,
-    TrafficVerifier,
     UpOutcome,
 )
 from infra.deploy.record import TERMINAL, Phase, ReleaseRecord, StepKind
+from infra.deploy.world import World, service_index, stack_settings
 from infra.settings.app import ServiceSettings
 from infra.settings.delivery import DeliverySettings
-
-
-class SystemClock:
-    def now(self) -> float:
-        return time.time()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-@dataclass
-class World:
-    """Everything the driver acts through, for one stack."""
-
-    project: str
-    stack: StackPort
-    metrics_for: Callable[[StackSettings], MetricsSource]
-    traffic: TrafficVerifier | None
-    hooks_for: Callable[[DeliverySettings], Hooks]
-    ledger: Ledger
-    clock: Clock = field(default_factory=SystemClock)
-    progress: Progress = print
-    actor: str = "platformctl"
-    # How often waits look at the command queue.
-    poll_seconds: float = 0.2
-
 
 VERIFY_INTERVAL_SECONDS = 2.0
 
@@ -75,120 +42,9 @@ class _WaitingClock:
         return self._clock.now()
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    record: ReleaseRecord
-    # Handed to the process driving the release, rather than carried out here.
-    queued: bool
-
-
-def send_command(
-    ledger: Ledger, stack: str, service: str, command: str, by: str, clock: Clock,
-    reason: str = "",
-) -> ReleaseRecord | None:  # fmt: skip
-    """Queues ``command`` for the process driving the release and waits until it is taken;
-    None when no process drives it (or it stopped before taking the command), so the caller
-    carries the command out itself. Needs only the ledger: no stack, no CLI."""
-    deadline = clock.now() + COMMAND_HANDOVER_SECONDS
-    while True:
-        if ledger.holder(stack, service) is None:
-            return None
-        record = ledger.read(stack, service)
-        if record is not None and not record.terminal:
-            break
-        # A release is starting (its record not written yet), finishing, or being rolled
-        # back by another command: look again in a moment.
-        if clock.now() >= deadline:
-            raise DeployError(
-                f"{service} on {stack} is busy ({ledger.holder(stack, service)}); send "
-                f"{command} again in a moment"
-            )
-        clock.sleep(0.1)
-    position = ledger.control_count(stack, service)
-    ledger.send(stack, service, Control(command, by, clock.now(), reason, record.id))
-    while clock.now() < deadline:
-        current = ledger.read(stack, service)
-        if current is not None and current.controls_seen > position:
-            return current
-        if ledger.holder(stack, service) is None:
-            return None
-        clock.sleep(0.1)
-    raise DeployError(
-        f"{command} is queued for release {record.id}, but the process driving it has not "
-        f"taken it within {COMMAND_HANDOVER_SECONDS}s ({ledger.holder(stack, service)}); it "
-        "will act on it at its next look"
-    )
-
-
-COMMAND_HANDOVER_SECONDS = 30
-
-
-class _Notifier:
-    """Sends phase-change events from a background thread, in order: a slow or dead webhook
-    never delays a rollback. Failures are collected for the ledger."""
-
-    def __init__(self, hooks: Callable[[], Hooks]):
-        self._hooks = hooks
-        self._queue: queue.Queue[Mapping[str, Any] | None] = queue.Queue()
-        self._failed: list[str] = []
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def send(self, event: Mapping[str, Any]) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, daemon=True, name="notify")
-            self._thread.start()
-        self._queue.put(event)
-
-    def _run(self) -> None:
-        while (event := self._queue.get()) is not None:
-            failures = self._hooks().notify(event)
-            with self._lock:
-                self._failed += failures
-            self._queue.task_done()
-        self._queue.task_done()
-
-    def flush(self, timeout: float = 30.0) -> None:
-        """Waits (bounded) until every event so far was sent, so the last phase is out before
-        the process ends."""
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    def failures(self) -> list[str]:
-        with self._lock:
-            failed, self._failed = self._failed, []
-        return failed
-
-
 class _Interrupted(Exception):
     def __init__(self, transition: Transition):
         self.transition = transition
-
-
-def stack_settings(
-    project: str, stack: StackPort, config: Mapping[str, Any] | None = None
-) -> StackSettings:
-    """The stack's validated settings; a bad stack file is one clear error, before any step."""
-    try:
-        return parse_settings(
-            stack.read_config() if config is None else config,
-            project=project,
-            stack=stack.name,
-            source=f"Pulumi.{stack.name}.yaml",
-        )
-    except SettingsError as error:
-        raise DeployError(str(error)) from None
-
-
-def service_index(settings: StackSettings, service: str) -> int:
-    names = [s.name for s in settings.platform.app.services]
-    if service not in names:
-        raise DeployError(
-            f"service {service!r} is not in platform:app.services of stack "
-            f"{settings.stack}; allowed: {', '.join(names)}"
-        )
-    return names.index(service)
 
 
 class ReleaseDriver:
@@ -198,7 +54,7 @@ class ReleaseDriver:
         self.settings = stack_settings(world.project, world.stack)
         self.index = service_index(self.settings, service)
         self.record: ReleaseRecord | None = None
-        self._notifier = _Notifier(lambda: world.hooks_for(self.delivery))
+        self._notifier = Notifier(lambda: world.hooks_for(self.delivery))
 
     # --- entry points ---------------------------------------------------------------------
 

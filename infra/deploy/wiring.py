@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infra.config import StackSettings
-from infra.deploy.driver import ReleaseDriver, World, service_index, stack_settings
+from infra.deploy.driver import ReleaseDriver
 from infra.deploy.ledger import Ledger, ledger_directory
 from infra.deploy.ports import (
     AnalysisTarget,
@@ -25,6 +25,7 @@ from infra.deploy.promotion import (
     promotion_path_problem,
 )
 from infra.deploy.record import ReleaseRecord
+from infra.deploy.world import World, service_index, stack_settings
 from infra.preview.project import ProjectError, load_project
 from infra.settings.delivery import DeliverySettings
 

@@ -1,0 +1,72 @@
+"""What the release driver acts through, for one stack, and the stack's settings as the
+driver reads them (validated at the edge like the program's)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.config import SettingsError, StackSettings, parse_settings
+from infra.deploy.ledger import Ledger
+from infra.deploy.ports import (
+    Clock,
+    DeployError,
+    Hooks,
+    MetricsSource,
+    Progress,
+    StackPort,
+    TrafficVerifier,
+)
+from infra.settings.delivery import DeliverySettings
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass
+class World:
+    """Everything the driver acts through, for one stack."""
+
+    project: str
+    stack: StackPort
+    metrics_for: Callable[[StackSettings], MetricsSource]
+    traffic: TrafficVerifier | None
+    hooks_for: Callable[[DeliverySettings], Hooks]
+    ledger: Ledger
+    clock: Clock = field(default_factory=SystemClock)
+    progress: Progress = print
+    actor: str = "platformctl"
+    # How often waits look at the command queue.
+    poll_seconds: float = 0.2
+
+
+def stack_settings(
+    project: str, stack: StackPort, config: Mapping[str, Any] | None = None
+) -> StackSettings:
+    """The stack's validated settings; a bad stack file is one clear error, before any step."""
+    try:
+        return parse_settings(
+            stack.read_config() if config is None else config,
+            project=project,
+            stack=stack.name,
+            source=f"Pulumi.{stack.name}.yaml",
+        )
+    except SettingsError as error:
+        raise DeployError(str(error)) from None
+
+
+def service_index(settings: StackSettings, service: str) -> int:
+    names = [s.name for s in settings.platform.app.services]
+    if service not in names:
+        raise DeployError(
+            f"service {service!r} is not in platform:app.services of stack "
+            f"{settings.stack}; allowed: {', '.join(names)}"
+        )
+    return names.index(service)
