@@ -106,3 +106,18 @@ def test_a_services_history_never_includes_another_service_with_a_longer_name(tm
         record.service = service
         ledger.archive(record)
     assert [r.service for r in ledger.history("staging", "chat")] == ["chat"]
+
+
+def test_a_canary_rolled_back_after_taking_every_request_restarts_the_soak():
+    from infra.deploy.record import Step, StepKind
+
+    steps = [Step(StepKind.SET_WEIGHT, weight=100), Step(StepKind.ANALYSE, seconds=60)]
+    history = [
+        release(IMAGE, 0, Phase.SUCCEEDED, promoted_at=10),
+        release("1.7.0", 2 * HOUR, Phase.ROLLED_BACK, promoted_at=None,
+                restored_at=2 * HOUR + 300),
+    ]  # fmt: skip
+    history[1].steps = steps
+    history[1].step_index = 1
+    soaked = promotable_image("chat-api", "staging", history, IMAGE, 60, now=4 * HOUR)
+    assert soaked.live_since == 2 * HOUR + 300

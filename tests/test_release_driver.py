@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from infra.deploy.ledger import Control
-from infra.deploy.ports import DeployError, HookResult, Verdict
+from infra.deploy.ports import DeployError, HookResult, TrafficCheck, Verdict
 from infra.deploy.record import Phase
 from tests.release_world import (
     FAST_DELIVERY,
@@ -536,3 +536,103 @@ def test_a_stack_file_behind_the_deployed_stack_refuses_a_release(tmp_path):
     world.stack._file.write_text(yaml.safe_dump(document, sort_keys=False))
     with pytest.raises(DeployError, match="stale for chat-api: the deployed stack has live=green"):
         world.driver().start("1.6.0")
+
+
+def test_a_failing_webhook_is_noted_and_never_stops_the_release(tmp_path):
+    from infra.deploy.hooks import HookRunner
+    from infra.settings.delivery import Hooks
+
+    world = release_world(tmp_path)
+    runner = HookRunner(Hooks.model_validate({"notify": ["${UNSET_WEBHOOK}"]}), environ={})
+    world.world.hooks_for = lambda delivery: runner
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.SUCCEEDED
+    notes = [e["note"] for e in record.events if "note" in e]
+    assert notes and all("UNSET_WEBHOOK is not set" in n for n in notes)
+
+
+def test_resuming_or_undoing_with_an_older_stack_file_is_refused(tmp_path):
+    world = release_world(tmp_path)
+    before = world.stack._file.read_text()
+    assert world.driver().start("1.5.0").phase is Phase.SUCCEEDED
+    after = world.stack._file.read_text()
+    world.stack._file.write_text(before)  # the checkout from before the release
+    with pytest.raises(DeployError, match=r"not the stack file release .* wrote"):
+        world.driver().command("rollback")
+    world.stack._file.write_text(after)
+    assert world.driver().command("rollback").record.phase is Phase.ROLLED_BACK
+
+
+def test_a_rollback_retried_after_its_warm_up_failed_warms_the_slot_again(tmp_path):
+    world = release_world(tmp_path)
+    assert world.driver().start("1.5.0").phase is Phase.SUCCEEDED
+    world.stack._fault = fail_at_up(1, DeployError("quota exceeded"))
+    assert world.driver().command("rollback").record.phase is Phase.FAILED
+    world.stack._fault = None
+    record = world.driver().command("rollback", "quota raised").record
+    assert record.phase is Phase.ROLLED_BACK
+    ups = [e["up"] for e in record.events if "up" in e]
+    assert ups[-3:] == [
+        "warm up the previous slot for rollback",
+        "rollback: traffic back to blue",
+        "scale-down green after rollback",
+    ]
+    assert changed_types(world, "rollback") == {INGRESS}
+
+
+def test_a_rollback_before_any_traffic_moved_stops_the_candidate_in_the_same_up(tmp_path):
+    world = release_world(
+        tmp_path,
+        delivery={
+            **FAST_DELIVERY,
+            "hooks": {"preRollout": [{"name": "smoke", "url": "{preview}/ok"}]},
+        },
+    )
+    world.hooks.pre_rollout_results = [HookResult("smoke", False, "crash loop")]
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.ROLLED_BACK
+    [rollback] = [e for e in record.events if e.get("up", "").startswith("rollback")]
+    assert rollback["changed"] and all("chat-api-green" in c for c in rollback["changed"])
+    assert world.release()["green"]["scaledDown"] is True
+
+
+def test_a_scale_down_that_fails_leaves_a_promoted_release_succeeded(tmp_path):
+    # initial, deploy, 25%, 100%, promote, then the scale-down fails.
+    world = release_world(tmp_path, fault=fail_at_up(6, DeployError("throttled")))
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.SUCCEEDED
+    assert "could not be scaled down (throttled)" in record.last_reason
+    assert live_weights(world.stack) == {BLUE: 0, GREEN: 100}
+
+
+def test_promote_now_from_a_failure_pause_leaves_no_old_detection_behind(tmp_path):
+    world = release_world(tmp_path)
+    world.metrics.judge = lambda weight, metric: Verdict.FAIL
+    paused = world.driver().start("1.5.0", on_failure="pause")
+    assert paused.phase is Phase.PAUSED and paused.detected_at is not None
+    world.clock.time += 3 * 3600
+    record = world.driver().command("promote-now", "judged fine by hand").record
+    assert record.phase is Phase.SUCCEEDED
+    assert record.detected_at is None
+
+
+def test_an_abort_during_a_rollbacks_alb_check_does_not_restart_the_rollback(tmp_path):
+    world = release_world(tmp_path)
+    world.metrics.judge = lambda weight, metric: Verdict.FAIL if weight else Verdict.PASS
+    ledger = world.world.ledger
+    verify = world.traffic.verify
+    refused = []
+
+    def slow_to_confirm_the_rollback(expectation):
+        record = ledger.read("dev", "chat-api")
+        if record.phase is Phase.ROLLING_BACK and not refused:
+            refused.append(expectation)
+            ledger.send("dev", "chat-api", Control("abort", "ops", 0, "", record.id, "c1"))
+            return TrafficCheck(False, "not yet")
+        return verify(expectation)
+
+    world.traffic.verify = slow_to_confirm_the_rollback  # type: ignore[method-assign]
+    record = world.driver().start("1.5.0")
+    assert record.phase is Phase.ABORTED
+    ups = [e["up"] for e in record.events if "up" in e]
+    assert ups.count("rollback: traffic back to blue") == 1

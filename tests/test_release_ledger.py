@@ -20,7 +20,7 @@ from infra.deploy.ledger import Control, Ledger, ledger_directory
 from infra.deploy.ports import DeployError
 from infra.deploy.record import Phase
 from tests.conftest import REPOSITORY
-from tests.release_world import release_world
+from tests.release_world import FAST_DELIVERY, release_world
 
 PYTHON = [sys.executable, "-c"]
 ENV = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
@@ -147,7 +147,7 @@ def test_the_ledger_lives_beside_a_file_backend_and_must_be_named_for_a_remote_o
 KILLED_RUN = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    from tests.release_world import release_world
+    from tests.release_world import FAST_DELIVERY, release_world
 
     ups = []
 
@@ -181,3 +181,44 @@ def test_a_release_killed_between_steps_is_refused_to_others_and_resumes_where_i
     assert messages == ["set-weight 100%", "promote", "scale-down 120s"]
     assert time.time() - started < 120
     assert world.release()["live"] == "green"
+
+
+def test_lock_text_left_by_a_dead_holder_on_another_machine_names_no_holder(tmp_path):
+    ledger = Ledger(tmp_path)
+    lock_file = tmp_path / "prod" / "chat-api.lock"
+    lock_file.parent.mkdir(parents=True)
+    lock_file.write_text("pid 4242 on ci-runner-7 (release 2.0.0, since 2026-11-25T09:00:00Z)")
+    assert ledger.holder("prod", "chat-api") is None
+    with ledger.lock("prod", "chat-api", "resume"):
+        assert "(resume, since" in (ledger.holder("prod", "chat-api") or "")
+
+
+def test_a_command_to_a_running_release_reports_whether_it_was_carried_out(tmp_path):
+    from infra.deploy.commands import send_command
+    from infra.deploy.world import SystemClock
+
+    world = release_world(tmp_path, delivery={**FAST_DELIVERY, "stepBakeSeconds": 600,
+                          "analysis": {"intervalSeconds": 1, "windowSeconds": 1}})  # fmt: skip
+    world.world.clock = SystemClock()
+    world.world.poll_seconds = 0.05
+    outcome: list[Phase] = []
+    runner = threading.Thread(target=lambda: outcome.append(world.driver().start("1.5.0").phase))
+    runner.start()
+    ledger, clock = world.world.ledger, SystemClock()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        record = ledger.read("dev", "chat-api")
+        if record is not None and record.step is not None and record.step.label() == "analyse 600s":
+            break
+        time.sleep(0.05)
+    assert record is not None
+    ignored = send_command(ledger, "dev", "chat-api", "approve", "ops", clock, record.id)
+    assert ignored is not None and ignored.outcome == "ignored: release is Progressing"
+    taken = send_command(ledger, "dev", "chat-api", "abort", "ops", clock, record.id)
+    assert taken is not None and taken.outcome == "carried out"
+    runner.join(timeout=120)
+    assert outcome == [Phase.ABORTED]
+    # Nobody drives it any more: the caller carries a command out itself, for its release only.
+    assert send_command(ledger, "dev", "chat-api", "abort", "ops", clock, "1") is None
+    with pytest.raises(DeployError, match="release 1 is over"):
+        world.driver().carry_out("abort", "ops", "1")

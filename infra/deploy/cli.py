@@ -4,6 +4,12 @@ Exit codes: 0 done (preview clean, update applied, release succeeded); 1 refused
 (a mandatory policy, an unapproved replacement, a release rolled back, aborted, rejected or
 failed); 2 a usage or environment error (the message says what to fix); 3 a release is
 paused or waiting for approval (resume, approve, abort or roll it back).
+
+Commands for a release (abort, pause, resume, promote-now, approve, rollback): 0 when the
+process driving the release took it (its outcome is printed: carried out, or ignored and
+why), 3 when it is queued but not taken yet. Without a driving process the command runs
+here: abort, rollback and pause give 0 when done (1 if the rollback failed); resume, approve
+and promote-now drive the release on and give its outcome (0, 1 or 3).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from infra.deploy.commands import send_command
+from infra.deploy.commands import NotTakenYet, send_command
 from infra.deploy.driver import ReleaseDriver
 from infra.deploy.gates import gate_problems
 from infra.deploy.ledger import Ledger, record_summary
@@ -170,17 +176,31 @@ def _control(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
     """A command for a release: handed to the process driving it when there is one (which
     needs only the ledger: no CLI, no stack), otherwise carried out here."""
     by = actor(real.environ) + (f" ({args.reason})" if args.reason else "")
-    queued = send_command(
-        real.ledger(), args.stack, args.service, args.command, by, SystemClock(), args.reason
-    )
-    if queued is not None:
-        out.line(f"{args.command} taken by the process driving release {queued.id}")
-        out.document({"release": record_summary(queued), "queued": True})
+    ledger = real.ledger()
+    current = ledger.read(args.stack, args.service)
+    if current is None:
+        raise DeployError(
+            f"no release of {args.service} on {args.stack} in the ledger ({ledger.directory})"
+        )
+    try:
+        handed = send_command(
+            ledger, args.stack, args.service, args.command, by, SystemClock(), current.id,
+            args.reason,
+        )  # fmt: skip
+    except NotTakenYet as waiting:
+        out.line(f"warning: {waiting}")
+        out.document({"release": record_summary(current), "queued": True, "taken": False})
+        return EXIT_WAITING
+    if handed is not None:
+        out.line(f"{args.command} for release {current.id}: {handed.outcome}")
+        out.document(
+            {"release": record_summary(handed.record), "queued": True, "outcome": handed.outcome}
+        )
         return EXIT_OK
     driver = ReleaseDriver(real.world(args.stack, actor(real.environ)), args.service)
     if args.command == "resume":
         return _finish(driver.resume(), out)
-    record = driver.command(args.command, args.reason).record
+    record = driver.carry_out(args.command, by, current.id).record
     code = _finish(record, out)
     # Undoing or pausing did what was asked unless the rollback itself failed.
     if args.command in ("abort", "rollback", "pause") and record.phase is not Phase.FAILED:

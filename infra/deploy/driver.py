@@ -7,15 +7,17 @@ come from :mod:`infra.deploy.machine`; this module only acts on the world and re
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from infra.deploy import machine
 from infra.deploy.commands import CommandResult, send_command
 from infra.deploy.elbv2 import wait_for_traffic
 from infra.deploy.gates import gate_problems
+from infra.deploy.ledger import Control
 from infra.deploy.machine import Transition
 from infra.deploy.notifier import Notifier
 from infra.deploy.ports import (
@@ -67,7 +69,7 @@ class ReleaseDriver:
         approvals: tuple[dict[str, Any], ...] = (),
     ) -> ReleaseRecord:
         ledger, stack = self.world.ledger, self.world.stack.name
-        with ledger.lock(stack, self.service, f"release {image}"):
+        with ledger.lock(stack, self.service, f"release {image}"), self._flushing():
             current = ledger.read(stack, self.service)
             if current is not None and (not current.terminal or current.phase is Phase.FAILED):
                 raise DeployError(
@@ -89,30 +91,47 @@ class ReleaseDriver:
     def resume(self) -> ReleaseRecord:
         """Continues a release a killed or paused process left, from the step it stopped in."""
         ledger, stack = self.world.ledger, self.world.stack.name
-        with ledger.lock(stack, self.service, "resume"):
+        with ledger.lock(stack, self.service, "resume"), self._flushing():
             self.record = self._current()
             if self.record.terminal:
                 self._say(f"release {self.record.id} is {self.record.phase.value}; nothing to do")
                 return self.record
+            self._refuse_file_of_another_release()
             if self.record.phase is Phase.PAUSED:
-                # A human looked and chose to go on: an earlier failure is no longer pending.
-                self.record.detected_at = None
-                self._transition(Transition(Phase.PROGRESSING, f"resumed by {self.world.actor}"))
+                self._transition(
+                    self._detecting(Transition(Phase.PROGRESSING, f"resumed by {self.world.actor}"))
+                )
             return self._drive()
 
-    def command(self, command: str, reason: str = "") -> CommandResult:
+    def command(
+        self, command: str, reason: str = "", release_id: str | None = None
+    ) -> CommandResult:
         """abort, pause, resume, promote-now, approve or rollback, from any process: queued
-        for the process driving the release, or carried out here when none is."""
+        for the process driving the release, or carried out here when none is. With
+        ``release_id``, only for that release (a command never lands on a later one)."""
         ledger, stack = self.world.ledger, self.world.stack.name
         by = self.world.actor + (f" ({reason})" if reason else "")
-        queued = send_command(ledger, stack, self.service, command, by, self.world.clock, reason)
-        if queued is not None:
-            self._say(f"{command} sent to the process driving release {queued.id}")
-            return CommandResult(queued, queued=True)
-        if command == "resume":
-            return CommandResult(self.resume(), queued=False)
-        with ledger.lock(stack, self.service, command):
+        release_id = release_id or self._current().id
+        handed = send_command(
+            ledger, stack, self.service, command, by, self.world.clock, release_id, reason
+        )
+        if handed is not None:
+            self._say(f"{command} for release {release_id}: {handed.outcome}")
+            return CommandResult(handed.record, queued=True, outcome=handed.outcome)
+        return self.carry_out(command, by, release_id)
+
+    def carry_out(self, command: str, by: str, release_id: str) -> CommandResult:
+        """The command, here: no process drives the release (paused, or its driver died)."""
+        ledger, stack = self.world.ledger, self.world.stack.name
+        with ledger.lock(stack, self.service, command), self._flushing():
             self.record = self._current()
+            if self.record.id != release_id:
+                raise DeployError(
+                    f"release {release_id} is over; the current release of {self.service} "
+                    f"on {stack} is {self.record.id} ({self.record.phase.value}): send "
+                    f"{command} again if it is meant for that one"
+                )
+            self._refuse_file_of_another_release()
             # Commands sent before this one (to a process that has since died) come first.
             self._take_commands()
             transition = machine.control(self._record(), command, by)
@@ -120,43 +139,50 @@ class ReleaseDriver:
                 self._approve(by)
             if transition is not None:
                 self._transition(self._detecting(transition))
-            elif self._record().phase is not Phase.ROLLING_BACK:
-                self._say(
-                    f"{command}: release {self._record().id} is "
-                    f"{self._record().phase.value}; nothing to change"
-                )
+                outcome = "carried out"
+            else:
+                outcome = f"nothing to change: release is {self._record().phase.value}"
+                self._say(f"{command}: {outcome}")
                 self._save()
-                return CommandResult(self._record(), queued=False)
             if self._record().phase in (Phase.PAUSED, *TERMINAL):
-                return CommandResult(self._record(), queued=False)
-            # An interrupted rollback, an approval or promote-now: carry the release on here.
-            return CommandResult(self._drive(), queued=False)
+                return CommandResult(self._record(), queued=False, outcome=outcome)
+            # An interrupted rollback, an approval, promote-now, or a release whose driver
+            # died: carry it on here.
+            return CommandResult(self._drive(), queued=False, outcome=outcome)
+
+    @contextlib.contextmanager
+    def _flushing(self) -> Iterator[None]:
+        """Phase events still on their way go out before the lock is let go, and any that
+        failed are written to the record."""
+        try:
+            yield
+        finally:
+            self._notifier.flush()
+            if self.record is not None:
+                self._save()
 
     # --- the loop ---------------------------------------------------------------------------
 
     def _drive(self) -> ReleaseRecord:
-        try:
-            while True:
-                # Also after the last step: a rollback sent during it is not lost.
-                self._take_commands()
-                record = self._record()
-                if record.terminal:
-                    return record
-                if record.phase is Phase.PAUSED:
-                    self._say(
-                        f"paused: {record.last_reason}; continue with "
-                        f"platformctl resume {record.stack} {record.service}"
-                    )
-                    return record
-                try:
-                    if record.phase is Phase.ROLLING_BACK:
-                        self._roll_back()
-                    else:
-                        self._transition(self._perform())
-                except _Interrupted as interrupted:
-                    self._transition(self._detecting(interrupted.transition))
-        finally:
-            self._notifier.flush()
+        while True:
+            # Also after the last step: a rollback sent during it is not lost.
+            self._take_commands()
+            record = self._record()
+            if record.terminal:
+                return record
+            if record.phase is Phase.PAUSED:
+                self._say(
+                    f"paused: {record.last_reason}; continue with "
+                    f"platformctl resume {record.stack} {record.service}"
+                )
+                return record
+            try:
+                if record.phase is Phase.ROLLING_BACK:
+                    self._roll_back()
+                else:
+                    self._transition(self._perform())
+            except _Interrupted as interrupted:
+                self._transition(self._detecting(interrupted.transition))
 
     def _perform(self) -> Transition:
         record = self._record()
@@ -362,9 +388,16 @@ class ReleaseDriver:
             )
             self._wait(remaining)
         self._set_release(machine.scale_down_config(self._release(), record.previous_live))
-        return self._up_then(
-            lambda: machine.step_done(record, f"{record.previous_live} scaled down")
-        )
+        try:
+            self._up(step.label())
+        except DeployError as error:
+            # Traffic is where it belongs: a slot left running costs money, not availability.
+            return machine.step_done(
+                record,
+                f"{record.previous_live} could not be scaled down ({error}); it keeps "
+                "running until the next release takes its slot",
+            )
+        return machine.step_done(record, f"{record.previous_live} scaled down")
 
     # --- rollback -------------------------------------------------------------------------
 
@@ -372,15 +405,22 @@ class ReleaseDriver:
         record = self._record()
         if record.detected_at is None:
             record.detected_at = self.world.clock.now()
+        detected = record.detected_at
         try:
             release = self._release()
-            if machine.needs_warm_up(release, record):
+            if machine.needs_warm_up(release, record) or record.warm_up_pending:
+                # Remembered until its up succeeds: the config alone cannot tell whether the
+                # slot it calls warm has ever been started again.
+                self._record().warm_up_pending = True
+                self._save()
                 warm = {
                     **release,
                     record.previous_live: {**release[record.previous_live], "scaledDown": False},
                 }
                 self._set_release(warm)
                 self._up("warm up the previous slot for rollback")
+                self._record().warm_up_pending = False
+                self._save()
             self._set_release(machine.rollback_config(self._release(), record))
             self._up("rollback: traffic back to " + record.previous_live)
             problem = self._verify(
@@ -390,6 +430,8 @@ class ReleaseDriver:
             )
         except DeployError as error:
             problem = f"it could not be applied ({error})"
+        # A failed confirmation does not move the moment the release was found failing.
+        self._record().detected_at = detected
         record = self._record()
         if problem is not None:
             self._transition(
@@ -460,13 +502,15 @@ class ReleaseDriver:
         if waited.check.in_force:
             self._event(verified=waited.check.reason, attempts=waited.attempts)
             return None
+        self._record().detected_at = self.world.clock.now()
         return f"the ALB did not confirm the weights within {timeout}s: {waited.check.reason}"
 
     def _wait(self, seconds: float) -> None:
-        """Sleeps, looking at the command queue throughout: commands never wait for a step."""
+        """Sleeps, looking at the command queue throughout: commands never wait for a step.
+        During a rollback nothing interrupts it: an abort only renames its ending."""
         deadline = self.world.clock.now() + seconds
         while True:
-            self._take_commands(interrupt=True)
+            self._take_commands(interrupt=self._record().phase is not Phase.ROLLING_BACK)
             remaining = deadline - self.world.clock.now()
             if remaining <= 0:
                 return
@@ -478,28 +522,39 @@ class ReleaseDriver:
             record.stack, record.service, record.controls_seen
         ):
             record.controls_seen += 1
+            sent = f"{control.command} by {control.by}"
             if control.release and control.release != record.id:
-                self._event(ignored=f"{control.command} by {control.by} for {control.release}")
-                self._save()
+                self._taken(control, f"ignored: meant for release {control.release}", sent)
                 continue
             transition = machine.control(record, control.command, control.by)
-            if control.command == "approve" and transition is not None:
-                self._approve(control.by)
             if transition is None:
-                self._event(ignored=f"{control.command} by {control.by}")
-                self._save()
+                self._taken(control, f"ignored: release is {record.phase.value}", sent)
                 continue
+            if control.command == "approve":
+                self._approve(control.by)
+            self._taken(control, "carried out")
             if interrupt:
                 raise _Interrupted(transition)
             self._transition(self._detecting(transition))
             record = self._record()
 
+    def _taken(self, control: Control, outcome: str, ignored: str | None = None) -> None:
+        """Records what became of a command, for the audit trail and for its sender."""
+        event: dict[str, Any] = {"control": control.id, "outcome": outcome}
+        if ignored is not None:
+            event["ignored"] = ignored
+        self._event(**event)
+        self._save()
+
     def _detecting(self, transition: Transition) -> Transition:
-        """A human's rollback starts the restore clock when it is given."""
+        """A human's rollback starts the restore clock when it is given; a human's decision
+        to go on from a pause leaves no failure pending."""
         record = self._record()
         if transition.phase is Phase.ROLLING_BACK and record.phase is not Phase.ROLLING_BACK:
             record.detected_at = self.world.clock.now()
             record.restored_at = None
+        elif record.phase is Phase.PAUSED and transition.phase is Phase.PROGRESSING:
+            record.detected_at = None
         return transition
 
     def _approve(self, by: str) -> None:
@@ -610,6 +665,29 @@ class ReleaseDriver:
                 "the last release (the release workflow commits it) before releasing again"
             )
 
+    def _refuse_file_of_another_release(self) -> None:
+        """Resuming or undoing a release applies this checkout's stack file: it must be the
+        one the release wrote (the candidate slot holds the release's image, the previous
+        slot the image it replaced), not an older checkout that would undo the wrong slot."""
+        record = self._record()
+        if record.step_index == 0 and record.step_started_at is None:
+            return
+        release = self._release()
+        found = {
+            record.candidate_slot: (release.get(record.candidate_slot) or {}).get("image"),
+            record.previous_live: (release.get(record.previous_live) or {}).get("image"),
+        }
+        expected = {
+            record.candidate_slot: record.image,
+            record.previous_live: record.previous_image,
+        }
+        if found != expected:
+            raise DeployError(
+                f"Pulumi.{record.stack}.yaml is not the stack file release {record.id} wrote: "
+                f"it has {found}, the release {expected}; use the stack file the release left "
+                "(the release workflow commits it to main)"
+            )
+
     def _current(self) -> ReleaseRecord:
         record = self.world.ledger.read(self.world.stack.name, self.service)
         if record is None:
@@ -634,8 +712,8 @@ class ReleaseDriver:
 
     def _transition(self, transition: Transition) -> None:
         self.record = machine.apply(self._record(), transition, self.world.clock.now())
-        self._save()
         event = self.record.events[-1]
+        self._save()
         self._say(f"{event['from']} -> {event['phase']}: {event['reason']}")
         notice = {
             "release": self.record.id,

@@ -32,6 +32,7 @@ from infra.deploy.ports import DeployError
 from infra.deploy.record import ReleaseRecord
 
 LEDGER_ENV = "PLATFORM_LEDGER_DIR"
+_RELEASE_ID = re.compile(r"\d{8}T\d{6}-[0-9a-f]{4}")
 
 
 def ledger_directory(project_dir: Path, backend_url: str | None, environ: dict[str, str]) -> Path:
@@ -60,6 +61,8 @@ class Control:
     reason: str = ""
     # The release it is meant for: a command never reaches a later release by accident.
     release: str = ""
+    # Lets the sender find what became of it in the record.
+    id: str = ""
 
 
 class Ledger:
@@ -154,9 +157,7 @@ class Ledger:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle: IO[str] = path.open("a+")
         try:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if not _take(handle, LOCK_PATIENCE_SECONDS):
                 handle.seek(0)
                 holder = handle.read().strip() or "another process"
                 raise DeployError(
@@ -183,37 +184,38 @@ class Ledger:
             handle.close()
 
     def holder(self, stack: str, service: str) -> str | None:
-        """Who drives the release now, or None. Read from the lock file, never by taking the
-        lock: a probe that locked, even briefly, would make a real release fail at random."""
+        """Who drives the release now, or None. The OS lock decides (a holder killed on any
+        machine leaves text but no lock); the text only names the holder. The probe's shared
+        lock lasts microseconds, and `lock` retries briefly, so asking never makes a release
+        fail."""
+        path = self._path(stack, service, ".lock")
         try:
-            text = self._path(stack, service, ".lock").read_text().strip()
+            handle = path.open("r")
         except FileNotFoundError:
             return None
-        found = _HOLDER.match(text)
-        if found is None:
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return handle.read().strip() or "another process"
+            fcntl.flock(handle, fcntl.LOCK_UN)
             return None
-        if found["host"] == socket.gethostname() and not _alive(int(found["pid"])):
-            return None
-        return text
 
 
-_HOLDER = re.compile(r"pid (?P<pid>\d+) on (?P<host>\S+) ")
-_RELEASE_ID = re.compile(r"\d{8}T\d{6}-[0-9a-f]{4}")
+# How long `lock` waits for a lock held only by a `holder` probe (microseconds in practice).
+LOCK_PATIENCE_SECONDS = 1.0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie has exited: it holds no lock any more.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[-1][:1] != "Z"
-    except OSError:
-        return True
+def _take(handle: IO[str], patience: float) -> bool:
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
 
 
 def record_summary(record: ReleaseRecord) -> dict[str, Any]:

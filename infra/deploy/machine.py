@@ -87,10 +87,15 @@ def rollback_config(release: dict[str, Any], record: ReleaseRecord) -> dict[str,
     on the previous slot (a no-op unless the flip had been written, which the config, not the
     record, tells: a promotion may have been written and applied, then interrupted)."""
     new = copy.deepcopy(release)
+    never_routed = new.get("candidateWeight", 0) == 0 and new.get("live") == record.previous_live
     new["candidateWeight"] = 0
     new["live"] = record.previous_live
     if _slot(new, record.previous_live).get("scaledDown"):
         new[record.previous_live] = {**_slot(new, record.previous_live), "scaledDown": False}
+    if never_routed:
+        # No route to undo; a candidate that never became ready would fail this `up` again
+        # on its readiness wait, so it stops here rather than after.
+        new[record.candidate_slot] = {**_slot(new, record.candidate_slot), "scaledDown": True}
     return new
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.deploy.ports import DeployError, Measurement, Verdict
-from infra.deploy.record import Phase, ReleaseRecord
+from infra.deploy.record import Phase, ReleaseRecord, StepKind
 
 APPROVAL_ENV = "PLATFORM_APPROVED_BY"
 _DIGEST = re.compile(r"(^|@)sha256:[a-f0-9]{64}$")
@@ -63,7 +63,7 @@ def promotable_image(
     interrupted = [
         r.restored_at or r.finished_at or now
         for r in history
-        if r.started_at > last.started_at and r.promoted
+        if r.started_at > last.started_at and _took_all_traffic(r)
     ]
     live_since = max([last.promoted_at, *interrupted])
     soaked = (now - live_since) / 60
@@ -73,6 +73,14 @@ def promotable_image(
             f"{soak_minutes} min (platform:delivery.promotion.sourceSoakMinutes)"
         )
     return Candidate(last.image, last.id, live_since)
+
+
+def _took_all_traffic(record: ReleaseRecord) -> bool:
+    """Promoted, or rolled back after a step that sent it every request."""
+    reached = record.steps[: record.step_index + 1]
+    return record.promoted or any(
+        s.kind is StepKind.SET_WEIGHT and s.weight == 100 for s in reached
+    )
 
 
 # Promotions move one environment at a time.

@@ -102,6 +102,8 @@ class ReleaseRecord:
     finished_at: float | None = None
     approvals: list[dict[str, Any]] = field(default_factory=list)
     controls_seen: int = 0
+    # A rollback's warm-up of the old slot was written but its `up` has not succeeded yet.
+    warm_up_pending: bool = False
     # Where a rollback in progress ends: RolledBack after a failure, Aborted after an abort.
     rollback_ends_in: Phase | None = None
     events: list[dict[str, Any]] = field(default_factory=list)

@@ -177,7 +177,12 @@ def live_image(world: World, settings: StackSettings, service: str) -> str | Non
 def live_health(world: World, settings: StackSettings, service: str) -> list[Any]:
     """One round of the analysis's threshold checks on the live slot, as it serves now."""
     analysis = settings.platform.delivery.analysis
-    live = settings.platform.app.services[service_index(settings, service)].release.live
+    deployed = (world.stack.outputs().get("releases") or {}).get(service)
+    live = (
+        deployed["live"]
+        if isinstance(deployed, Mapping) and deployed.get("live") in ("blue", "green")
+        else settings.platform.app.services[service_index(settings, service)].release.live
+    )
     target = AnalysisTarget(
         stack=settings.stack, service=service, namespace=service, candidate_slot=live,
         live_slot=live, window_seconds=analysis.window_seconds,
