@@ -11,7 +11,10 @@ import pytest
 import yaml
 
 from infra.preview.engine import PreviewResult, run_preview
-from tests.http_recorder import server  # noqa: F401  (fixture: a recording HTTP server)
+from tests.http_recorder import (  # noqa: F401  (fixtures: a recording HTTP server, a dead port)
+    dead_url,
+    server,
+)
 from tests.prometheus_server import prometheus  # noqa: F401  (session fixture: a real Prometheus)
 
 REPOSITORY = Path(__file__).resolve().parents[1]

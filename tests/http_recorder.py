@@ -3,6 +3,7 @@ webhooks, pre-rollout checks and confirm gates."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -70,3 +71,12 @@ def server() -> Iterator[Recorder]:
     yield recorder
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def dead_url() -> str:
+    """A loopback port nobody listens on: connections are refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/hook"

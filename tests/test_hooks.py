@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import time
 from typing import Any
@@ -17,15 +16,6 @@ from infra.settings.delivery import Hooks as HookSettings
 from tests.http_recorder import Recorder
 
 PYTHON = sys.executable
-
-
-@pytest.fixture
-def dead_url() -> str:
-    """A loopback port nobody listens on: connections are refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/hook"
 
 
 def runner(**settings: Any) -> HookRunner:

@@ -8,6 +8,7 @@ come from :mod:`infra.deploy.machine`; this module only acts on the world and re
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -17,6 +18,7 @@ from infra.deploy import machine
 from infra.deploy.commands import CommandResult, send_command
 from infra.deploy.elbv2 import wait_for_traffic
 from infra.deploy.gates import gate_problems
+from infra.deploy.hooks import redact_url
 from infra.deploy.ledger import Control
 from infra.deploy.machine import Transition
 from infra.deploy.notifier import Notifier
@@ -28,9 +30,10 @@ from infra.deploy.ports import (
     UpOutcome,
 )
 from infra.deploy.record import TERMINAL, Phase, ReleaseRecord, StepKind
+from infra.deploy.synthetic import synthetic_traffic
 from infra.deploy.world import World, service_index, stack_settings
 from infra.settings.app import ServiceSettings
-from infra.settings.delivery import DeliverySettings
+from infra.settings.delivery import ENV_REFERENCE, DeliverySettings, MetricCheck
 
 VERIFY_INTERVAL_SECONDS = 2.0
 
@@ -295,11 +298,41 @@ class ReleaseDriver:
             live_slot=record.previous_live,
             window_seconds=analysis.window_seconds,
         )
-        metrics = self.world.metrics_for(self.settings)
         rounds = max(1, step.seconds // analysis.interval_seconds)
         # Every window starts clean, also one resumed after a kill or a pause: results from
         # before the interruption say nothing about the traffic after it.
         record.counters = machine.AnalysisCounters()
+        synthetic = analysis.synthetic_traffic
+        if synthetic is None or post:
+            return self._analysis_rounds(checks, target, rounds)
+        url = self._synthetic_url(synthetic.url, synthetic.path)
+        if url is None:
+            return machine.step_failed(
+                record, "inconclusive", f"synthetic traffic: {synthetic.url} is not set"
+            )
+        with synthetic_traffic(url, synthetic.requests_per_second) as count:
+            try:
+                return self._analysis_rounds(checks, target, rounds)
+            finally:
+                self._event(
+                    synthetic={"url": redact_url(url), "sent": count.sent, "failed": count.failed}
+                )
+                self._save()
+
+    def _synthetic_url(self, url: str | None, path: str) -> str | None:
+        if url is None:
+            app = self.settings.platform.app
+            return f"https://{app.preview_host}{self._service().path.rstrip('/')}{path}"
+        reference = ENV_REFERENCE.fullmatch(url)
+        if reference is None:
+            return url
+        return os.environ.get(reference[1]) or None
+
+    def _analysis_rounds(
+        self, checks: list[MetricCheck], target: AnalysisTarget, rounds: int
+    ) -> Transition:
+        analysis = self.delivery.analysis
+        metrics = self.world.metrics_for(self.settings)
         for number in range(1, rounds + 1):
             self._wait(analysis.interval_seconds)
             measurements = [metrics.measure(check, target) for check in checks]

@@ -142,6 +142,34 @@ DEFAULT_METRICS = (
 )  # fmt: skip
 
 
+class SyntheticTraffic(Model):
+    """Requests sent through the preview route (``path`` appended to it), or to ``url``,
+    during every bake before promotion."""
+
+    requests_per_second: Decimal = 5
+    path: str = "/"
+    url: str | None = None
+
+    @field_validator("requests_per_second")
+    @classmethod
+    def _rate(cls, rate: float) -> float:
+        if not 0.1 <= rate <= 100:
+            raise ValueError("allowed: 0.1 to 100 requests per second")
+        return rate
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, path: str) -> str:
+        if not path.startswith("/") or any(c.isspace() for c in path):
+            raise ValueError("allowed: an absolute URL path such as /healthz")
+        return path
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        return None if url is None else _url_or_reference(url)
+
+
 class AnalysisSettings(Model):
     provider: str = "prometheus"
     prometheus_url: str = "http://prometheus-server.monitoring.svc:80"
@@ -155,6 +183,7 @@ class AnalysisSettings(Model):
     # What to do when inconclusive results pass the limit: roll back, or stop for a human.
     on_inconclusive: Literal["rollback", "pause"] = "rollback"
     metrics: tuple[MetricCheck, ...] = DEFAULT_METRICS
+    synthetic_traffic: SyntheticTraffic | None = None
 
     @field_validator("provider")
     @classmethod
