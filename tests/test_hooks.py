@@ -412,3 +412,19 @@ def test_a_webhook_url_named_by_an_environment_variable_is_read_when_the_hook_ru
         failure
         == "notification to ${CHAT_WEBHOOK} failed: environment variable CHAT_WEBHOOK is not set"
     )
+
+
+def test_credentials_a_failing_command_prints_never_reach_its_reason() -> None:
+    script = (
+        "print('connecting to postgres://app:hunter2@db.internal:5432/app');"
+        "print('DB_PASSWORD=hunter2 api_key: k3y Authorization: Bearer abc.def');"
+        "print('migration 0042 failed: token expired'); raise SystemExit(1)"
+    )
+    hooks = runner(preRollout=[{"name": "migrate", "command": [PYTHON, "-c", script]}])
+    [result] = hooks.pre_rollout("https://preview.example.com")
+    assert not result.passed
+    for secret in ("hunter2", "k3y", "abc.def"):
+        assert secret not in result.reason
+    assert "postgres://db.internal:5432/…" in result.reason
+    assert "DB_PASSWORD=[secret]" in result.reason
+    assert "migration 0042 failed: token expired" in result.reason

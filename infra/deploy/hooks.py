@@ -45,6 +45,12 @@ CONFIRM_TIMEOUT_SECONDS = 10.0
 NOTIFY_ATTEMPTS = 2
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?=://)")
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"`]+")
+# `password=…`, `token: …`, `--api-key …`, `Bearer …` in a command line or its output.
+_KEYWORD = r"(?:password|passwd|pwd|secret|token|api[_-]?key|auth(?:orization)?)"
+_CREDENTIAL_IN_TEXT = re.compile(
+    rf"(?i)((?<![a-z0-9]){_KEYWORD}[\"']?\s*[:=]\s*(?:bearer\s+|basic\s+)?[\"']?"
+    rf"|--?{_KEYWORD}[\s=]+|\bbearer\s+)[^\s\"',&;|]+"
+)
 
 
 def redact_url(url: str) -> str:
@@ -213,9 +219,7 @@ class HookRunner:
     def _command_check(self, check: HttpCheck, preview_url: str) -> HookResult:
         assert check.command is not None
         # A command line may hold a URL too (`curl https://token@host/...`).
-        shown = _URL_IN_TEXT.sub(
-            lambda found: redact_url(found[0]), _one_line(shlex.join(check.command))
-        )
+        shown = _scrub(_one_line(shlex.join(check.command)))
         if len(shown) > COMMAND_SHOWN_CHARS:
             shown = shown[: COMMAND_SHOWN_CHARS - 1] + "…"
         env = {**os.environ, "PREVIEW_URL": preview_url}
@@ -329,10 +333,18 @@ def _stop_session(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
+def _scrub(text: str) -> str:
+    """URLs reduced to scheme and host, and credential-looking values masked."""
+    text = _URL_IN_TEXT.sub(lambda found: redact_url(found[0]), text)
+    return _CREDENTIAL_IN_TEXT.sub(lambda found: found[1] + "[secret]", text)
+
+
 def _tail(output: bytes | None) -> str:
     """The output's last lines on one line (`` | `` between them), at most ~500 characters."""
     lines = [line.strip() for line in (output or b"").decode(errors="replace").splitlines()]
-    text = " | ".join(line for line in lines if line)
+    # A migration job may print its connection string: the reason lands in the ledger, the
+    # JSON output and every notification.
+    text = _scrub(" | ".join(line for line in lines if line))
     if len(text) <= OUTPUT_TAIL_CHARS:
         return text
     return "…" + text[-OUTPUT_TAIL_CHARS:]
