@@ -35,6 +35,7 @@ from tests.release_world import (
 
 PLATFORMCTL = str(REPOSITORY / ".venv" / "bin" / "platformctl")
 DIGEST = "sha256:" + "e" * 64
+INGRESS_TYPE = "kubernetes:networking.k8s.io/v1:Ingress"
 
 
 def platformctl(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -332,3 +333,14 @@ def test_abort_from_another_machine_without_the_cli_stops_a_running_release_at_o
     final = ledger.read("dev", "chat-api")
     assert final is not None
     assert any(e.get("reason") == "abort by erin (bad deploy)" for e in final.events)
+
+
+def test_the_gate_guards_exactly_the_types_the_policy_requires_protected():
+    from infra.deploy.gates import unapproved_destruction
+
+    # The VPC is on the policy's list (and was not on the gate's own, before they shared it).
+    vpc = ResourceChange("urn:pulumi:prod::platform::aws:ec2/vpc:Vpc::network", "aws:ec2/vpc:Vpc",
+                         "replace")  # fmt: skip
+    ingress = ResourceChange("urn:…::chat-api-ingress", INGRESS_TYPE, "replace")
+    assert unapproved_destruction(PreviewOutcome((vpc, ingress)), ()) == [vpc]
+    assert unapproved_destruction(PreviewOutcome((vpc,)), (vpc.urn,)) == []

@@ -39,9 +39,9 @@ from infra.deploy.ports import DeployError, PreviewOutcome, StackPort
 from infra.deploy.record import Phase, ReleaseRecord
 from infra.deploy.wiring import RealWorld
 from infra.deploy.world import SystemClock, stack_settings
+from infra.preview.__main__ import REPOSITORY
 
 EXIT_OK, EXIT_REFUSED, EXIT_ERROR, EXIT_WAITING = 0, 1, 2, 3
-REPOSITORY = Path(__file__).resolve().parents[2]
 STRATEGIES = ("canary", "blue-green")
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from components.workload import slot_service_name
 from infra.deploy import machine
 from infra.deploy.commands import CommandResult, send_command
 from infra.deploy.elbv2 import wait_for_traffic
@@ -624,7 +625,7 @@ class ReleaseDriver:
         self.world.stack.set_config({"platform:app": {**app, "services": services}})
 
     def _slot_service(self, slot: str) -> str:
-        return f"{self.service}-{slot}"
+        return slot_service_name(self.service, slot)
 
     def _weights(self, *, live: int, candidate: int) -> dict[str, int]:
         record = self._record()

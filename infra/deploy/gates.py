@@ -6,19 +6,11 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from infra.deploy.ports import PreviewOutcome, ResourceChange
+from policies.rules.stack import STATEFUL_TYPES as protect_stateful_types
 
-# Losing one of these loses data or the cluster everything runs on.
-STATEFUL_TYPES = frozenset(
-    {
-        "aws:rds/cluster:Cluster",
-        "aws:rds/clusterInstance:ClusterInstance",
-        "aws:elasticache/replicationGroup:ReplicationGroup",
-        "aws:eks/cluster:Cluster",
-        "aws:kms/key:Key",
-        "aws:s3/bucketV2:BucketV2",
-        "aws:s3/bucket:Bucket",
-    }
-)
+# The types the security pack requires to be protected: one list for both ideas of "holds
+# state" (losing one loses data, keys or the cluster everything runs on).
+STATEFUL_TYPES = frozenset(protect_stateful_types)
 DESTRUCTIVE = ("replace", "delete")
 
 

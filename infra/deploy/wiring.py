@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from components.workload import slot_service_name
 from infra.config import StackSettings
 from infra.deploy.driver import ReleaseDriver
 from infra.deploy.ledger import Ledger, ledger_directory
@@ -93,7 +94,7 @@ class RealWorld:
 
         def dimensions(target: AnalysisTarget, slot: str) -> Mapping[str, str] | None:
             return elbv2.cloudwatch_dimensions(
-                target.namespace, target.service, f"{target.service}-{slot}"
+                target.namespace, target.service, slot_service_name(target.service, slot)
             )
 
         return CloudWatchSource(self._client("cloudwatch", settings.region), dimensions)
