@@ -39,6 +39,9 @@ def test_every_bake_before_promotion_sends_traffic_to_the_candidate(tmp_path, se
             "syntheticTraffic": {"requestsPerSecond": 10, "url": server.base + "/api/probe"},
         },
     }  # fmt: skip
+    # Slow answers keep a request in flight when each bake ends: the recorded count must
+    # still equal what the service received.
+    server.delays["/api/probe"] = 0.15
     world = release_world(tmp_path, delivery=delivery)
     world.world.clock = SystemClock()
     world.world.poll_seconds = 0.05

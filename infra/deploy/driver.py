@@ -31,7 +31,7 @@ from infra.deploy.ports import (
     UpOutcome,
 )
 from infra.deploy.record import TERMINAL, Phase, ReleaseRecord, StepKind
-from infra.deploy.synthetic import synthetic_traffic
+from infra.deploy.synthetic import TrafficCount, synthetic_traffic
 from infra.deploy.world import World, service_index, stack_settings
 from infra.settings.app import ServiceSettings
 from infra.settings.delivery import ENV_REFERENCE, DeliverySettings, MetricCheck
@@ -311,14 +311,17 @@ class ReleaseDriver:
             return machine.step_failed(
                 record, "inconclusive", f"synthetic traffic: {synthetic.url} is not set"
             )
-        with synthetic_traffic(url, synthetic.requests_per_second) as count:
-            try:
+        # The event is written after the block so the traffic has stopped: a request still in
+        # flight would otherwise reach the service without being counted.
+        count = TrafficCount()
+        try:
+            with synthetic_traffic(url, synthetic.requests_per_second, count=count):
                 return self._analysis_rounds(checks, target, rounds)
-            finally:
-                self._event(
-                    synthetic={"url": redact_url(url), "sent": count.sent, "failed": count.failed}
-                )
-                self._save()
+        finally:
+            self._event(
+                synthetic={"url": redact_url(url), "sent": count.sent, "failed": count.failed}
+            )
+            self._save()
 
     def _synthetic_url(self, url: str | None, path: str) -> str | None:
         if url is None:

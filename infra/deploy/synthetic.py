@@ -23,11 +23,15 @@ class TrafficCount:
 
 @contextlib.contextmanager
 def synthetic_traffic(
-    url: str, requests_per_second: float, transport: httpx.BaseTransport | None = None
+    url: str,
+    requests_per_second: float,
+    transport: httpx.BaseTransport | None = None,
+    count: TrafficCount | None = None,
 ) -> Iterator[TrafficCount]:
     """GETs ``url`` at about ``requests_per_second`` from a background thread until the
-    block ends. Failures are counted, never raised: the metrics judge the candidate."""
-    count = TrafficCount()
+    block ends. Failures are counted, never raised: the metrics judge the candidate.
+    When the block has ended, the count includes every request the service could have seen."""
+    count = count if count is not None else TrafficCount()
     stop = threading.Event()
     interval = 1.0 / requests_per_second
 
