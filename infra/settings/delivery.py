@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import field_validator, model_validator
 
 from infra.settings.base import Decimal, Model, Number, within
+from infra.settings.review import ReviewSettings
 
 # CodeDeploy's predefined configurations (plus one four-step canary of our own): the
 # candidate's weight at each step and how long each step bakes before the next.
@@ -342,6 +343,7 @@ class DeliverySettings(Model):
     verify_timeout_seconds: Number = 300
     hooks: Hooks = Hooks()
     promotion: PromotionSettings = PromotionSettings()
+    review: ReviewSettings = ReviewSettings()
 
     @field_validator("profile")
     @classmethod
