@@ -31,7 +31,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from infra.deploy.ports import (
     PolicyFinding,
     PreviewOutcome,
     Progress,
+    PropertyChange,
     ResourceChange,
     UpOutcome,
 )
@@ -486,10 +487,8 @@ def _translate_error(
                 "(aws-actions/configure-aws-credentials); `platformctl preview --offline` "
                 "needs none"
             )
-        return DeployError(
-            f"pulumi could not {action} stack {stack}: "
-            f"{_excerpt(_error_lines(stdout, stderr, diagnostics))}"
-        )
+        lines = _error_lines(stdout, stderr, diagnostics)
+        return DeployError(f"pulumi could not {action} stack {stack}: {_excerpt(lines)}", lines)
     if isinstance(exc, RuntimeError) and "summary event" in str(exc):
         return DeployError(
             f"pulumi ended the {action} of stack {stack} without a summary; the engine "
@@ -768,6 +767,7 @@ class EngineEventTranslator:
             operation=operation,
             protected=protected,
             changed_inputs=_changed_inputs(metadata),
+            properties=_property_changes(metadata, operation),
         )
         earlier = self._changes.get(metadata.urn)
         if earlier is not None:
@@ -776,6 +776,7 @@ class EngineEventTranslator:
                 operation="replace" if "replace" in (earlier.operation, operation) else operation,
                 protected=earlier.protected or protected,
                 changed_inputs=tuple(sorted({*earlier.changed_inputs, *change.changed_inputs})),
+                properties=earlier.properties or change.properties,
             )
         self._changes[metadata.urn] = change
         if operation == "same" or raw in _REPLACEMENT_PARTS:
@@ -816,6 +817,24 @@ def _changed_inputs(metadata: auto_events.StepEventMetadata) -> tuple[str, ...]:
     if not keys and metadata.detailed_diff:
         keys = {re.split(r"[.\[]", path, maxsplit=1)[0] for path in metadata.detailed_diff}
     return tuple(sorted(k for k in keys if k))
+
+
+def _property_changes(
+    metadata: auto_events.StepEventMetadata, operation: str
+) -> tuple[PropertyChange, ...]:
+    """Old and new values of the inputs that change, as the engine reports them (the CLI
+    shows secrets as "[secret]" unless asked not to; the review redacts them either way)."""
+    old = (metadata.old.inputs if metadata.old is not None else None) or {}
+    new = (metadata.new.inputs if metadata.new is not None else None) or {}
+    if operation == "create":
+        names: Iterable[str] = new.keys()
+    elif operation == "delete":
+        names = old.keys()
+    elif operation in ("update", "replace"):
+        names = _changed_inputs(metadata)
+    else:
+        return ()
+    return tuple(PropertyChange(n, old.get(n), new.get(n)) for n in sorted(names))
 
 
 def _finding_text(finding: PolicyFinding) -> str:

@@ -27,14 +27,24 @@ from infra.deploy.ports import (
     AnalysisTarget,
     Clock,
     DeployError,
+    PreviewOutcome,
     TrafficExpectation,
     UpOutcome,
 )
 from infra.deploy.record import TERMINAL, Phase, ReleaseRecord, StepKind
+from infra.deploy.reviews import ReleaseReviews, explanation_lines, verdict_lines
 from infra.deploy.synthetic import TrafficCount, synthetic_traffic
 from infra.deploy.world import World, service_index, stack_settings
+from infra.review import gate
+from infra.review.document import ReleasePlan
+from infra.review.model import ChangeDocument
 from infra.settings.app import ServiceSettings
-from infra.settings.delivery import ENV_REFERENCE, DeliverySettings, MetricCheck
+from infra.settings.delivery import (
+    ENV_REFERENCE,
+    AnalysisSettings,
+    DeliverySettings,
+    MetricCheck,
+)
 
 VERIFY_INTERVAL_SECONDS = 2.0
 
@@ -61,6 +71,16 @@ class ReleaseDriver:
         self.index = service_index(self.settings, service)
         self.record: ReleaseRecord | None = None
         self._notifier = Notifier(lambda: world.hooks_for(self.delivery))
+        self._reviews = ReleaseReviews(
+            settings=self.delivery.review,
+            reviewer=world.reviewer_for(self.delivery.review),
+            stack=world.stack.name,
+            environment=self.settings.platform.environment,
+            known_secrets=world.known_secrets,
+        )
+        # An `up` that failed in this process, explained once the release has settled (the
+        # explanation must never hold up the rollback).
+        self._failed_up: tuple[str, DeployError] | None = None
 
     # --- entry points ---------------------------------------------------------------------
 
@@ -172,7 +192,15 @@ class ReleaseDriver:
             # Also after the last step: a rollback sent during it is not lost.
             self._take_commands()
             record = self._record()
+            if record.terminal or record.phase in (Phase.PAUSED, Phase.AWAITING_APPROVAL):
+                self._explain_failed_up()
             if record.terminal:
+                return record
+            if record.phase is Phase.AWAITING_APPROVAL:
+                self._say(
+                    f"waiting for approval: {record.last_reason}; continue with "
+                    f"platformctl approve {record.stack} {record.service}, or abort"
+                )
                 return record
             if record.phase is Phase.PAUSED:
                 self._say(
@@ -234,6 +262,10 @@ class ReleaseDriver:
                 "the gate refused the release, config restored, nothing applied: "
                 + "; ".join(problems),
             )
+        waiting = self._pre_release_review(outcome)
+        if waiting is not None:
+            self._set_release(before)
+            return waiting
         return self._up_then(
             lambda: machine.step_done(
                 record, f"{record.image} deployed to {record.candidate_slot} at weight 0"
@@ -303,6 +335,22 @@ class ReleaseDriver:
         # Every window starts clean, also one resumed after a kill or a pause: results from
         # before the interruption say nothing about the traffic after it.
         record.counters = machine.AnalysisCounters()
+        first_event = len(record.events)
+        judged = self._measured(analysis, checks, target, rounds, post)
+        if judged.phase is not Phase.PROGRESSING:
+            # A failed or inconclusive analysis is the metrics' call alone: nothing is asked.
+            return judged
+        return self._canary_review(judged, self._record().events[first_event:]) or judged
+
+    def _measured(
+        self,
+        analysis: AnalysisSettings,
+        checks: list[MetricCheck],
+        target: AnalysisTarget,
+        rounds: int,
+        post: bool,
+    ) -> Transition:
+        record = self._record()
         synthetic = analysis.synthetic_traffic
         if synthetic is None or post:
             return self._analysis_rounds(checks, target, rounds)
@@ -509,10 +557,12 @@ class ReleaseDriver:
     def _up_then(self, then: Callable[[], Transition]) -> Transition:
         record = self._record()
         step = record.step
+        label = step.label() if step else "step"
         try:
-            self._up(step.label() if step else "step")
+            self._up(label)
         except DeployError as error:
             record.detected_at = self.world.clock.now()
+            self._failed_up = (label, error)
             return machine.step_failed(record, "fail", f"up failed: {error}")
         return then()
 
@@ -596,13 +646,117 @@ class ReleaseDriver:
 
     def _approve(self, by: str) -> None:
         record = self._record()
-        record.approvals.append(
-            {
-                "by": by,
-                "at": self.world.clock.now(),
-                "step": record.step.label() if record.step else None,
-            }
+        approval: dict[str, Any] = {
+            "by": by,
+            "at": self.world.clock.now(),
+            "step": record.step.label() if record.step else None,
+        }
+        if record.phase is Phase.AWAITING_APPROVAL and record.awaiting_review:
+            # Bound to the reviewed document: it approves that change, not whatever comes.
+            approval["review"] = record.awaiting_review
+            record.awaiting_review = None
+        record.approvals.append(approval)
+
+    # --- the AI review (advisory: it can only ask for a human) -------------------------
+
+    def _pre_release_review(self, outcome: PreviewOutcome) -> Transition | None:
+        record = self._record()
+        document = self._reviews.pre_release_document(outcome, self._plan())
+        if document is None:
+            return None
+        return self._reviewed(document, record.step_index)
+
+    def _canary_review(self, judged: Transition, events: list[dict[str, Any]]) -> Transition | None:
+        record = self._record()
+        step = record.step
+        assert step is not None
+        weight = next(
+            (s.weight for s in reversed(record.steps[: record.step_index]) if s.weight), None
         )
+        rounds = [e for e in events if "round" in e]
+        document = self._reviews.canary_document(self.service, step.label(), weight, rounds)
+        if document is None:
+            return None
+        return self._reviewed(document, judged.step_index, judged.reason)
+
+    def _reviewed(
+        self, document: ChangeDocument, then_step: int | None, done: str = ""
+    ) -> Transition | None:
+        """Asks (or reuses an approved review of the same document), records, decides.
+        Returns the wait for a human, or None to go on."""
+        record = self._record()
+        earlier = next(
+            (
+                r for r in record.reviews
+                if r["documentSha256"] == document.sha256
+                and any(a.get("review") == document.sha256 for a in record.approvals)
+            ),
+            None,
+        )  # fmt: skip
+        if earlier is not None:
+            self._event(review=earlier["kind"], reused=document.sha256, note="approved earlier")
+            self._save()
+            return None
+        review = self._reviews.ask(document)
+        decision = gate.decide(self.settings.platform.environment, review)
+        entry = {
+            **review.to_json(),
+            "step": record.step.label() if record.step else None,
+            "at": self.world.clock.now(),
+            "summarised": document.summarised,
+            "decision": decision.friction.value,
+            "reason": decision.reason,
+        }
+        record.reviews.append(entry)
+        self._event(
+            review=review.kind.value, status=review.status.value, decision=entry["decision"]
+        )
+        self._save()
+        self._say(f"  {decision.reason}")
+        for line in verdict_lines(review):
+            self._say(line)
+        if not decision.needs_approval:
+            return None
+        approval = gate.approved(decision, record.approvals, document.sha256)
+        if approval is not None:
+            self._event(note=f"{decision.reason}: approved by {approval['by']}")
+            self._save()
+            return None
+        record.awaiting_review = document.sha256
+        prefix = f"{done}; " if done else ""
+        return Transition(
+            Phase.AWAITING_APPROVAL,
+            f"{prefix}{decision.reason} (platformctl approve {record.stack} {record.service})",
+            then_step,
+        )
+
+    def _plan(self) -> ReleasePlan:
+        record = self._record()
+        return ReleasePlan(
+            service=record.service,
+            strategy=record.strategy,
+            image=record.image,
+            previous_image=record.previous_image,
+            candidate_slot=record.candidate_slot,
+            live_slot=record.previous_live,
+            steps=tuple(s.label() for s in record.steps),
+        )
+
+    def _explain_failed_up(self) -> None:
+        if self._failed_up is None:
+            return
+        label, error = self._failed_up
+        self._failed_up = None
+        review = self._reviews.explain(f"up ({label})", error.details or (str(error),))
+        if review is None:
+            return
+        self._record().reviews.append(
+            {**review.to_json(), "step": label, "at": self.world.clock.now()}
+        )
+        self._event(review=review.kind.value, status=review.status.value)
+        self._save()
+        for line in explanation_lines(review):
+            self._say(line)
 
     # --- config -----------------------------------------------------------------------------
 
@@ -707,7 +861,10 @@ class ReleaseDriver:
         one the release wrote (the candidate slot holds the release's image, the previous
         slot the image it replaced), not an older checkout that would undo the wrong slot."""
         record = self._record()
-        if record.step_index == 0 and record.step_started_at is None:
+        if record.step_index == 0:
+            # Nothing of this release is applied before its deploy step ends (a review may
+            # hold it there): the file must only agree with the deployed stack.
+            self._refuse_stale_stack_file()
             return
         release = self._release()
         found = {

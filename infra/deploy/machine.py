@@ -220,6 +220,10 @@ def control(record: ReleaseRecord, command: str, by: str) -> Transition | None:
         return None
     if undo:
         return Transition(Phase.ROLLING_BACK, f"{command} by {by}", rollback_ends_in=ending)
+    if record.phase is Phase.AWAITING_APPROVAL and command != "approve":
+        # Only an approval lets a release past a review's concern: pausing and resuming,
+        # or skipping ahead, would walk around it.
+        return None
     if command == "pause":
         if record.phase is Phase.PAUSED:
             return None
@@ -235,6 +239,8 @@ def control(record: ReleaseRecord, command: str, by: str) -> Transition | None:
             promote_step_index(record),
         )
     # approve
+    if record.phase is Phase.AWAITING_APPROVAL:
+        return Transition(Phase.PROGRESSING, f"approved by {by} after the AI review")
     if record.phase is not Phase.AWAITING_CONFIRMATION:
         return None
     return step_done(record, f"approved by {by}")

@@ -9,7 +9,7 @@ in tests and benchmarks, and ``platformctl preview --offline`` uses it for previ
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from infra.deploy.ports import (
     PolicyFinding,
     PreviewOutcome,
     Progress,
+    PropertyChange,
     ResourceChange,
     UpOutcome,
 )
@@ -110,20 +111,46 @@ class OfflineStack:
 
     def _changes(self, result: PreviewResult) -> tuple[ResourceChange, ...]:
         protected = {r.urn for r in result.resources if r.options.get("protect")}
+        new_inputs = {r.urn: r.inputs for r in result.resources}
         if self.deployed is None:
             return tuple(
-                ResourceChange(r.urn, r.type, "create", r.urn in protected)
+                ResourceChange(
+                    r.urn, r.type, "create", r.urn in protected,
+                    properties=_properties({}, r.inputs, r.inputs.keys()),
+                )
                 for r in result.resources
                 if r.custom
-            )
+            )  # fmt: skip
         diff = diff_previews(self.deployed, result)
         old_protected = {r.urn for r in self.deployed.resources if r.options.get("protect")}
+        old_inputs = {r.urn: r.inputs for r in self.deployed.resources}
         types = {r.urn: r.type for r in [*self.deployed.resources, *result.resources]}
         return (
-            *(ResourceChange(u, types[u], "create") for u in diff.created),
-            *(ResourceChange(u, types[u], "delete", u in old_protected) for u in diff.deleted),
             *(
-                ResourceChange(c.urn, c.type, "update", c.urn in protected, c.changed_inputs)
+                ResourceChange(
+                    u, types[u], "create", properties=_properties({}, new_inputs[u], new_inputs[u])
+                )
+                for u in diff.created
+            ),
+            *(
+                ResourceChange(
+                    u,
+                    types[u],
+                    "delete",
+                    u in old_protected,
+                    properties=_properties(old_inputs[u], {}, old_inputs[u]),
+                )
+                for u in diff.deleted
+            ),
+            *(
+                ResourceChange(
+                    c.urn,
+                    c.type,
+                    "update",
+                    c.urn in protected,
+                    c.changed_inputs,
+                    _properties(old_inputs[c.urn], new_inputs[c.urn], c.changed_inputs),
+                )
                 for c in diff.updated
             ),
         )
@@ -163,3 +190,14 @@ class OfflineStack:
 
 
 _SIGNS = {"create": "+", "update": "~", "replace": "+-", "delete": "-"}
+
+
+def _properties(
+    old: Mapping[str, Any], new: Mapping[str, Any], names: Iterable[str]
+) -> tuple[PropertyChange, ...]:
+    # "[protect]" is an option, not an input: it has no value to show.
+    return tuple(
+        PropertyChange(name, old.get(name), new.get(name))
+        for name in sorted(names)
+        if not name.startswith("[")
+    )

@@ -17,7 +17,12 @@ from infra.settings.delivery import MetricCheck
 
 
 class DeployError(Exception):
-    """A failure the user can act on; the message says what and how. Never a traceback."""
+    """A failure the user can act on; the message says what and how. Never a traceback.
+    ``details`` keeps the engine's own error lines, for the failure explanation."""
+
+    def __init__(self, message: str, details: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.details = tuple(details)
 
 
 class Verdict(enum.StrEnum):
@@ -116,12 +121,24 @@ class Hooks(Protocol):
 
 
 @dataclass(frozen=True)
+class PropertyChange:
+    """One top-level input that changes, in the engine's wire form (secrets still wrapped in
+    Pulumi's marker, as the engine holds them): ``old`` is None for a create and ``new`` for
+    a delete. Only the reviewer's document reads the values, after redaction."""
+
+    name: str
+    old: Any = None
+    new: Any = None
+
+
+@dataclass(frozen=True)
 class ResourceChange:
     urn: str
     type: str
     operation: str  # create, update, replace, delete, same
     protected: bool = False
     changed_inputs: tuple[str, ...] = ()
+    properties: tuple[PropertyChange, ...] = ()
 
 
 @dataclass(frozen=True)

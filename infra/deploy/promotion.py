@@ -111,15 +111,20 @@ def health_problem(measurements: Sequence[Measurement]) -> str | None:
     return None
 
 
+def approver(approve_flag: bool, actor: str, environ: Mapping[str, str]) -> str:
+    """Who approves: the CI environment's approver, or with ``--approve`` whoever runs it;
+    empty when nobody did."""
+    by = environ.get(APPROVAL_ENV, "").strip()
+    return by or (actor if approve_flag else "")
+
+
 def approval(
     target: str, required: bool, approve_flag: bool, actor: str, environ: Mapping[str, str],
     now: float,
 ) -> tuple[dict[str, Any], ...]:  # fmt: skip
     """The approval to record, from ``--approve`` or the CI environment's approval variable
     (set by a job that ran behind a GitHub environment with required reviewers)."""
-    by = environ.get(APPROVAL_ENV, "").strip()
-    if approve_flag:
-        by = by or actor
+    by = approver(approve_flag, actor, environ)
     if not by:
         if required:
             raise DeployError(

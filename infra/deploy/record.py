@@ -15,6 +15,9 @@ class Phase(enum.StrEnum):
     PROGRESSING = "Progressing"
     PAUSED = "Paused"
     AWAITING_CONFIRMATION = "AwaitingConfirmation"
+    # The AI review raised a concern (staging, prod) or could not be had (prod): a human
+    # approval is needed to go on. Nothing times out of it; abort and rollback still work.
+    AWAITING_APPROVAL = "AwaitingApproval"
     ROLLING_BACK = "RollingBack"
     SUCCEEDED = "Succeeded"
     ROLLED_BACK = "RolledBack"
@@ -107,6 +110,10 @@ class ReleaseRecord:
     # Where a rollback in progress ends: RolledBack after a failure, Aborted after an abort.
     rollback_ends_in: Phase | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Every AI review of this release (the verdict, or why there was none) and what it did.
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+    # The document an approval in AwaitingApproval approves (an approval is bound to it).
+    awaiting_review: str | None = None
 
     @property
     def terminal(self) -> bool:

@@ -26,9 +26,12 @@ from infra.deploy.promotion import (
     promotion_path_problem,
 )
 from infra.deploy.record import ReleaseRecord
+from infra.deploy.reviews import environment_secrets
 from infra.deploy.world import World, service_index, stack_settings
 from infra.preview.project import ProjectError, load_project
+from infra.review.model import Reviewer
 from infra.settings.delivery import DeliverySettings
+from infra.settings.review import ReviewSettings
 
 if TYPE_CHECKING:
     from infra.deploy.elbv2 import ElbTrafficVerifier
@@ -111,6 +114,19 @@ class RealWorld:
 
         return HookRunner(delivery.hooks)
 
+    def reviewer(self, review: ReviewSettings) -> Reviewer:
+        """Claude with the key from the environment, or "unavailable" without one. A bad
+        PLATFORM_REVIEW_MODEL is a usage error before anything runs."""
+        from infra.review.client import reviewer_from_environment
+
+        try:
+            return reviewer_from_environment(review, self.environ)
+        except ValueError as error:
+            raise DeployError(str(error)) from None
+
+    def known_secrets(self) -> frozenset[str]:
+        return environment_secrets(self.environ)
+
     def _client(self, service: str, region: str) -> Any:
         import boto3
         from botocore.config import Config
@@ -129,6 +145,8 @@ class RealWorld:
             ledger=self.ledger(),
             progress=self.progress,
             actor=actor,
+            reviewer_for=self.reviewer,
+            known_secrets=self.known_secrets(),
         )
 
     def promote(self, service: str, source: str, target: str, approve: bool, actor: str

@@ -19,7 +19,10 @@ from infra.deploy.ports import (
     StackPort,
     TrafficVerifier,
 )
+from infra.review.client import API_KEY_ENV, UnavailableReviewer
+from infra.review.model import Reviewer
 from infra.settings.delivery import DeliverySettings
+from infra.settings.review import ReviewSettings
 
 
 class SystemClock:
@@ -28,6 +31,10 @@ class SystemClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+
+def no_reviewer(_: ReviewSettings) -> Reviewer:
+    return UnavailableReviewer(f"no API key: {API_KEY_ENV} is not set")
 
 
 @dataclass
@@ -45,6 +52,11 @@ class World:
     actor: str = "platformctl"
     # How often waits look at the command queue.
     poll_seconds: float = 0.2
+    # The AI reviewer for the stack's review settings; without one, reviews are unavailable.
+    reviewer_for: Callable[[ReviewSettings], Reviewer] = no_reviewer
+    # Values masked wherever they appear in what is sent for review (credentials from the
+    # environment), on top of every Pulumi secret the preview holds.
+    known_secrets: frozenset[str] = frozenset()
 
 
 def stack_settings(
