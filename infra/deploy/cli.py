@@ -36,10 +36,14 @@ from infra.deploy.gates import gate_problems
 from infra.deploy.ledger import Ledger, record_summary
 from infra.deploy.machine import CONTROLS
 from infra.deploy.ports import DeployError, PreviewOutcome, StackPort
+from infra.deploy.promotion import APPROVAL_ENV, approver
 from infra.deploy.record import Phase, ReleaseRecord
+from infra.deploy.reviews import ReleaseReviews, explanation_lines, verdict_lines
 from infra.deploy.wiring import RealWorld
 from infra.deploy.world import SystemClock, stack_settings
 from infra.preview.__main__ import REPOSITORY
+from infra.review import gate
+from infra.review.gate import Friction
 
 EXIT_OK, EXIT_REFUSED, EXIT_ERROR, EXIT_WAITING = 0, 1, 2, 3
 STRATEGIES = ("canary", "blue-green")
@@ -69,6 +73,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             metavar="URN",
             help="allow replacing or deleting this protected resource",
         )
+    preview.add_argument(
+        "--review",
+        action="store_true",
+        help="ask for the advisory AI review of the changes (platform:delivery.review)",
+    )
+    up.add_argument(
+        "--approve-review",
+        metavar="DIGEST",
+        default="",
+        help="go on past the AI review's concern about this exact change (the digest it printed)",
+    )
+    up.add_argument(
+        "--approve", action="store_true", help="record your approval (prod without a review)"
+    )
 
     release = commands.add_parser("release", parents=[common], help="a progressive release")
     release.add_argument("stack")
@@ -212,20 +230,96 @@ def _preview_or_up(args: argparse.Namespace, out: Output, real: RealWorld) -> in
     offline = getattr(args, "offline", False)
     stack: StackPort = real.offline_stack(args.stack) if offline else real.stack(args.stack)
     # Settings first: a bad stack file is one clear error before any engine runs.
-    stack_settings(real.project(), stack)
+    settings = stack_settings(real.project(), stack)
+    review_settings = settings.platform.delivery.review
+    reviews = None
+    if args.command == "up" or args.review:
+        reviews = ReleaseReviews(
+            settings=review_settings,
+            reviewer=real.reviewer(review_settings),
+            stack=args.stack,
+            environment=settings.platform.environment,
+            known_secrets=real.known_secrets(),
+        )
     outcome = stack.preview(out.line)
     problems = gate_problems(outcome, set(args.allow_replace))
     document = _preview_document(args.stack, outcome, problems)
-    if problems or args.command == "preview":
-        _report(out, outcome, problems)
-        out.document(document)
-        return EXIT_REFUSED if problems else EXIT_OK
     _report(out, outcome, problems)
-    result = stack.up(out.line, "platformctl up")
+    if problems:
+        out.document(document)
+        return EXIT_REFUSED
+    waiting = _review(args, out, reviews, outcome, settings.platform.environment, document, real)
+    if args.command == "preview" or waiting:
+        out.document(document)
+        return EXIT_WAITING if waiting else EXIT_OK
+    message = "platformctl up" + (f" ({document['approval']})" if "approval" in document else "")
+    try:
+        result = stack.up(out.line, message)
+    except DeployError as error:
+        explained = reviews.explain("up", error.details or (str(error),)) if reviews else None
+        if explained is not None:
+            for line in explanation_lines(explained):
+                out.line(line)
+            document["explanation"] = explained.to_json()
+        document["error"] = str(error)
+        out.document(document)
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_REFUSED
     document["applied"] = {"changes": _counts(result.changes)}
     out.line(f"applied: {_counts(result.changes)}")
     out.document(document)
     return EXIT_OK
+
+
+def _review(
+    args: argparse.Namespace,
+    out: Output,
+    reviews: ReleaseReviews | None,
+    outcome: PreviewOutcome,
+    environment: str,
+    document: dict[str, Any],
+    real: RealWorld,
+) -> bool:
+    """The advisory review of a preview (``--review``) or of an update; True when the update
+    must wait for a human. For `up`, an approval is given on the command line: of the exact
+    reviewed change (--approve-review DIGEST), or of the update (--approve) in prod."""
+    if reviews is None:
+        return False
+    change = reviews.pre_release_document(outcome, None)
+    if change is None:
+        if args.command == "preview":
+            out.line("AI review: turned off (platform:delivery.review.enabled)")
+        return False
+    review = reviews.ask(change)
+    decision = gate.decide(environment, review)
+    digest = change.sha256[:16]
+    document["review"] = {**review.to_json(), "decision": decision.friction.value,
+                          "reason": decision.reason}  # fmt: skip
+    out.line(f"{decision.reason} (document {digest})")
+    for line in verdict_lines(review):
+        out.line(line)
+    if args.command == "preview" or not decision.needs_approval:
+        return False
+    by = approver(args.approve, actor(real.environ), real.environ)
+    if decision.friction is Friction.APPROVAL_AFTER_REVIEW and args.approve_review:
+        if not change.sha256.startswith(args.approve_review) or len(args.approve_review) < 12:
+            raise DeployError(
+                f"--approve-review {args.approve_review}: this change's document is {digest}; "
+                "allowed: the digest printed for the change you approved (12 or more "
+                "characters). The change differs from the one reviewed: read the new review"
+            )
+        document["approval"] = f"AI review {digest} approved by {actor(real.environ)}"
+        return False
+    if decision.friction is Friction.APPROVAL_OF_RELEASE and by:
+        document["approval"] = f"approved by {by} without an AI review"
+        return False
+    hint = (
+        f"--approve-review {digest}"
+        if decision.friction is Friction.APPROVAL_AFTER_REVIEW
+        else f"--approve (or {APPROVAL_ENV}=<approver>)"
+    )
+    out.line(f"waiting for approval: run again with {hint} to go on")
+    return True
 
 
 def _counts(changes: Sequence[Any]) -> dict[str, int]:
@@ -303,7 +397,9 @@ def _finish(record: ReleaseRecord, out: Output) -> int:
     out.document({"release": summary, "events": record.events})
     if record.phase is Phase.SUCCEEDED:
         return EXIT_OK
-    if record.phase in (Phase.PAUSED, Phase.AWAITING_CONFIRMATION, Phase.PROGRESSING):
+    if record.phase in (
+        Phase.PAUSED, Phase.AWAITING_CONFIRMATION, Phase.AWAITING_APPROVAL, Phase.PROGRESSING
+    ):  # fmt: skip
         return EXIT_WAITING
     return EXIT_REFUSED
 
