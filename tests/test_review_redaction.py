@@ -368,9 +368,11 @@ def test_redaction_is_deterministic_and_idempotent() -> None:
 
 # --- property: no seeded secret survives --------------------------------------------------
 
-# Letters only, twelve or more: no number, word or key in a document can contain one by
-# chance, so any occurrence in the output is a leak.
-secrets_ = st.text(string.ascii_letters, min_size=12, max_size=32)
+# Letters and at least one digit, twelve or more: no number, word or key of a document (or
+# of the request around it) can contain one by chance, so any occurrence is a leak.
+secrets_ = st.text(string.ascii_letters + string.digits, min_size=12, max_size=32).filter(
+    lambda s: any(c.isdigit() for c in s) and any(c.isalpha() for c in s)
+)
 INNOCENT_KEYS = (
     "name", "region", "size", "tags", "spec", "image", "replicas", "labels", "port",
     "engine", "version", "items", "metadata", "enabled", "count", "description", "zone",

@@ -474,11 +474,13 @@ def failure_document(
 ) -> ChangeDocument:
     """A failed ``up`` (or other operation): its error lines, redacted (``failure``)."""
     redactor = Redactor(known_secrets)
+    # Whole messages are redacted before they are split: a PEM block or a kubeconfig spans
+    # lines, and a line of one alone no longer looks like a secret.
     lines = [
-        shown
+        line.rstrip()
         for error in errors
-        for line in str(error).splitlines()
-        if (shown := redactor.text(line.rstrip()))
+        for line in redactor.text(str(error)).splitlines()
+        if line.strip()
     ]
     head: Json = {
         "kind": ReviewKind.FAILURE.value,
