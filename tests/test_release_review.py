@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from infra.deploy.ports import DeployError, Verdict
 from infra.deploy.record import Phase
 from infra.review.client import ClaudeReviewer
@@ -211,3 +213,52 @@ def test_a_failed_up_is_explained_after_the_rollback_not_before(tmp_path):
     explained = next(i for i, e in enumerate(record.events) if e.get("review") == "failure")
     assert explained > rolled_back
     assert any(line.startswith("AI explanation (advisory):") for line in world.lines)
+
+
+class _Killed(BaseException):
+    """The process dying while it waits for the API (nothing below catches it)."""
+
+
+class _DiesOnce:
+    def __init__(self, then: ClaudeReviewer):
+        self.then = then
+        self.calls = 0
+
+    def review(self, document):
+        self.calls += 1
+        if self.calls == 1:
+            raise _Killed()
+        return self.then.review(document)
+
+    def explain(self, document):
+        return self.then.explain(document)
+
+
+def test_a_release_killed_during_its_review_is_resumed_and_asked_again(tmp_path):
+    handler = RecordingHandler(answer("low", "proceed"))
+    world = reviewed(tmp_path, "staging", handler)
+    settings = world.driver().delivery.review
+    dies = _DiesOnce(
+        ClaudeReviewer(settings, api_key=FAKE_API_KEY, http_client=mock_http_client(handler))
+    )
+    world.world.reviewer_for = lambda settings: dies
+    with pytest.raises(_Killed):
+        world.driver().start("1.6.0")
+    left = world.world.ledger.read("staging", "chat-api")
+    assert left.phase is Phase.PROGRESSING and left.step_index == 0
+    assert world.release()["green"]["image"] == "1.6.0", "the deploy config was written"
+    record = world.driver().resume()
+    assert record.phase is Phase.SUCCEEDED and handler.count == 1
+    assert [r["kind"] for r in record.reviews] == ["pre-release"]
+
+
+def test_the_release_json_carries_its_reviews(tmp_path, capsys):
+    from infra.deploy import cli
+
+    handler = RecordingHandler(answer("high", "hold"))
+    record = reviewed(tmp_path, "staging", handler).driver().start("1.6.0")
+    code = cli._finish(record, cli.Output(True))
+    document = json.loads(capsys.readouterr().out)
+    assert code == cli.EXIT_WAITING
+    assert document["reviews"][0]["verdict"]["risk"] == "high"
+    assert document["release"]["phase"] == "AwaitingApproval"

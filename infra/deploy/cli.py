@@ -394,7 +394,7 @@ def _finish(record: ReleaseRecord, out: Output) -> int:
             else ""
         )
     )
-    out.document({"release": summary, "events": record.events})
+    out.document({"release": summary, "events": record.events, "reviews": record.reviews})
     if record.phase is Phase.SUCCEEDED:
         return EXIT_OK
     if record.phase in (

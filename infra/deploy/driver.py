@@ -861,10 +861,7 @@ class ReleaseDriver:
         one the release wrote (the candidate slot holds the release's image, the previous
         slot the image it replaced), not an older checkout that would undo the wrong slot."""
         record = self._record()
-        if record.step_index == 0:
-            # Nothing of this release is applied before its deploy step ends (a review may
-            # hold it there): the file must only agree with the deployed stack.
-            self._refuse_stale_stack_file()
+        if record.step_index == 0 and record.step_started_at is None:
             return
         release = self._release()
         found = {
@@ -875,7 +872,11 @@ class ReleaseDriver:
             record.candidate_slot: record.image,
             record.previous_live: record.previous_image,
         }
-        if found != expected:
+        if found != expected and record.step_index == 0:
+            # A deploy step that restored the file (a review holds it for approval) has
+            # applied nothing: the file must then agree with the deployed stack instead.
+            self._refuse_stale_stack_file()
+        elif found != expected:
             raise DeployError(
                 f"Pulumi.{record.stack}.yaml is not the stack file release {record.id} wrote: "
                 f"it has {found}, the release {expected}; use the stack file the release left "
