@@ -1,8 +1,10 @@
-"""The GitHub workflows: they parse, every platformctl call is one the CLI accepts, and the
-release state a release or promotion writes is committed back to main."""
+"""The GitHub workflows: they parse, every platformctl call is one the CLI accepts, the
+release state a release, promotion or command writes is committed back to main, and a command
+for a release (command.yml) runs as a release job does."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -17,17 +19,22 @@ import yaml
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
 STACKS = {"dev", "staging", "prod"}
-SUBCOMMANDS = {
-    "preview", "up", "release", "promote", "status", "abort", "pause", "resume",
-    "promote-now", "rollback", "approve",
+# Commands for a release (platformctl CONTROLS): run by hand through command.yml.
+CONTROLS = {"abort", "pause", "resume", "promote-now", "approve", "rollback"}
+SUBCOMMANDS = {"preview", "up", "release", "promote", "status", *CONTROLS}
+FLAGS = {
+    "--json", "--offline", "--image", "--strategy", "--from", "--to", "--approve", "--review",
+    "--reason",
 }  # fmt: skip
-FLAGS = {"--json", "--offline", "--image", "--strategy", "--from", "--to", "--approve"}
-VALUED_FLAGS = {"--image", "--strategy", "--from", "--to"}
-# Commands that change a stack: each must run alone on its stack.
-CHANGING = {"up", "release", "promote"}
+VALUED_FLAGS = {"--image", "--strategy", "--from", "--to", "--reason"}
+# Commands that change a stack: each must run alone on its stack, behind its environment.
+# (A command for a release may drive it on: approve, resume, promote-now, a rollback.)
+CHANGING = {"up", "release", "promote", *CONTROLS}
 # Commands that write the stack's release state into Pulumi.<stack>.yaml.
-RELEASING = {"release", "promote"}
+RELEASING = {"release", "promote", *CONTROLS}
+REVIEW_KEY = "${{ secrets.ANTHROPIC_API_KEY }}"
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 
 def workflow(name: str) -> dict[Any, Any]:
@@ -40,18 +47,34 @@ def triggers(document: dict[Any, Any]) -> Any:
     return document.get("on", document.get(True))
 
 
+def _word(expression: str) -> str:
+    # An expression is one shell word here, whatever spaces it holds.
+    return "EXPR(" + expression.replace(" ", "") + ")"
+
+
+def as_written(word: str) -> str:
+    """``EXPR(inputs.stack)`` as the workflow writes it: ``${{ inputs.stack }}``."""
+    found = re.fullmatch(r"EXPR\((.*)\)", word)
+    return f"${{{{ {found[1]} }}}}" if found else word
+
+
+def step_env(file: str, job: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
+    """The environment a step's script sees: the workflow's, the job's, then the step's."""
+    return {**workflow(file).get("env", {}), **job.get("env", {}), **step.get("env", {})}
+
+
 def platformctl_calls(job: dict[str, Any]) -> list[tuple[list[str], dict[str, Any]]]:
-    """Each platformctl command line of the job (``${{ x }}`` kept as one word), with its
-    step."""
+    """Each platformctl command line of the job (``${{ x }}`` kept as one word ``EXPR(x)``,
+    and so is ``$VAR`` when the job or step sets VAR to one expression), with its step."""
     calls = []
     for step in job.get("steps", []):
+        env = {**job.get("env", {}), **step.get("env", {})}
         script = step.get("run", "")
-        # An expression is one shell word here, whatever spaces it holds.
-        script = _EXPRESSION.sub(lambda m: "EXPR(" + m[1].replace(" ", "") + ")", script)
+        script = _EXPRESSION.sub(lambda m: _word(m[1]), script)
         for line in script.replace("\\\n", " ").splitlines():
             if "platformctl" not in line:
                 continue
-            words = shlex.split(line, comments=True)
+            words = [resolve(w, env) for w in shlex.split(line, comments=True)]
             while "platformctl" in words:
                 words = words[words.index("platformctl") + 1 :]
                 end = next(
@@ -63,6 +86,32 @@ def platformctl_calls(job: dict[str, Any]) -> list[tuple[list[str], dict[str, An
     return calls
 
 
+def resolve(word: str, env: dict[str, Any]) -> str:
+    """``$VAR`` in a word, when the environment sets VAR to exactly one expression."""
+
+    def value(match: re.Match[str]) -> str:
+        found = _EXPRESSION.fullmatch(str(env.get(match[1], "")).strip())
+        return _word(found[1]) if found else match[0]
+
+    return _VARIABLE.sub(value, word)
+
+
+def alternatives(file: str, word: str) -> list[str]:
+    """The values a word takes: a choice input's options, or the word itself."""
+    found = re.fullmatch(r"EXPR\((?:github\.event\.)?inputs\.([\w-]+)\)", word)
+    if found:
+        dispatch = triggers(workflow(file)).get("workflow_dispatch") or {}
+        spec = dispatch.get("inputs", {}).get(found[1], {})
+        if spec.get("type") == "choice":
+            return [str(option) for option in spec["options"]]
+    return [word]
+
+
+def command_lines(file: str, words: list[str]) -> list[list[str]]:
+    """Every command line a call can be, its choice inputs replaced by each option."""
+    return [list(line) for line in itertools.product(*(alternatives(file, w) for w in words))]
+
+
 def all_jobs() -> list[tuple[str, str, dict[str, Any]]]:
     return [
         (path.name, name, job)
@@ -71,10 +120,14 @@ def all_jobs() -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
+def all_steps() -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    return [(file, name, job, step) for file, name, job in all_jobs() for step in job["steps"]]
+
+
 def test_the_workflows_parse_and_have_jobs() -> None:
     names = sorted(p.name for p in WORKFLOWS.glob("*.yml"))
 
-    assert names == ["preview.yml", "release.yml"]
+    assert names == ["command.yml", "preview.yml", "release.yml"]
     for name in names:
         document = workflow(name)
         assert triggers(document) and document["jobs"]
@@ -84,23 +137,49 @@ def test_the_workflows_parse_and_have_jobs() -> None:
 def test_platformctl_calls_use_only_commands_and_flags_the_cli_accepts(
     file: str, job_name: str, job: dict[str, Any]
 ) -> None:
-    for words, _ in platformctl_calls(job):
-        assert words and words[0] in SUBCOMMANDS, f"{file} {job_name}: {words}"
-        args = words[1:]
-        for i, word in enumerate(args):
-            if word.startswith("-"):
-                assert word in FLAGS, f"{file} {job_name}: unknown flag {word}"
-                if word in VALUED_FLAGS:
-                    value = args[i + 1] if i + 1 < len(args) else "-"
-                    assert not value.startswith("-"), f"{file} {job_name}: {word} has no value"
-        stacks = [args[args.index(f) + 1] for f in ("--from", "--to") if f in args]
-        assert set(stacks) <= STACKS, f"{file} {job_name}: {stacks}"
+    for call, _ in platformctl_calls(job):
+        for words in command_lines(file, call):
+            assert words and words[0] in SUBCOMMANDS, f"{file} {job_name}: {words}"
+            args = words[1:]
+            for i, word in enumerate(args):
+                if word.startswith("-"):
+                    flag, valued = word.split("=", 1)[0], "=" in word
+                    assert flag in FLAGS, f"{file} {job_name}: unknown flag {word}"
+                    if flag in VALUED_FLAGS and not valued:
+                        value = args[i + 1] if i + 1 < len(args) else "-"
+                        assert not value.startswith("-"), f"{file} {job_name}: {word} has no value"
+            stacks = [args[args.index(f) + 1] for f in ("--from", "--to") if f in args]
+            if words[0] not in ("promote", "status"):
+                stacks.append(args[0])
+            assert set(stacks) <= STACKS | {"EXPR(matrix.stack)"}, f"{file} {job_name}: {stacks}"
+
+
+@pytest.mark.parametrize(("file", "job_name", "job"), all_jobs())
+def test_platformctl_calls_parse_with_the_cli_itself(
+    file: str, job_name: str, job: dict[str, Any]
+) -> None:
+    from infra.deploy.cli import parse_args
+
+    for call, _ in platformctl_calls(job):
+        for words in command_lines(file, call):
+            # Another expression or variable stands for a plain value (a service name is
+            # checked; a reason is passed as --reason=..., so it is never read as an option).
+            values = [re.sub(r"EXPR\([^)]*\)|\$\w+", "x", word) for word in words]
+            try:
+                parse_args(values)
+            except SystemExit as error:
+                pytest.fail(f"{file} {job_name}: platformctl {shlex.join(words)}: {error}")
 
 
 def test_every_platformctl_command_appears_somewhere() -> None:
-    used = {words[0] for _, _, job in all_jobs() for words, _ in platformctl_calls(job)}
+    used = {
+        words[0]
+        for file, _, job in all_jobs()
+        for call, _ in platformctl_calls(job)
+        for words in command_lines(file, call)
+    }
 
-    assert used == {"preview", "release", "promote"}
+    assert used == SUBCOMMANDS - {"up", "status"}
 
 
 def test_pull_requests_preview_every_stack_with_the_cli_and_offline() -> None:
@@ -111,10 +190,30 @@ def test_pull_requests_preview_every_stack_with_the_cli_and_offline() -> None:
     stacks = {entry["stack"] for entry in jobs["preview"]["strategy"]["matrix"]["include"]}
     assert stacks == STACKS
     [(words, _)] = platformctl_calls(jobs["preview"])
-    assert words == ["preview", "EXPR(matrix.stack)", "--json"]
+    assert words == ["preview", "EXPR(matrix.stack)", "--review", "--json"]
     assert set(jobs["offline"]["strategy"]["matrix"]["stack"]) == STACKS
     offline_runs = [step.get("run", "") for step in jobs["offline"]["steps"]]
     assert "./scripts/preview ${{ matrix.stack }}" in offline_runs
+
+
+def is_offline(step: dict[str, Any], words: list[str] | None = None) -> bool:
+    """The offline engine: no Pulumi CLI, no cloud account, no secret."""
+    return "./scripts/preview" in step.get("run", "") or "--offline" in (words or [])
+
+
+def test_the_cli_previews_ask_for_the_review_and_the_offline_ones_do_not() -> None:
+    previews = [
+        (words, step)
+        for _, _, job in all_jobs()
+        for words, step in platformctl_calls(job)
+        if words[0] == "preview"
+    ]
+
+    assert previews
+    for words, step in previews:
+        assert ("--review" in words) is not is_offline(step, words), words
+    offline = workflow("preview.yml")["jobs"]["offline"]
+    assert "--review" not in yaml.safe_dump(offline)
 
 
 def test_the_offline_preview_needs_no_credentials() -> None:
@@ -142,21 +241,60 @@ def test_jobs_calling_platformctl_read_the_backend_from_a_secret() -> None:
         assert env.get("PULUMI_BACKEND_URL") == "${{ secrets.PULUMI_BACKEND_URL }}", name
 
 
-def changed_stack(job: dict[str, Any], commands: set[str]) -> str | None:
-    """The one stack the job's platformctl commands among ``commands`` change, if any."""
+# The advisory AI review: its key reaches the steps that run platformctl with the real CLI,
+# and no other step (not the offline engine, not pip, not the commit).
+
+
+def test_every_platformctl_step_with_the_cli_gets_the_review_key_from_secrets() -> None:
+    cli_steps = []
+    for file, name, job in all_jobs():
+        for words, step in platformctl_calls(job):
+            if not is_offline(step, words):
+                cli_steps.append(step)
+                env = step_env(file, job, step)
+                assert env.get("ANTHROPIC_API_KEY") == REVIEW_KEY, f"{file} {name} {words}"
+
+    assert len(cli_steps) == 5  # preview, release-dev, promote-staging, promote-prod, command
+
+
+def test_only_the_platformctl_steps_with_the_cli_get_the_review_key() -> None:
+    for file, name, job in all_jobs():
+        # Not for every step of a job or workflow: only where the step itself sets it.
+        assert "ANTHROPIC_API_KEY" not in workflow(file).get("env", {}), file
+        assert "ANTHROPIC_API_KEY" not in job.get("env", {}), f"{file} {name}"
+        cli_steps = [step for words, step in platformctl_calls(job) if not is_offline(step, words)]
+        for step in job["steps"]:
+            has_key = "ANTHROPIC_API_KEY" in step.get("env", {})
+            assert has_key == any(step is s for s in cli_steps), f"{file} {name} {step.get('name')}"
+            if is_offline(step):
+                assert "ANTHROPIC" not in yaml.safe_dump(step), f"{file} {name}"
+
+
+def test_the_review_key_is_documented_as_optional_in_each_workflow_header() -> None:
+    for file in ("preview.yml", "release.yml", "command.yml"):
+        header = (WORKFLOWS / file).read_text().split("\nname:", 1)[0]
+        text = " ".join(line.lstrip("# ") for line in header.splitlines())
+        found = re.search(r"secrets\.ANTHROPIC_API_KEY\s+optional: the advisory AI review", text)
+        assert found, file
+        assert "prod releases need a human approval" in text, file
+
+
+def changed_stack(file: str, job: dict[str, Any], commands: set[str]) -> str | None:
+    """The one stack the job's platformctl commands among ``commands`` change, if any, as
+    the workflow writes it (``${{ inputs.stack }}`` when a run chooses it)."""
     changed = set()
     for words, _ in platformctl_calls(job):
-        if words[0] in commands:
+        if set(alternatives(file, words[0])) & commands:
             changed.add(words[words.index("--to") + 1] if "--to" in words else words[1])
     if not changed:
         return None
     [stack] = changed
-    return stack
+    return as_written(stack)
 
 
 def test_jobs_that_change_a_stack_run_alone_on_it() -> None:
-    for _, name, job in all_jobs():
-        stack = changed_stack(job, CHANGING)
+    for file, name, job in all_jobs():
+        stack = changed_stack(file, job, CHANGING)
         if stack is None:
             continue
         concurrency = job.get("concurrency")
@@ -164,6 +302,19 @@ def test_jobs_that_change_a_stack_run_alone_on_it() -> None:
         assert concurrency["group"] == f"stack-{stack}", name
         # Cancelling a release halfway leaves traffic split: a newer run waits instead.
         assert concurrency.get("cancel-in-progress") is False, name
+
+
+def test_jobs_that_change_a_stack_run_behind_its_environment() -> None:
+    # Its AWS role, and for prod its required reviewers.
+    for file, name, job in all_jobs():
+        stack = changed_stack(file, job, CHANGING)
+        if stack is None:
+            continue
+        environment = job.get("environment")
+        name_of = environment["name"] if isinstance(environment, dict) else environment
+        assert name_of == stack, f"{file} {name}"
+        aws = [s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", "")]
+        assert [s["with"]["role-to-assume"] for s in aws] == ["${{ vars.AWS_DEPLOY_ROLE_ARN }}"]
 
 
 def test_prod_promotion_runs_behind_the_prod_environment_and_records_the_approval() -> None:
@@ -178,10 +329,12 @@ def test_prod_promotion_runs_behind_the_prod_environment_and_records_the_approva
 
 
 def test_approve_is_passed_only_behind_an_environment() -> None:
-    for _, name, job in all_jobs():
+    for file, name, job in all_jobs():
         for words, _ in platformctl_calls(job):
             if "--approve" in words:
                 assert job.get("environment") == "prod", name
+            if "approve" in alternatives(file, words[0]):
+                assert job.get("environment") == as_written(words[1]), name
 
 
 def test_releases_start_on_main_and_promote_dev_then_staging_then_prod() -> None:
@@ -215,23 +368,110 @@ def test_every_script_is_valid_bash(file: str, job_name: str, job: dict[str, Any
         assert checked.returncode == 0, f"{file} {job_name} {step.get('name')}: {checked.stderr}"
 
 
+# The command workflow: a command for a release, by hand.
+
+
+def command_job() -> dict[str, Any]:
+    job: dict[str, Any] = workflow("command.yml")["jobs"]["command"]
+    return job
+
+
+def test_the_command_workflow_is_dispatched_by_hand_with_a_stack_service_and_command() -> None:
+    on = triggers(workflow("command.yml"))
+    inputs = on["workflow_dispatch"]["inputs"]
+
+    assert set(on) == {"workflow_dispatch"}
+    assert inputs["stack"]["type"] == "choice" and set(inputs["stack"]["options"]) == STACKS
+    assert inputs["command"]["type"] == "choice"
+    assert set(inputs["command"]["options"]) == CONTROLS
+    assert inputs["service"]["type"] == "string" and inputs["service"]["required"] is True
+    assert inputs["reason"]["type"] == "string" and inputs["reason"]["required"] is False
+    assert workflow("command.yml")["permissions"] == {"contents": "read"}
+
+
+def test_the_command_job_runs_behind_the_stacks_environment_in_its_concurrency_group() -> None:
+    job = command_job()
+    release_groups = {
+        release["environment"]: release["concurrency"]["group"]
+        for release in workflow("release.yml")["jobs"].values()
+        if "concurrency" in release
+    }
+
+    # So prod's required reviewers approve every command there.
+    assert job["environment"] == "${{ inputs.stack }}"
+    # The release jobs' groups: a command never runs while a release drives the stack.
+    assert release_groups == {stack: f"stack-{stack}" for stack in STACKS}
+    assert job["concurrency"] == {"group": "stack-${{ inputs.stack }}", "cancel-in-progress": False}
+    [(words, _)] = platformctl_calls(job)
+    assert words[:3] == ["EXPR(inputs.command)", "EXPR(inputs.stack)", "EXPR(inputs.service)"]
+    assert "--json" in words and any(w.startswith("--reason") for w in words)
+
+
+def test_inputs_reach_scripts_only_through_the_environment() -> None:
+    for file, name, _, step in all_steps():
+        for expression in _EXPRESSION.findall(step.get("run", "")):
+            assert not re.search(r"\binputs\.|github\.event\.", expression), (
+                f"{file} {name} {step.get('name')}: ${{{{ {expression} }}}}"
+            )
+
+
+def service_check(job: dict[str, Any]) -> dict[str, Any]:
+    [step] = [s for s in job["steps"] if '"$SERVICE" =~' in s.get("run", "")]
+    return step
+
+
+@pytest.mark.parametrize(
+    ("service", "valid"),
+    [
+        ("chat-api", True),
+        ("a", True),
+        ("worker2", True),
+        ("-x", False),
+        ("--help", False),
+        ("", False),
+        ("chat api", False),
+        ("chat;id", False),
+        ("$(id)", False),
+        ("../prod", False),
+        ("Chat", False),
+        ("chat-", False),
+        ("chat-api\n::error::x", False),
+        ("a" * 25, False),
+    ],
+)
+def test_the_command_job_checks_the_service_name_before_using_it(service: str, valid: bool) -> None:
+    job = command_job()
+    step = service_check(job)
+
+    # Before anything runs with it, and never skipped.
+    assert job["steps"].index(step) < platformctl_step_index(job)
+    assert "if" not in step and not step.get("continue-on-error", False)
+    assert step_env("command.yml", job, step)["SERVICE"] == "${{ inputs.service }}"
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        env={"PATH": os.environ["PATH"], "SERVICE": service}, text=True, capture_output=True,
+    )  # fmt: skip
+    assert (done.returncode == 0) is valid, done.stdout + done.stderr
+    # A rejected name is not echoed: it could hold a workflow command.
+    assert valid or not service or service not in done.stdout
+
+
 # The release state: `platformctl release` and `promote` write Pulumi.<stack>.yaml in the
-# runner's checkout, and the job commits it back to main for the jobs after it.
+# runner's checkout (and so may a command that drives a release on), and the job commits it
+# back to main for the jobs after it.
 
 
 def releasing_jobs() -> list[tuple[str, str, dict[str, Any], str]]:
     jobs = []
     for file, name, job in all_jobs():
-        stack = changed_stack(job, RELEASING)
+        stack = changed_stack(file, job, RELEASING)
         if stack is not None:
             jobs.append((file, name, job, stack))
     return jobs
 
 
 def platformctl_step_index(job: dict[str, Any]) -> int:
-    [index] = {
-        job["steps"].index(step) for words, step in platformctl_calls(job) if words[0] in RELEASING
-    }
+    [index] = {job["steps"].index(step) for _, step in platformctl_calls(job)}
     return index
 
 
@@ -242,14 +482,20 @@ def commit_step(job: dict[str, Any]) -> dict[str, Any]:
     return step
 
 
+def concrete(stack: str) -> str:
+    """A stack the run may choose, for running a step."""
+    return stack if stack in STACKS else "prod"
+
+
 RELEASING_JOBS = releasing_jobs()
 
 
-def test_the_jobs_that_write_release_state_are_the_release_and_promotions() -> None:
+def test_the_jobs_that_write_release_state_are_the_release_promotions_and_command() -> None:
     assert {(name, stack) for _, name, _, stack in RELEASING_JOBS} == {
         ("release-dev", "dev"),
         ("promote-staging", "staging"),
         ("promote-prod", "prod"),
+        ("command", "${{ inputs.stack }}"),
     }
 
 
@@ -260,7 +506,7 @@ def test_the_stack_file_is_committed_to_main_after_platformctl_whatever_its_outc
     step = commit_step(job)
     script = step["run"]
 
-    # A rollback, a pause or a timeout changes the file too.
+    # A rollback, a pause, a wait for approval or a timeout changes the file too.
     assert "always()" in step.get("if", ""), f"{file} {job_name}"
     assert not step.get("continue-on-error", False), job_name
     assert step["env"]["STACK"] == stack and '"Pulumi.$STACK.yaml"' in script, job_name
@@ -273,6 +519,39 @@ def test_the_stack_file_is_committed_to_main_after_platformctl_whatever_its_outc
     assert "git rebase" in script and "origin/main" in script, job_name
     assert "push --quiet origin HEAD:refs/heads/main" in script, job_name
     assert re.search(r"for attempt in [1-9]( [0-9]+)+; do", script), job_name
+
+
+def test_every_job_writing_release_state_commits_it_with_the_same_script() -> None:
+    # The command job mirrors the release jobs' commit (GitHub Actions has no YAML anchors).
+    scripts = {commit_step(job)["run"] for _, _, job, _ in RELEASING_JOBS}
+    conditions = {commit_step(job)["if"] for _, _, job, _ in RELEASING_JOBS}
+
+    assert len(scripts) == 1
+    assert conditions == {"always() && steps.platformctl.outcome != 'skipped'"}
+    for file, name, job, _ in RELEASING_JOBS:
+        env = step_env(file, job, commit_step(job))
+        assert {"STACK", "SERVICE", "IMAGE", "OUTCOME", "PUSH_TOKEN"} <= set(env), name
+        assert env["OUTCOME"] == "${{ steps.platformctl.outcome }}", name
+
+
+@pytest.mark.parametrize(("file", "job_name", "job", "stack"), RELEASING_JOBS)
+def test_jobs_writing_release_state_restore_the_ledger_before_and_save_it_after(
+    file: str, job_name: str, job: dict[str, Any], stack: str
+) -> None:
+    index = platformctl_step_index(job)
+    sync = [s for s in job["steps"] if "aws s3 sync" in s.get("run", "")]
+    [restore] = [s for s in sync if '"$PLATFORM_LEDGER_S3_URI" "$PLATFORM_LEDGER_DIR"' in s["run"]]
+    [save] = [s for s in sync if s is not restore]
+    # The stack's own directory: named, or $STACK when the run chooses the stack.
+    stack_in_script = "$STACK" if step_env(file, job, save).get("STACK") == stack else stack
+
+    assert job["steps"].index(restore) < index < job["steps"].index(save), job_name
+    assert job["steps"].index(commit_step(job)) < job["steps"].index(save), job_name
+    assert save.get("if") == "always()", job_name
+    assert (
+        f'aws s3 sync --only-show-errors "$PLATFORM_LEDGER_DIR/{stack_in_script}" '
+        f'"$PLATFORM_LEDGER_S3_URI/{stack_in_script}"'
+    ) in save["run"], job_name
 
 
 @pytest.mark.parametrize(("file", "job_name", "job", "stack"), RELEASING_JOBS)
@@ -305,11 +584,11 @@ def test_jobs_writing_release_state_may_push_and_still_assume_their_role(
 
 
 def test_only_the_jobs_writing_release_state_may_write_contents() -> None:
-    assert workflow("release.yml")["permissions"]["contents"] == "read"
-    writers = {name for _, name, _, _ in RELEASING_JOBS}
+    writers = {(file, name) for file, name, _, _ in RELEASING_JOBS}
     for file, name, job in all_jobs():
+        assert workflow(file)["permissions"]["contents"] == "read", file
         permissions = job.get("permissions", workflow(file).get("permissions", {}))
-        if name not in writers:
+        if (file, name) not in writers:
             assert permissions.get("contents") != "write", f"{file} {name}"
 
 
@@ -387,13 +666,13 @@ class Repository:
         return git(self.origin, *args)
 
     def run(
-        self, step: dict[str, Any], record: dict[str, Any] | None
+        self, step: dict[str, Any], record: dict[str, Any] | None, stack: str
     ) -> subprocess.CompletedProcess[str]:
         if record is not None:
             (self.temp / "release.json").write_text(json.dumps(record))
         env = {
             **git_env(),
-            "STACK": step["env"]["STACK"],
+            "STACK": concrete(stack),
             "SERVICE": "chat-api",
             "IMAGE": "abc123@sha256:0f",
             "OUTCOME": "failure",
@@ -416,10 +695,12 @@ def test_the_commit_step_rebases_the_release_state_onto_main(
 ) -> None:
     repo = Repository(tmp_path)
     repo.push_from_other("code.py", "v2\n")  # main moved on while the release ran
+    stack = concrete(stack)
     stack_file = repo.checkout / f"Pulumi.{stack}.yaml"
     stack_file.write_text(stack_file.read_text().replace("live: blue", "live: green"))
 
-    done = repo.run(commit_step(job), {"release": {"phase": "Succeeded", "image": "1.2@sha256:9"}})
+    record = {"release": {"phase": "Succeeded", "image": "1.2@sha256:9"}}
+    done = repo.run(commit_step(job), record, stack)
 
     assert done.returncode == 0, done.stdout + done.stderr
     subject = repo.main("log", "-1", "--format=%s", "main")
@@ -440,26 +721,28 @@ def test_the_commit_step_rebases_the_release_state_onto_main(
 def test_the_commit_step_commits_nothing_when_platformctl_changed_nothing(
     tmp_path: Path,
 ) -> None:
-    [(_, _, job, _), *_] = RELEASING_JOBS
+    [(_, _, job, stack), *_] = RELEASING_JOBS
+    stack = concrete(stack)
     repo = Repository(tmp_path)
     before = repo.main("rev-parse", "main")
 
-    done = repo.run(commit_step(job), {"error": "no Pulumi CLI"})
+    done = repo.run(commit_step(job), {"error": "no Pulumi CLI"}, stack)
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert repo.main("rev-parse", "main") == before
 
 
 @needs_git
+@pytest.mark.parametrize(("file", "job_name", "job", "stack"), RELEASING_JOBS)
 def test_the_commit_step_records_a_release_without_a_record_by_its_step_outcome(
-    tmp_path: Path,
+    tmp_path: Path, file: str, job_name: str, job: dict[str, Any], stack: str
 ) -> None:
     # platformctl killed at its step's timeout, or an error after the file changed.
-    [(_, _, job, stack), *_] = RELEASING_JOBS
+    stack = concrete(stack)
     repo = Repository(tmp_path)
     (repo.checkout / f"Pulumi.{stack}.yaml").write_text("config:\n  live: green\n")
 
-    done = repo.run(commit_step(job), None)
+    done = repo.run(commit_step(job), None, stack)
 
     assert done.returncode == 0, done.stdout + done.stderr
     subject = repo.main("log", "-1", "--format=%s", "main")
@@ -469,6 +752,7 @@ def test_the_commit_step_records_a_release_without_a_record_by_its_step_outcome(
 @needs_git
 def test_the_commit_step_retries_a_push_that_lost_a_race(tmp_path: Path) -> None:
     [(_, _, job, stack), *_] = RELEASING_JOBS
+    stack = concrete(stack)
     repo = Repository(tmp_path)
     marker = tmp_path / "rejected-once"
     hook = repo.origin / "hooks" / "pre-receive"
@@ -476,7 +760,8 @@ def test_the_commit_step_retries_a_push_that_lost_a_race(tmp_path: Path) -> None
     hook.chmod(0o755)
     (repo.checkout / f"Pulumi.{stack}.yaml").write_text("config:\n  live: green\n")
 
-    done = repo.run(commit_step(job), {"release": {"phase": "RolledBack", "image": "1@sha256:1"}})
+    record = {"release": {"phase": "RolledBack", "image": "1@sha256:1"}}
+    done = repo.run(commit_step(job), record, stack)
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "attempt 1 of 5" in done.stdout
@@ -487,13 +772,145 @@ def test_the_commit_step_retries_a_push_that_lost_a_race(tmp_path: Path) -> None
 @needs_git
 def test_the_commit_step_fails_loudly_when_main_changed_the_same_lines(tmp_path: Path) -> None:
     [(_, _, job, stack), *_] = RELEASING_JOBS
+    stack = concrete(stack)
     repo = Repository(tmp_path)
     repo.push_from_other(f"Pulumi.{stack}.yaml", "config:\n  live: red\n")
     before = repo.main("rev-parse", "main")
     (repo.checkout / f"Pulumi.{stack}.yaml").write_text("config:\n  live: green\n")
 
-    done = repo.run(commit_step(job), {"release": {"phase": "Succeeded", "image": "1@sha256:1"}})
+    record = {"release": {"phase": "Succeeded", "image": "1@sha256:1"}}
+    done = repo.run(commit_step(job), record, stack)
 
     assert done.returncode == 1
     assert "::error::" in done.stdout and "+  live: green" in done.stdout
     assert repo.main("rev-parse", "main") == before
+
+
+# The platformctl step itself, with a stand-in platformctl (and gh) on the PATH.
+
+# What the expressions of a step's environment hold in these runs.
+EXPRESSIONS = {
+    "matrix.service": "chat-api",
+    "matrix.image": "1.2@sha256:9",
+    "inputs.stack": "prod",
+    "inputs.service": "chat-api",
+    "inputs.command": "approve",
+    "inputs.reason": "checked the\nmigration",
+    "github.actor": "starter",
+}
+
+
+class Runner:
+    """A runner's temp directory and PATH, with a platformctl that records how it was called
+    and prints a release record, and a gh that names the environment's reviewer (or fails)."""
+
+    def __init__(self, root: Path):
+        self.temp = root / "runner-temp"
+        self.bin = root / "bin"
+        self.calls = root / "calls"
+        for directory in (self.temp, self.bin, self.calls):
+            directory.mkdir()
+        stand_in = {
+            "platformctl": """#!/bin/sh
+                printf '%s\\n' "$@" > "$CALLS/argv"
+                printf '%s' "$PLATFORM_ACTOR" > "$CALLS/actor"
+                printf '%s' "$ANTHROPIC_API_KEY" > "$CALLS/key"
+                printf '{"release": {"phase": "%s", "image": "1@sha256:1"}}\\n' "$FAKE_PHASE"
+                exit "$FAKE_EXIT"
+            """,
+            "gh": """#!/bin/sh
+                [ -n "$FAKE_REVIEWER" ] || exit 1
+                echo "$FAKE_REVIEWER"
+            """,
+        }
+        for name, text in stand_in.items():
+            path = self.bin / name
+            path.write_text("\n".join(line.strip() for line in text.splitlines()))
+            path.chmod(0o755)
+
+    def run(
+        self, file: str, job: dict[str, Any], exit_code: int, phase: str = "AwaitingApproval",
+        reviewer: str = "",
+    ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        step = job["steps"][platformctl_step_index(job)]
+        assert "${{" not in step["run"], "an expression spliced into the script"
+        env = {
+            name: _EXPRESSION.sub(lambda m: EXPRESSIONS.get(m[1], "not-a-real-secret"), str(value))
+            for name, value in step_env(file, job, step).items()
+        }
+        env.update(
+            PATH=f"{self.bin}:{os.environ['PATH']}", HOME=os.environ.get("HOME", "/tmp"),
+            RUNNER_TEMP=str(self.temp), GITHUB_REPOSITORY="acme/platform", GITHUB_RUN_ID="42",
+            GITHUB_ACTOR="starter", CALLS=str(self.calls), FAKE_EXIT=str(exit_code),
+            FAKE_PHASE=phase, FAKE_REVIEWER=reviewer,
+        )  # fmt: skip
+        return subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            env=env, text=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+
+    def argv(self) -> list[str]:
+        return (self.calls / "argv").read_text().splitlines()
+
+    def actor(self) -> str:
+        return (self.calls / "actor").read_text()
+
+
+@pytest.mark.parametrize(("file", "job_name", "job", "stack"), RELEASING_JOBS)
+@pytest.mark.parametrize("phase", ["AwaitingApproval", "AwaitingConfirmation", "Paused"])
+def test_a_release_waiting_for_a_human_says_how_to_continue_it(
+    tmp_path: Path, file: str, job_name: str, job: dict[str, Any], stack: str, phase: str
+) -> None:
+    runner = Runner(tmp_path)
+
+    done = runner.run(file, job, exit_code=3, phase=phase)
+
+    # Still a failed step (later promotions wait), with a warning in the log and the run.
+    assert done.returncode == 3, done.stdout + done.stderr
+    [warning] = [line for line in done.stdout.splitlines() if line.startswith("::warning")]
+    assert "command workflow" in warning, warning
+    assert f"stack {concrete(stack)}, service chat-api" in warning, warning
+    assert "approve" in warning and "resume" in warning and "abort" in warning, warning
+    if shutil.which("jq"):
+        assert f"is {phase}::" in warning, warning
+    # The record still goes to the file the commit step reads.
+    record = json.loads((runner.temp / "release.json").read_text())
+    assert record["release"]["phase"] == phase
+
+
+@pytest.mark.parametrize(("file", "job_name", "job", "stack"), RELEASING_JOBS)
+@pytest.mark.parametrize("exit_code", [0, 1, 2])
+def test_other_outcomes_keep_their_exit_code_and_say_nothing_about_approving(
+    tmp_path: Path, file: str, job_name: str, job: dict[str, Any], stack: str, exit_code: int
+) -> None:
+    runner = Runner(tmp_path)
+
+    done = runner.run(file, job, exit_code=exit_code, phase="Succeeded")
+
+    assert done.returncode == exit_code, done.stdout + done.stderr
+    assert "::warning" not in done.stdout and "command workflow" not in done.stdout
+    # The key from the step's environment reached platformctl.
+    assert (runner.calls / "key").read_text() == "not-a-real-secret"
+
+
+@pytest.mark.parametrize(
+    ("reviewer", "actor"), [("prod-reviewer", "prod-reviewer"), ("", "starter")]
+)
+def test_the_command_runs_with_its_inputs_and_records_who_gave_it(
+    tmp_path: Path, reviewer: str, actor: str
+) -> None:
+    # The environment's reviewer when the job was approved (prod), else who started the run.
+    runner = Runner(tmp_path)
+
+    done = runner.run("command.yml", command_job(), exit_code=0, reviewer=reviewer)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    # One line of reason: a newline in the input cannot start a line of the log.
+    assert runner.argv() == [
+        "approve",
+        "prod",
+        "chat-api",
+        "--reason=checked the migration",
+        "--json",
+    ]
+    assert runner.actor() == actor
