@@ -9,15 +9,24 @@ raised by the handler reaches the caller wrapped by the SDK: any ``httpx2.Timeou
 
     handler = RecordingHandler(rate_limited(), verdict_message())
     reviewer = ClaudeReviewer(settings, api_key="k", http_client=mock_http_client(handler))
+
+For what a transport cannot fake (bytes arriving slowly on a real socket), ``SlowServer`` is a
+real HTTP server on 127.0.0.1 that answers with a ``Reply``, at once or one byte at a time:
+
+    with SlowServer(verdict_message(), trickle="body", byte_seconds=0.2) as server:
+        reviewer = ClaudeReviewer(settings, api_key="k", base_url=server.base_url)
 """
 
 from __future__ import annotations
 
+import http.server
 import itertools
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, Literal
 
 import httpx2
 
@@ -302,11 +311,13 @@ def _play(step: Step, request: httpx2.Request) -> httpx2.Response:
         return step.response()
     if isinstance(step, BaseException):
         raise step
-    if isinstance(step, type) and issubclass(step, httpx2.RequestError):
+    if not isinstance(step, type):
+        return step(request)
+    if issubclass(step, httpx2.RequestError):
         raise step(f"scripted {step.__name__}", request=request)
-    if isinstance(step, type) and issubclass(step, BaseException):
+    if issubclass(step, BaseException):
         raise step(f"scripted {step.__name__}")
-    return step(request)
+    raise TypeError(f"not a step: {step!r}")
 
 
 def mock_http_client(handler: RecordingHandler) -> httpx2.Client:
@@ -321,3 +332,99 @@ class Sleeps:
 
     def __call__(self, seconds: float) -> None:
         self.seconds.append(seconds)
+
+
+# --- a real server on 127.0.0.1 that may answer slowly ------------------------------------
+
+
+class SlowServer:
+    """A threading HTTP server on 127.0.0.1 that answers every POST with ``reply``.
+
+    ``trickle``: ``"none"`` sends the whole response at once; ``"body"`` sends the status line
+    and the headers at once, then the body one byte every ``byte_seconds``; ``"all"`` sends
+    everything, status line and headers included, one byte at a time. ``requests`` counts the
+    requests received; ``disconnected`` is set when a write fails because the client went
+    away. Leaving the ``with`` block stops the server and every answer still being sent."""
+
+    def __init__(
+        self,
+        reply: Reply,
+        *,
+        trickle: Literal["none", "body", "all"] = "none",
+        byte_seconds: float = 0.2,
+    ) -> None:
+        self.reply = reply
+        self.trickle = trickle
+        self.byte_seconds = byte_seconds
+        self.requests = 0
+        self.disconnected = threading.Event()
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="slow-server", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> SlowServer:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def _response_bytes(self) -> tuple[bytes, bytes]:
+        """The status line with the headers, and the body."""
+        reason = http.HTTPStatus(self.reply.status).phrase if self.reply.status < 600 else "?"
+        lines = [f"HTTP/1.1 {self.reply.status} {reason}"]
+        lines += [f"{name}: {value}" for name, value in self.reply.headers]
+        lines += [f"content-length: {len(self.reply.body)}", "connection: close", "", ""]
+        return "\r\n".join(lines).encode("latin-1"), self.reply.body
+
+    def _send(self, connection: Any, data: bytes, slowly: bool) -> bool:
+        """Whether all of ``data`` went out (not when the client left or the server stops)."""
+        try:
+            if not slowly:
+                connection.sendall(data)
+                return True
+            for index in range(len(data)):
+                if self.stopping.wait(self.byte_seconds):
+                    return False
+                connection.sendall(data[index : index + 1])
+            return True
+        except OSError:  # BrokenPipeError, ConnectionResetError
+            self.disconnected.set()
+            return False
+
+    def _handler_class(self) -> type[http.server.BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                with server._lock:
+                    server.requests += 1
+                head, body = server._response_bytes()
+                self.close_connection = True
+                if server._send(self.connection, head, server.trickle == "all"):
+                    server._send(self.connection, body, server.trickle != "none")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler

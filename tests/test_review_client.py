@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,10 +20,13 @@ from infra.review.client import (
     API_KEY_ENV,
     EXPLAIN_SYSTEM_PROMPT,
     EXPLANATION_TOOL,
+    MAX_BACKOFF_SECONDS,
+    REVIEW_MARGIN_SECONDS,
     SYSTEM_PROMPT,
     VERDICT_TOOL,
     ClaudeReviewer,
     UnavailableReviewer,
+    longest_review_seconds,
     review_model,
     reviewer_from_environment,
 )
@@ -41,6 +45,7 @@ from tests.anthropic_fakes import (
     RecordingHandler,
     Reply,
     Sleeps,
+    SlowServer,
     bad_request,
     cut_off_message,
     explanation_message,
@@ -98,6 +103,25 @@ def reviewer(
         api_key=FAKE_API_KEY,
         http_client=mock_http_client(handler),
         sleep=sleeps if sleeps is not None else Sleeps(),
+    )
+
+
+def served_reviewer(
+    server: SlowServer,
+    monkeypatch: pytest.MonkeyPatch,
+    sleeps: Callable[[float], None] | None = None,
+    **overrides: Any,
+) -> ClaudeReviewer:
+    """A reviewer on its own client (the one built in ``ClaudeReviewer``) that talks to
+    ``server`` over a real socket, never through a proxy from the environment."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return ClaudeReviewer(
+        settings(**overrides),
+        api_key=FAKE_API_KEY,
+        sleep=sleeps if sleeps is not None else Sleeps(),
+        base_url=server.base_url,
     )
 
 
@@ -711,3 +735,182 @@ def test_explain_is_unavailable_when_no_explanation_comes_back(
     assert review.reason == reason
     assert review.explanation is None
     assert handler.count == requests
+
+
+# --- the wall-clock deadline ---------------------------------------------------------------
+# httpx's read timeout restarts with every byte received: a server that trickles its answer
+# must still not hold a review (and the release's ledger lock) past timeoutSeconds.
+
+
+def test_the_longest_review_is_the_attempts_plus_the_longest_pauses_plus_a_margin() -> None:
+    assert MAX_BACKOFF_SECONDS == 8.0
+    assert REVIEW_MARGIN_SECONDS == 1.0
+    # The defaults: 3 attempts of 30 s, 2 pauses of at most 8 s.
+    assert longest_review_seconds(settings()) == 3 * 30 + 2 * 8 + 1
+    assert longest_review_seconds(settings(timeoutSeconds=1, maxRetries=0)) == 2.0
+    assert longest_review_seconds(settings(timeoutSeconds=300, maxRetries=5)) == 1800 + 40 + 1
+
+
+def test_a_served_verdict_is_given_through_the_reviewers_own_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with SlowServer(verdict_message()) as server:
+        review = served_reviewer(server, monkeypatch).review(CHANGE)
+
+    assert review.status is ReviewStatus.GIVEN
+    assert review.verdict == Verdict.model_validate(valid_verdict())
+    assert server.requests == 1
+
+
+def test_a_served_verdict_trickled_in_time_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The abandonment hook lets a body through untouched while its attempt is waited for.
+    reply = json_reply(200, message_body([tool_use_block("record_verdict", valid_verdict())]))
+    with SlowServer(reply, trickle="body", byte_seconds=0.0005) as server:
+        review = served_reviewer(server, monkeypatch, timeoutSeconds=30).review(CHANGE)
+
+    assert review.status is ReviewStatus.GIVEN
+    assert server.requests == 1
+
+
+@pytest.mark.parametrize("trickle", ["body", "all"], ids=["body", "status-and-headers"])
+def test_an_answer_trickled_a_byte_at_a_time_is_cut_at_timeout_seconds(
+    trickle: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SlowServer(verdict_message(), trickle=trickle, byte_seconds=0.2) as server:
+        chosen = served_reviewer(server, monkeypatch, timeoutSeconds=1, maxRetries=0)
+        started = time.monotonic()
+        review = chosen.review(CHANGE)
+        elapsed = time.monotonic() - started
+
+        assert review.status is ReviewStatus.UNAVAILABLE
+        assert review.reason == "timed out after 1 attempt of 1s"
+        assert server.requests == 1
+        # About 1 s; generous, as a bound on behaviour and not a benchmark.
+        assert elapsed < 3.0
+        assert elapsed < longest_review_seconds(chosen.settings) + 1.0
+        if trickle == "body":
+            # The abandoned worker stops at the next byte and closes its connection.
+            assert server.disconnected.wait(5)
+
+
+def test_a_trickled_answer_with_one_retry_is_asked_twice_then_unavailable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sleeps = Sleeps()
+    with SlowServer(verdict_message(), trickle="body", byte_seconds=0.2) as server:
+        chosen = served_reviewer(server, monkeypatch, sleeps, timeoutSeconds=1, maxRetries=1)
+        started = time.monotonic()
+        review = chosen.review(CHANGE)
+        elapsed = time.monotonic() - started
+
+        assert review.status is ReviewStatus.UNAVAILABLE
+        assert review.reason == "timed out after 2 attempts of 1s"
+        assert server.requests == 2
+        assert sleeps.seconds == [0.5]
+        assert elapsed < 4.0
+
+
+def test_a_handler_that_hangs_is_cut_at_timeout_seconds_and_the_next_attempt_answers() -> None:
+    release = threading.Event()
+    late = verdict_message(model="claude-late-answer")
+
+    def hangs(request: httpx2.Request) -> httpx2.Response:
+        release.wait(10)
+        return late.response()
+
+    handler = RecordingHandler(hangs, verdict_message())
+    sleeps = Sleeps()
+    chosen = reviewer(handler, sleeps, timeoutSeconds=1, maxRetries=1)
+    try:
+        started = time.monotonic()
+        review = chosen.review(CHANGE)
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+
+    assert review.status is ReviewStatus.GIVEN
+    assert review.model == "claude-sonnet-5-5"
+    assert handler.count == 2
+    assert sleeps.seconds == [0.5]
+    assert 0.9 < elapsed < 3.0
+    # The abandoned attempt finishing later changes nothing.
+    time.sleep(0.1)
+    assert review.model == "claude-sonnet-5-5"
+    assert handler.count == 2
+
+
+def test_a_handler_that_hangs_every_time_is_unavailable_with_the_timeout_reason() -> None:
+    release = threading.Event()
+
+    def hangs(request: httpx2.Request) -> httpx2.Response:
+        release.wait(10)
+        return verdict_message().response()
+
+    handler = RecordingHandler.always(hangs)
+    try:
+        started = time.monotonic()
+        review = reviewer(handler, timeoutSeconds=1, maxRetries=0).explain(FAILURE)
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+
+    assert review.status is ReviewStatus.UNAVAILABLE
+    assert review.kind is ReviewKind.FAILURE
+    assert review.reason == "timed out after 1 attempt of 1s"
+    assert elapsed < 3.0
+
+
+class SlowHost:
+    """A clock and a ``sleep`` on it where every pause takes ``overshoot`` seconds longer
+    than asked (a host that stalls), so that only the cap on the whole review ends it."""
+
+    def __init__(self, overshoot: float) -> None:
+        self.now = 0.0
+        self.overshoot = overshoot
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds + self.overshoot
+
+
+def test_the_whole_review_is_capped_even_when_the_pauses_overrun() -> None:
+    host = SlowHost(overshoot=100.0)
+    handler = RecordingHandler.always(rate_limited())
+    chosen = ClaudeReviewer(
+        settings(timeoutSeconds=30, maxRetries=2),
+        api_key=FAKE_API_KEY,
+        http_client=mock_http_client(handler),
+        sleep=host.sleep,
+        clock=host.clock,
+    )
+    review = chosen.review(CHANGE)
+
+    # 3 x 30 + 2 x 8 = 106 s for the attempts and pauses: after the first pause (100.5 s on
+    # this host) 5.5 s are left, so the second pause is cut to them, and no third attempt
+    # starts.
+    assert review.status is ReviewStatus.UNAVAILABLE
+    assert review.reason == "review time limit of 106s reached after 2 attempts"
+    assert handler.count == 2
+    assert host.slept == [0.5, 1.0]
+
+
+def test_a_pause_is_cut_to_what_is_left_of_the_review() -> None:
+    host = SlowHost(overshoot=104.0)
+    handler = RecordingHandler(rate_limited(), rate_limited(retry_after=5), verdict_message())
+    chosen = ClaudeReviewer(
+        settings(timeoutSeconds=30, maxRetries=2),
+        api_key=FAKE_API_KEY,
+        http_client=mock_http_client(handler),
+        sleep=host.sleep,
+        clock=host.clock,
+    )
+    review = chosen.review(CHANGE)
+
+    # 106 - 104.5 = 1.5 s left after the first pause: the retry-after of 5 s is cut to it.
+    assert review.reason == "review time limit of 106s reached after 2 attempts"
+    assert host.slept == [0.5, 1.5]
+    assert handler.count == 2

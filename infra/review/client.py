@@ -7,6 +7,13 @@ cannot drift apart. The SDK's own retries are off (``max_retries=0``): it would 
 longer ``retry-after`` ends the review at once. Nothing here raises: every failure is an
 ``unavailable`` review whose reason is short and never holds the API key, a header or the
 document.
+
+``timeoutSeconds`` is a wall-clock deadline per attempt, not httpx's per-read timeout (which
+restarts with every byte, so a server trickling its answer could hold a review, and the
+release's ledger lock, for ever). Each attempt runs in a daemon worker thread that the review
+waits for at most ``timeoutSeconds``; a worker still running then is abandoned (the attempt
+counts as a timeout) and, on the client built here, stops at the next chunk of body it
+receives. The whole review is capped too: see ``longest_review_seconds``.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ import email.utils
 import json
 import math
 import re
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +53,10 @@ API_BASE_URL = "https://api.anthropic.com"
 # the bound ends the review instead of holding the release up.
 INITIAL_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 8.0
+
+# What ``longest_review_seconds`` allows on top of the attempts and the pauses: starting the
+# worker threads, reading the answer and building the review.
+REVIEW_MARGIN_SECONDS = 1.0
 
 # 408 request timeout, 409 lock conflict, 429 rate limited, 5xx transient, 529 overloaded.
 _RETRIED_STATUSES: Mapping[int, str] = {
@@ -225,6 +237,123 @@ def backoff_seconds(failed_attempts: int) -> float:
     return min(INITIAL_BACKOFF_SECONDS * 2.0**exponent, MAX_BACKOFF_SECONDS)
 
 
+def _attempts_budget_seconds(settings: ReviewSettings) -> float:
+    """The wall time the attempts and the pauses between them may take together; the review
+    loop enforces it (no attempt and no pause runs past it)."""
+    retries = int(settings.max_retries)
+    return (1 + retries) * float(settings.timeout_seconds) + retries * MAX_BACKOFF_SECONDS
+
+
+def longest_review_seconds(settings: ReviewSettings) -> float:
+    """The longest one ``review`` or ``explain`` call can take, in seconds of wall time:
+
+        (1 + maxRetries) x timeoutSeconds + maxRetries x MAX_BACKOFF_SECONDS + REVIEW_MARGIN_SECONDS
+
+    Every attempt is cut at ``timeoutSeconds`` whatever the server does, every pause (back-off
+    or an honoured ``retry-after``) is at most ``MAX_BACKOFF_SECONDS``, and the loop ends the
+    review once the attempts and pauses together reach their share. With the defaults (30 s,
+    2 retries): 3 x 30 + 2 x 8 + 1 = 107 s.
+    """
+    return _attempts_budget_seconds(settings) + REVIEW_MARGIN_SECONDS
+
+
+# --- a wall-clock deadline per attempt -----------------------------------------------------
+
+# Set in each attempt's worker thread: the event the review sets when it gives up on it.
+_WORKER = threading.local()
+
+
+class _AttemptExpired(Exception):
+    """The attempt did not finish within its deadline; its worker was abandoned."""
+
+
+class _AbandonableBody(httpx2.SyncByteStream):
+    """A response body that stops (``ReadError``) at the next chunk once its attempt has been
+    abandoned, so that the worker closes its own connection instead of reading a trickle to
+    the end. Closed and read only by the worker thread."""
+
+    def __init__(self, body: httpx2.SyncByteStream, abandoned: threading.Event) -> None:
+        self._body = body
+        self._abandoned = abandoned
+
+    @property
+    def elapsed(self) -> Any:
+        """``httpx2.Response.elapsed`` reads it from ``response.stream``."""
+        return getattr(self._body, "elapsed", None)
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._body:
+            if self._abandoned.is_set():
+                raise httpx2.ReadError("review attempt abandoned")
+            yield chunk
+
+    def close(self) -> None:
+        self._body.close()
+
+
+def _stop_when_abandoned(response: httpx2.Response) -> None:
+    """An httpx2 ``response`` hook (it runs in the worker thread that sent the request)."""
+    abandoned = getattr(_WORKER, "abandoned", None)
+    if isinstance(abandoned, threading.Event) and isinstance(
+        response.stream, httpx2.SyncByteStream
+    ):
+        response.stream = _AbandonableBody(response.stream, abandoned)
+
+
+class _ReviewHttpClient(anthropic.DefaultHttpxClient):
+    """The SDK's default client (its limits, keep-alive and proxy handling) with the hook that
+    lets an abandoned attempt stop reading; closed when dropped, as the SDK's own is."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout=timeout, event_hooks={"response": [_stop_when_abandoned]})
+
+    def __del__(self) -> None:
+        try:
+            if not self.is_closed:
+                self.close()
+        except Exception:
+            pass
+
+
+@dataclass
+class _Outcome:
+    """What one attempt's worker came to. Written only by that worker, read only by the
+    review after the worker has finished; an abandoned worker's outcome is never read."""
+
+    value: Any = None
+    error: Exception | None = None
+    finished: bool = False
+
+
+def _within(call: Callable[[], Any], seconds: float, name: str) -> Any:
+    """``call()`` in a daemon thread, waited for ``seconds`` of wall time at most: its result,
+    or its exception raised again here, or ``_AttemptExpired`` when it is still running (the
+    thread is then abandoned: told to stop at its next chunk, and never waited for)."""
+    outcome = _Outcome()
+    abandoned = threading.Event()
+
+    def work() -> None:
+        _WORKER.abandoned = abandoned
+        try:
+            outcome.value = call()
+        except Exception as error:
+            outcome.error = error
+        finally:
+            outcome.finished = True
+
+    worker = threading.Thread(target=work, name=name, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        abandoned.set()
+        raise _AttemptExpired
+    if outcome.error is not None:
+        raise outcome.error
+    if not outcome.finished:
+        raise RuntimeError("the attempt ended without an outcome")
+    return outcome.value
+
+
 @dataclass(frozen=True)
 class _Answer:
     """What one review's API call came to: a message, or why there is none."""
@@ -317,17 +446,26 @@ class ClaudeReviewer:
         model: str | None = None,
         http_client: httpx2.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        base_url: str = API_BASE_URL,
     ) -> None:
+        """``http_client``, ``sleep``, ``clock`` and ``base_url`` are for tests. Without an
+        ``http_client`` the client is built here, with the hook that stops an abandoned
+        attempt's worker at its next chunk; a given client is used as it is (an abandoned
+        worker on it reads on until its per-read timeout or the end of the answer)."""
         self.settings = settings
         self.model = model or settings.model
         self._sleep = sleep
+        self._clock = clock
+        timeout = float(settings.timeout_seconds)
         self._client = anthropic.Anthropic(
             api_key=api_key,
-            base_url=API_BASE_URL,
+            base_url=base_url,
             # Our own bounded loop retries; the SDK would obey any retry-after.
             max_retries=0,
-            timeout=float(settings.timeout_seconds),
-            http_client=http_client,
+            # Per connect, read, write and pool wait; the wall-clock deadline is _within's.
+            timeout=timeout,
+            http_client=http_client if http_client is not None else _ReviewHttpClient(timeout),
             # No spans: the SDK can be told by the environment to record request content.
             open_telemetry=False,
         )
@@ -370,19 +508,36 @@ class ClaudeReviewer:
         except Exception as exc:  # never raise: the deterministic gates decide alone
             return self._unavailable(task.kind, document, f"unexpected error: {type(exc).__name__}")
 
+    def _create(self, task: _Task, document: ChangeDocument) -> Any:
+        return self._client.messages.create(
+            model=self.model,
+            max_tokens=int(self.settings.max_output_tokens),
+            system=task.system,
+            tools=[task.tool],
+            tool_choice={"type": "tool", "name": task.tool_name},
+            messages=[{"role": "user", "content": _user_message(document)}],
+        )
+
     def _ask(self, task: _Task, document: ChangeDocument) -> _Answer:
         attempts = 1 + int(self.settings.max_retries)
+        timeout = float(self.settings.timeout_seconds)
+        budget = _attempts_budget_seconds(self.settings)
+        deadline = self._clock() + budget
+
+        def out_of_time(made: int) -> _Answer:
+            return _Answer(
+                reason=f"review time limit of {_seconds(budget)} reached after {_attempts(made)}"
+            )
+
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             wait: float | None = None
+            seconds = min(timeout, deadline - self._clock())
+            if seconds <= 0:
+                return out_of_time(attempt - 1)
             try:
-                message = self._client.messages.create(
-                    model=self.model,
-                    max_tokens=int(self.settings.max_output_tokens),
-                    system=task.system,
-                    tools=[task.tool],
-                    tool_choice={"type": "tool", "name": task.tool_name},
-                    messages=[{"role": "user", "content": _user_message(document)}],
+                message = _within(
+                    lambda: self._create(task, document), seconds, f"claude-review-{attempt}"
                 )
                 return _Answer(message=message)
             except anthropic.APIStatusError as error:
@@ -397,11 +552,10 @@ class ClaudeReviewer:
                         reason=f"{label}: retry-after {_seconds(wait)} is beyond the "
                         f"{_seconds(MAX_BACKOFF_SECONDS)} bound"
                     )
-            except anthropic.APITimeoutError:
+            except (anthropic.APITimeoutError, _AttemptExpired):
                 if last:
                     return _Answer(
-                        reason=f"timed out after {_attempts(attempts)} of "
-                        f"{_seconds(float(self.settings.timeout_seconds))}"
+                        reason=f"timed out after {_attempts(attempts)} of {_seconds(timeout)}"
                     )
             except anthropic.APIConnectionError as error:
                 if last:
@@ -412,7 +566,10 @@ class ClaudeReviewer:
             except json.JSONDecodeError:
                 # A 200 declared as JSON whose body is not: the SDK lets the decoder's error out.
                 return _Answer(reason="the API answered with something that is not JSON")
-            self._sleep(wait if wait is not None else backoff_seconds(attempt))
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return out_of_time(attempt)
+            self._sleep(min(wait if wait is not None else backoff_seconds(attempt), remaining))
         raise AssertionError("unreachable: the last attempt always returns")
 
     def _interpret(self, task: _Task, document: ChangeDocument, message: Any) -> Review:
