@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from infra.deploy.ports import (
     Measurement,
@@ -28,6 +29,7 @@ from infra.review.document import (
     failure_document,
 )
 from infra.review.model import ReviewKind
+from infra.settings.review import ReviewSettings
 
 CLUSTER = "aws:rds/cluster:Cluster"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -319,8 +321,65 @@ def test_big_values_are_described_before_anything_is_left_out() -> None:
 
 
 def test_a_preview_too_large_for_any_summary_to_fit_is_refused() -> None:
+    # Below the settings' minimum: not even the counts fit.
     with pytest.raises(ValueError, match="does not fit"):
         document_of(huge_outcome(changes=10), 50)
+
+
+def test_a_pathological_preview_fits_the_smallest_allowed_bound() -> None:
+    """10,000 replaced stateful resources with very long URNs, 500 mandatory findings with
+    long messages, a long release plan: at the settings' minimum (2,000) the last rung
+    still fits, with the counts and what else fits."""
+    minimum = ReviewSettings.model_validate({"maxDocumentChars": 2_000}).max_document_chars
+    with pytest.raises(ValidationError):
+        ReviewSettings.model_validate({"maxDocumentChars": minimum - 1})
+    name = "a-very-long-resource-name-" * 12
+    changes = tuple(
+        ResourceChange(urn(CLUSTER, f"{name}{n}"), CLUSTER, "replace", protected=True)
+        for n in range(10_000)
+    )
+    findings = tuple(
+        PolicyFinding(
+            "platform-aws-" + "p" * 60,
+            f"protect-stateful-resources-{n}",
+            "mandatory",
+            changes[n].urn,
+            "would replace a protected stateful resource " * 30,
+            "unprotect it deliberately " * 30,
+        )
+        for n in range(500)
+    )
+    plan = ReleasePlan("chat-api", "canary", "repo/app:" + "c" * 3_000, None, "g", "b", ("x",) * 99)
+    outcome = PreviewOutcome(changes, findings)
+    document = document_of(outcome, minimum, plan=plan)
+    shown = json.loads(document.text)
+    assert len(document.text) <= minimum and document.summarised
+    assert shown["counts"] == {"replace": 10_000}
+    assert 0 < len(shown["policyFindings"]) < 500
+    assert "of 500 mandatory findings" in shown["summarised"]
+
+
+def test_a_json_property_value_is_redacted_as_its_structure() -> None:
+    """An ECS task definition's containerDefinitions arrive as one JSON string."""
+    definitions = json.dumps(
+        [{"name": "app", "environment": [{"name": "DB_PASSWORD", "value": "ecsSecretValue5"}]}]
+    )
+    task = "aws:ecs/taskDefinition:TaskDefinition"
+    outcome = PreviewOutcome(
+        (
+            ResourceChange(
+                urn(task, "app"),
+                task,
+                "update",
+                properties=(PropertyChange("containerDefinitions", None, definitions),),
+            ),
+        )
+    )
+    document = document_of(outcome)
+    assert "ecsSecretValue5" not in document.text
+    (change,) = json.loads(document.text)["changes"]
+    shown = json.loads(change["properties"]["containerDefinitions"]["new"])
+    assert shown == [{"name": "app", "environment": [{"name": "DB_PASSWORD", "value": "[secret]"}]}]
 
 
 # --- canary ---------------------------------------------------------------------------------
@@ -348,15 +407,16 @@ def rounds(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def canary(count: int, max_chars: int = 24_000) -> Any:
+def canary(count: int, max_chars: int = 24_000, **kwargs: Any) -> Any:
     return canary_document(
         stack="prod",
         environment="prod",
         service="chat-api",
         step="analyse 300s",
         weight=5,
-        rounds=rounds(count),
+        rounds=kwargs.get("rounds", rounds(count)),
         max_chars=max_chars,
+        **({"known_secrets": kwargs["known_secrets"]} if "known_secrets" in kwargs else {}),
     )
 
 
@@ -374,6 +434,17 @@ def test_the_canary_document_shows_each_metrics_series() -> None:
     assert shown["metrics"]["p99-latency"]["value"] == [1.2, 2.2, 3.2]
     assert "hunter2" not in document.text
     assert "https://[secret]@grafana/x" in errors["reasons"][0]
+
+
+def test_a_given_known_secret_is_masked_in_the_canary_document() -> None:
+    reason = "query failed: 401 for token promKnownSecret9 (service chat-api)"
+    measurements = [Measurement("error-rate", Verdict.FAIL, reason, error=True).to_json()]
+    shown_rounds = [{"round": 1, "measurements": measurements, "judgement": "fail"}]
+    assert "promKnownSecret9" in canary(1, rounds=shown_rounds).text  # not known: shown
+    document = canary(1, rounds=shown_rounds, known_secrets=("promKnownSecret9",))
+    assert "promKnownSecret9" not in document.text
+    reasons = json.loads(document.text)["metrics"]["error-rate"]["reasons"]
+    assert reasons == ["query failed: 401 for token [secret] (service chat-api)"]
 
 
 def test_a_long_canary_keeps_the_latest_rounds_within_the_bound() -> None:

@@ -79,7 +79,7 @@ def test_no_seeded_secret_appears_in_any_request_body(
     handler = RecordingHandler(verdict_message(), explanation_message())
     reviews = ReleaseReviews(
         settings=review,
-        reviewer=ClaudeReviewer(
+        reviewer_for=lambda: ClaudeReviewer(
             review, api_key=FAKE_API_KEY, http_client=mock_http_client(handler), sleep=Sleeps()
         ),
         stack="prod",

@@ -333,12 +333,14 @@ def canary_document(
     weight: int | None,
     rounds: Sequence[Mapping[str, Any]],
     max_chars: int,
+    known_secrets: Collection[str] = (),
 ) -> ChangeDocument:
     """One analysis step's metrics, candidate against live, round by round (``canary``).
 
     ``rounds`` are the driver's analysis events: ``round``, ``measurements`` (each a
-    ``Measurement.to_json()``) and ``judgement``."""
-    redactor = Redactor()
+    ``Measurement.to_json()``) and ``judgement``. ``known_secrets`` are masked wherever
+    they appear (a reason quoting a query's credentials, an error)."""
+    redactor = Redactor(known_secrets)
     numbers = [_round_number(r, index) for index, r in enumerate(rounds)]
     judgements = [redactor.text(str(r.get("judgement", ""))) for r in rounds]
     series = _series(redactor, rounds)
