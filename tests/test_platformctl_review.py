@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from infra.deploy import cli
 from infra.deploy.offline_stack import OfflineStack
 from infra.deploy.ports import (
@@ -66,10 +68,9 @@ class ChangingStack:
 
     def up(self, progress, message) -> UpOutcome:
         if self.fail_up:
-            raise DeployError(
-                "pulumi could not update stack",
-                (f"error: modifying cache: InvalidParameterCombination (token {PASSWORD})",),
-            )
+            # As the Automation adapter builds it: the engine's lines in message and details.
+            lines = [f"error: modifying cache: InvalidParameterCombination (token {PASSWORD})"]
+            raise DeployError(f"pulumi could not update stack {self.name}: {lines[0]}", lines)
         self.ups.append(message)
         return UpOutcome(self.preview(progress).changes, {})
 
@@ -121,14 +122,36 @@ def test_up_waits_on_a_concern_and_goes_on_only_with_the_reviewed_digest(tmp_pat
     assert world.changing.ups == [f"platformctl up (AI review {digest} approved by dana)"]
 
 
-def test_up_in_prod_without_a_review_needs_an_approval(tmp_path, capsys):
+def test_up_in_prod_without_a_review_waits_and_goes_on_with_the_shown_digest(tmp_path, capsys):
     world = world_for(tmp_path, "prod", None)  # no ANTHROPIC_API_KEY in its environment
     code, waiting, err = run(world, capsys, "up", "prod")
     assert code == cli.EXIT_WAITING and world.changing.ups == []
-    assert waiting["review"]["status"] == "unavailable" and "--approve" in err
-    code, _, _ = run(world, capsys, "up", "prod", "--approve")
+    assert waiting["review"]["status"] == "unavailable"
+    digest = waiting["review"]["documentSha256"][:16]
+    assert f"--approve-review {digest}" in err
+    code, _, _ = run(world, capsys, "up", "prod", "--approve-review", digest)
     assert code == cli.EXIT_OK
-    assert world.changing.ups == ["platformctl up (approved by dana without an AI review)"]
+    assert world.changing.ups == [f"platformctl up (AI review {digest} approved by dana)"]
+
+
+def test_a_digest_printed_by_a_preview_cannot_approve_a_verdict_nobody_saw(tmp_path, capsys):
+    quiet = world_for(tmp_path, "staging", None)
+    code, previewed, _ = run(quiet, capsys, "preview", "staging", "--review")
+    assert code == cli.EXIT_OK and previewed["review"]["status"] == "unavailable"
+    digest = previewed["review"]["documentSha256"][:16]
+    worried = ReviewedWorld(
+        quiet.project_dir, quiet.changing,
+        RecordingHandler(verdict_message(valid_verdict(risk="critical", recommendation="abort"))),
+    )  # fmt: skip
+    code, refused, _ = run(worried, capsys, "up", "staging", "--approve-review", digest)
+    assert code == cli.EXIT_ERROR and "no review of this change was shown" in refused["error"]
+    assert quiet.changing.ups == []
+
+
+def test_a_malformed_digest_is_a_usage_error():
+    with pytest.raises(SystemExit) as exited:
+        cli.parse_args(["up", "staging", "--approve-review", "zz"])
+    assert exited.value.code == 2
 
 
 def test_up_in_staging_goes_on_when_the_review_is_unavailable(tmp_path, capsys):
@@ -144,7 +167,7 @@ def test_a_failed_up_is_explained_and_no_secret_reaches_the_api_or_the_output(tm
     )
     world = world_for(tmp_path, "staging", handler, fail_up=True, explainFailures=True)
     code, document, err = run(world, capsys, "up", "staging")
-    assert code == cli.EXIT_REFUSED
+    assert code == cli.EXIT_ERROR
     assert document["explanation"]["status"] == "given"
     assert "AI explanation (advisory):" in err
     assert handler.count == 2

@@ -60,7 +60,7 @@ def test_every_verdict_in_every_stack_adds_friction_only_where_the_semantics_say
 
 @pytest.mark.parametrize(
     ("environment", "expected"),
-    [("dev", Friction.NONE), ("staging", Friction.NONE), ("prod", Friction.APPROVAL_OF_RELEASE)],
+    [("dev", Friction.NONE), ("staging", Friction.NONE), ("prod", Friction.APPROVAL_OF_UNREVIEWED)],
 )
 def test_an_unavailable_review_leaves_the_decision_to_the_gates_except_in_prod(
     environment: str, expected: Friction
@@ -86,11 +86,12 @@ def test_a_concern_is_only_approved_by_an_approval_of_that_reviewed_document():
     assert approved(decision, [promotion, other_document, this_document], "d1") == this_document
 
 
-def test_an_unavailable_review_in_prod_is_passed_by_any_human_approval_of_the_release():
+def test_an_unavailable_review_in_prod_is_passed_only_by_an_approval_given_after_it():
     decision = decide("prod", unavailable())
-    assert approved(decision, [], "d1") is None
     promotion = {"by": "alice", "at": 1.0, "for": "promotion to prod"}
-    assert approved(decision, [promotion], "d1") == promotion
+    assert approved(decision, [promotion], "d1") is None
+    after = {"by": "bob", "at": 2.0, "review": "d1"}
+    assert approved(decision, [promotion, after], "d1") == after
 
 
 def test_no_friction_needs_no_approval():

@@ -23,6 +23,7 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 import argparse
 import getpass
 import json
+import re
 import signal
 import sys
 import traceback
@@ -36,14 +37,15 @@ from infra.deploy.gates import gate_problems
 from infra.deploy.ledger import Ledger, record_summary
 from infra.deploy.machine import CONTROLS
 from infra.deploy.ports import DeployError, PreviewOutcome, StackPort
-from infra.deploy.promotion import APPROVAL_ENV, approver
+from infra.deploy.promotion import approver
 from infra.deploy.record import Phase, ReleaseRecord
 from infra.deploy.reviews import ReleaseReviews, explanation_lines, verdict_lines
 from infra.deploy.wiring import RealWorld
 from infra.deploy.world import SystemClock, stack_settings
 from infra.preview.__main__ import REPOSITORY
 from infra.review import gate
-from infra.review.gate import Friction
+from infra.review.model import Review
+from infra.review.redact import Redactor
 
 EXIT_OK, EXIT_REFUSED, EXIT_ERROR, EXIT_WAITING = 0, 1, 2, 3
 STRATEGIES = ("canary", "blue-green")
@@ -81,11 +83,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     up.add_argument(
         "--approve-review",
         metavar="DIGEST",
-        default="",
-        help="go on past the AI review's concern about this exact change (the digest it printed)",
-    )
-    up.add_argument(
-        "--approve", action="store_true", help="record your approval (prod without a review)"
+        type=_digest,
+        default=None,
+        help="go on past the AI review shown for this exact change (the digest it printed)",
     )
 
     release = commands.add_parser("release", parents=[common], help="a progressive release")
@@ -117,6 +117,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         control.add_argument("service")
         control.add_argument("--reason", default="", help="recorded in the ledger")
     return parser.parse_args(argv)
+
+
+def _digest(text: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{12,64}", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: allowed: the digest a review printed (12 to 64 hex characters)"
+        )
+    return text
 
 
 def actor(environ: Mapping[str, str]) -> str:
@@ -232,15 +240,15 @@ def _preview_or_up(args: argparse.Namespace, out: Output, real: RealWorld) -> in
     # Settings first: a bad stack file is one clear error before any engine runs.
     settings = stack_settings(real.project(), stack)
     review_settings = settings.platform.delivery.review
-    reviews = None
+    reviews = ReleaseReviews(
+        settings=review_settings,
+        reviewer_for=lambda: real.reviewer(review_settings),
+        stack=args.stack,
+        environment=settings.platform.environment,
+        known_secrets=real.known_secrets(),
+    )
     if args.command == "up" or args.review:
-        reviews = ReleaseReviews(
-            settings=review_settings,
-            reviewer=real.reviewer(review_settings),
-            stack=args.stack,
-            environment=settings.platform.environment,
-            known_secrets=real.known_secrets(),
-        )
+        reviews.check_model()  # a bad PLATFORM_REVIEW_MODEL is a usage error, before the engine
     outcome = stack.preview(out.line)
     problems = gate_problems(outcome, set(args.allow_replace))
     document = _preview_document(args.stack, outcome, problems)
@@ -248,7 +256,9 @@ def _preview_or_up(args: argparse.Namespace, out: Output, real: RealWorld) -> in
     if problems:
         out.document(document)
         return EXIT_REFUSED
-    waiting = _review(args, out, reviews, outcome, settings.platform.environment, document, real)
+    waiting = False
+    if args.command == "up" or args.review:
+        waiting = _review(args, out, reviews, outcome, document, real)
     if args.command == "preview" or waiting:
         out.document(document)
         return EXIT_WAITING if waiting else EXIT_OK
@@ -256,15 +266,15 @@ def _preview_or_up(args: argparse.Namespace, out: Output, real: RealWorld) -> in
     try:
         result = stack.up(out.line, message)
     except DeployError as error:
-        explained = reviews.explain("up", error.details or (str(error),)) if reviews else None
+        # The engine's words may quote a secret the preview held: masked like the review's.
+        said = Redactor(reviews.known_secrets).text(str(error))
+        explained = reviews.explain("up", error.details or (str(error),))
         if explained is not None:
             for line in explanation_lines(explained):
                 out.line(line)
-            document["explanation"] = explained.to_json()
-        document["error"] = str(error)
-        out.document(document)
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_REFUSED
+        out.document({"error": said, "explanation": explained and explained.to_json()})
+        print(f"error: {said}", file=sys.stderr)
+        return EXIT_ERROR
     document["applied"] = {"changes": _counts(result.changes)}
     out.line(f"applied: {_counts(result.changes)}")
     out.document(document)
@@ -274,52 +284,62 @@ def _preview_or_up(args: argparse.Namespace, out: Output, real: RealWorld) -> in
 def _review(
     args: argparse.Namespace,
     out: Output,
-    reviews: ReleaseReviews | None,
+    reviews: ReleaseReviews,
     outcome: PreviewOutcome,
-    environment: str,
     document: dict[str, Any],
     real: RealWorld,
 ) -> bool:
     """The advisory review of a preview (``--review``) or of an update; True when the update
-    must wait for a human. For `up`, an approval is given on the command line: of the exact
-    reviewed change (--approve-review DIGEST), or of the update (--approve) in prod."""
-    if reviews is None:
-        return False
+    must wait for a human. A review that needs an approval is kept in the ledger, and
+    ``up --approve-review DIGEST`` approves exactly that shown review, without asking again."""
     change = reviews.pre_release_document(outcome, None)
     if change is None:
         if args.command == "preview":
             out.line("AI review: turned off (platform:delivery.review.enabled)")
+        if getattr(args, "approve_review", None):
+            raise DeployError(
+                f"--approve-review {args.approve_review}: stack {args.stack} has no AI review "
+                "to approve (platform:delivery.review.enabled is off); allowed: leave it out"
+            )
         return False
-    review = reviews.ask(change)
-    decision = gate.decide(environment, review)
-    digest = change.sha256[:16]
-    document["review"] = {**review.to_json(), "decision": decision.friction.value,
-                          "reason": decision.reason}  # fmt: skip
-    out.line(f"{decision.reason} (document {digest})")
+    ledger = real.ledger()
+    approving = getattr(args, "approve_review", None) or ""
+    if approving:
+        if not change.sha256.startswith(approving):
+            raise DeployError(
+                f"--approve-review {approving}: this change's document is "
+                f"{change.sha256[:16]}, so the change differs from the one reviewed; allowed: "
+                "the digest printed for this change (run platformctl up again to review it)"
+            )
+        shown = ledger.shown_review(args.stack, change.sha256)
+        if shown is None:
+            raise DeployError(
+                f"--approve-review {approving}: no review of this change was shown on this "
+                f"machine's ledger ({ledger.directory}); allowed: the digest a review printed "
+                f"(run platformctl up {args.stack} first)"
+            )
+        review = Review.from_json(shown)
+    else:
+        review = reviews.ask(change)
+    decision = gate.decide(reviews.environment, review)
+    entry = {**review.to_json(), "decision": decision.friction.value, "reason": decision.reason}
+    document["review"] = entry
+    out.line(decision.reason)
     for line in verdict_lines(review):
         out.line(line)
-    if args.command == "preview" or not decision.needs_approval:
+    if not decision.needs_approval:
         return False
-    by = approver(args.approve, actor(real.environ), real.environ)
-    if decision.friction is Friction.APPROVAL_AFTER_REVIEW and args.approve_review:
-        if not change.sha256.startswith(args.approve_review) or len(args.approve_review) < 12:
-            raise DeployError(
-                f"--approve-review {args.approve_review}: this change's document is {digest}; "
-                "allowed: the digest printed for the change you approved (12 or more "
-                "characters). The change differs from the one reviewed: read the new review"
-            )
-        document["approval"] = f"AI review {digest} approved by {actor(real.environ)}"
+    if approving:
+        by = approver(True, actor(real.environ), real.environ)
+        document["approval"] = f"AI review {change.sha256[:16]} approved by {by}"
         return False
-    if decision.friction is Friction.APPROVAL_OF_RELEASE and by:
-        document["approval"] = f"approved by {by} without an AI review"
-        return False
-    hint = (
-        f"--approve-review {digest}"
-        if decision.friction is Friction.APPROVAL_AFTER_REVIEW
-        else f"--approve (or {APPROVAL_ENV}=<approver>)"
+    ledger.keep_review(args.stack, entry)
+    digest = change.sha256[:16]
+    out.line(
+        f"waiting for approval of review {digest}: to go on with exactly this change, run "
+        f"platformctl up {args.stack} --approve-review {digest}"
     )
-    out.line(f"waiting for approval: run again with {hint} to go on")
-    return True
+    return args.command == "up"
 
 
 def _counts(changes: Sequence[Any]) -> dict[str, int]:
@@ -380,6 +400,10 @@ def _status(args: argparse.Namespace, out: Output, ledger: Ledger) -> int:
             f"{s['stack']}/{s['service']}: {s['phase']} {s['image']} ({s['strategy']}) "
             f"{s['step'] or ''} - {s['reason']}"
         )
+        # What an approver approves: the concerns themselves, not only their summary.
+        verdict = (s["pendingReview"] or {}).get("verdict") or {}
+        for concern in verdict.get("concerns", []):
+            out.line(f"  concern: {concern['resource']}: {concern['why']}")
     out.document({"releases": summaries})
     return EXIT_OK
 

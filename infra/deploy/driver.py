@@ -8,8 +8,10 @@ come from :mod:`infra.deploy.machine`; this module only acts on the world and re
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -37,7 +39,7 @@ from infra.deploy.synthetic import TrafficCount, synthetic_traffic
 from infra.deploy.world import World, service_index, stack_settings
 from infra.review import gate
 from infra.review.document import ReleasePlan
-from infra.review.model import ChangeDocument
+from infra.review.model import ChangeDocument, Review, ReviewKind, ReviewStatus
 from infra.settings.app import ServiceSettings
 from infra.settings.delivery import (
     ENV_REFERENCE,
@@ -73,7 +75,7 @@ class ReleaseDriver:
         self._notifier = Notifier(lambda: world.hooks_for(self.delivery))
         self._reviews = ReleaseReviews(
             settings=self.delivery.review,
-            reviewer=world.reviewer_for(self.delivery.review),
+            reviewer_for=lambda: world.reviewer_for(self.delivery.review),
             stack=world.stack.name,
             environment=self.settings.platform.environment,
             known_secrets=world.known_secrets,
@@ -93,6 +95,7 @@ class ReleaseDriver:
         approvals: tuple[dict[str, Any], ...] = (),
     ) -> ReleaseRecord:
         ledger, stack = self.world.ledger, self.world.stack.name
+        self._reviews.check_model()
         with ledger.lock(stack, self.service, f"release {image}"), self._flushing():
             current = ledger.read(stack, self.service)
             if current is not None and (not current.terminal or current.phase is Phase.FAILED):
@@ -262,7 +265,12 @@ class ReleaseDriver:
                 "the gate refused the release, config restored, nothing applied: "
                 + "; ".join(problems),
             )
-        waiting = self._pre_release_review(outcome)
+        try:
+            waiting = self._pre_release_review(outcome)
+        except _Interrupted:
+            # Aborted while the review was asked: nothing of it may be applied by the undo.
+            self._set_release(before)
+            raise
         if waiting is not None:
             self._set_release(before)
             return waiting
@@ -661,10 +669,12 @@ class ReleaseDriver:
 
     def _pre_release_review(self, outcome: PreviewOutcome) -> Transition | None:
         record = self._record()
-        document = self._reviews.pre_release_document(outcome, self._plan())
-        if document is None:
-            return None
-        return self._reviewed(document, record.step_index)
+        plan = self._plan()
+        return self._reviewed(
+            lambda: self._reviews.pre_release_document(outcome, plan),
+            ReviewKind.PRE_RELEASE,
+            record.step_index,
+        )
 
     def _canary_review(self, judged: Transition, events: list[dict[str, Any]]) -> Transition | None:
         record = self._record()
@@ -674,53 +684,67 @@ class ReleaseDriver:
             (s.weight for s in reversed(record.steps[: record.step_index]) if s.weight), None
         )
         rounds = [e for e in events if "round" in e]
-        document = self._reviews.canary_document(self.service, step.label(), weight, rounds)
-        if document is None:
-            return None
-        return self._reviewed(document, judged.step_index, judged.reason)
+        return self._reviewed(
+            lambda: self._reviews.canary_document(self.service, step.label(), weight, rounds),
+            ReviewKind.CANARY,
+            judged.step_index,
+            judged.reason,
+        )
 
     def _reviewed(
-        self, document: ChangeDocument, then_step: int | None, done: str = ""
+        self,
+        build: Callable[[], ChangeDocument | None],
+        kind: ReviewKind,
+        then_step: int | None,
+        done: str = "",
     ) -> Transition | None:
-        """Asks (or reuses an approved review of the same document), records, decides.
-        Returns the wait for a human, or None to go on."""
+        """Builds the document, asks (at most once per document in a release), records and
+        decides. Returns the wait for a human, or None to go on."""
         record = self._record()
-        earlier = next(
-            (
-                r for r in record.reviews
-                if r["documentSha256"] == document.sha256
-                and any(a.get("review") == document.sha256 for a in record.approvals)
-            ),
-            None,
-        )  # fmt: skip
-        if earlier is not None:
-            self._event(review=earlier["kind"], reused=document.sha256, note="approved earlier")
+        step = record.step.label() if record.step else ""
+        try:
+            document = build()
+        except Exception as error:  # the advisory review must never strand a release
+            unbuilt = f"{record.id} {step}: {type(error).__name__}"
+            document = ChangeDocument(kind, json.dumps({"unbuilt": unbuilt}))
+            review: Review | None = Review(
+                kind, ReviewStatus.UNAVAILABLE,
+                reason=f"the document could not be built ({type(error).__name__})",
+                document_sha256=document.sha256,
+            )  # fmt: skip
+        else:
+            review = None
+        if document is None:
+            return None
+        earlier = [r for r in record.reviews if r.get("documentSha256") == document.sha256]
+        if any(a.get("review") == document.sha256 for a in record.approvals):
+            self._event(review=kind.value, reused=document.sha256, note="approved earlier")
             self._save()
             return None
-        review = self._reviews.ask(document)
+        given = next((r for r in earlier if r.get("status") == "given"), None)
+        if review is None and given is not None:
+            # Resumed or retried: the verdict on this very document is already in hand.
+            review = Review.from_json(given)
+            self._event(review=kind.value, reused=document.sha256)
+        elif review is None:
+            review = self._asking(kind, document)
         decision = gate.decide(self.settings.platform.environment, review)
-        entry = {
-            **review.to_json(),
-            "step": record.step.label() if record.step else None,
-            "at": self.world.clock.now(),
-            "summarised": document.summarised,
-            "decision": decision.friction.value,
-            "reason": decision.reason,
-        }
-        record.reviews.append(entry)
-        self._event(
-            review=review.kind.value, status=review.status.value, decision=entry["decision"]
-        )
+        if given is None or review.status is not ReviewStatus.GIVEN:
+            entry = {
+                **review.to_json(),
+                "step": step or None,
+                "at": self.world.clock.now(),
+                "summarised": document.summarised,
+                "decision": decision.friction.value,
+                "reason": decision.reason,
+            }
+            record.reviews.append(entry)
+            self._event(review=kind.value, status=review.status.value, decision=entry["decision"])
         self._save()
         self._say(f"  {decision.reason}")
         for line in verdict_lines(review):
             self._say(line)
         if not decision.needs_approval:
-            return None
-        approval = gate.approved(decision, record.approvals, document.sha256)
-        if approval is not None:
-            self._event(note=f"{decision.reason}: approved by {approval['by']}")
-            self._save()
             return None
         record.awaiting_review = document.sha256
         prefix = f"{done}; " if done else ""
@@ -729,6 +753,32 @@ class ReleaseDriver:
             f"{prefix}{decision.reason} (platformctl approve {record.stack} {record.service})",
             then_step,
         )
+
+    def _asking(self, kind: ReviewKind, document: ChangeDocument) -> Review:
+        """The review, asked from a worker while this thread keeps taking commands: an abort
+        or a rollback does not wait for the API to answer."""
+        answers: list[Review] = []
+        deaths: list[BaseException] = []
+
+        def ask() -> None:
+            try:
+                answers.append(self._reviews.ask(document))
+            except Exception as error:
+                answers.append(
+                    Review(kind, ReviewStatus.UNAVAILABLE, reason=type(error).__name__,
+                           document_sha256=document.sha256)
+                )  # fmt: skip
+            except BaseException as death:  # the process is going down: so is the release
+                deaths.append(death)
+
+        worker = threading.Thread(target=ask, name="ai-review", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            self._take_commands(interrupt=True)
+            worker.join(self.world.poll_seconds)
+        if deaths:
+            raise deaths[0]
+        return answers[0]
 
     def _plan(self) -> ReleasePlan:
         record = self._record()

@@ -113,6 +113,26 @@ class Ledger:
             records.append(current)
         return sorted(records, key=lambda r: r.started_at)
 
+    def keep_review(self, stack: str, review: dict[str, Any]) -> None:
+        """A review shown to someone (by `up` or `preview --review`) that needs an approval:
+        kept so that `up --approve-review DIGEST` approves exactly what was shown."""
+        folder = self.directory / stack / "reviews"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{review['documentSha256']}.json"
+        partial = path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(review, indent=1))
+        os.replace(partial, path)
+
+    def shown_review(self, stack: str, document_sha256: str) -> dict[str, Any] | None:
+        path = self.directory / stack / "reviews" / f"{document_sha256}.json"
+        try:
+            loaded: dict[str, Any] = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except ValueError as error:
+            raise DeployError(f"kept review {path} is unreadable ({error})") from None
+        return loaded
+
     def services(self, stack: str) -> list[str]:
         return sorted(p.stem for p in (self.directory / stack).glob("*.json"))
 
@@ -232,4 +252,20 @@ def record_summary(record: ReleaseRecord) -> dict[str, Any]:
         "promoted": record.promoted,
         "reason": record.last_reason,
         "restoreSeconds": record.restore_seconds,
+        "pendingReview": pending_review(record),
     }
+
+
+def pending_review(record: ReleaseRecord) -> dict[str, Any] | None:
+    """The review a release waits on, with its concerns: what an approver approves."""
+    if record.awaiting_review is None:
+        return None
+    return next(
+        (
+            {key: review.get(key) for key in ("kind", "status", "reason", "verdict", "step")}
+            | {"documentSha256": record.awaiting_review}
+            for review in reversed(record.reviews)
+            if review.get("documentSha256") == record.awaiting_review
+        ),
+        None,
+    )

@@ -256,6 +256,9 @@ def apply(record: ReleaseRecord, transition: Transition, now: float) -> ReleaseR
         new.step_started_at = None
     if transition.rollback_ends_in is not None:
         new.rollback_ends_in = transition.rollback_ends_in
+    if new.phase is not Phase.AWAITING_APPROVAL:
+        # Whatever moved the release on (an approval, an abort) settled that review.
+        new.awaiting_review = None
     if transition.promoted:
         new.promoted = True
         new.promoted_at = now

@@ -7,19 +7,20 @@ reviewed and approved reuses that review instead of asking again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from infra.deploy.ports import PreviewOutcome
+from infra.deploy.ports import DeployError, PreviewOutcome
 from infra.preview.values import secret_strings
+from infra.review.client import UnavailableReviewer
 from infra.review.document import (
     ReleasePlan,
     canary_document,
     change_document,
     failure_document,
 )
-from infra.review.model import ChangeDocument, Review, Reviewer, ReviewKind, ReviewStatus
+from infra.review.model import ChangeDocument, Review, Reviewer, ReviewStatus
 from infra.review.redact import secret_key
 from infra.settings.review import ReviewSettings
 from policies.rules.stack import STATEFUL_TYPES
@@ -40,10 +41,33 @@ def environment_secrets(environ: Mapping[str, str]) -> frozenset[str]:
 @dataclass
 class ReleaseReviews:
     settings: ReviewSettings
-    reviewer: Reviewer
+    # Built on first use: a stack with the review off never needs one, and nothing about
+    # the reviewer may stop an abort or a rollback.
+    reviewer_for: Callable[[], Reviewer]
     stack: str
     environment: str
     known_secrets: frozenset[str] = frozenset()
+    _reviewer: Reviewer | None = field(default=None, repr=False)
+
+    def check_model(self) -> None:
+        """Builds the reviewer now when a review is on, so a usage error (a bad
+        PLATFORM_REVIEW_MODEL) stops the command before it changes anything."""
+        if self.settings.any_enabled:
+            try:
+                self._reviewer = self.reviewer_for()
+            except DeployError:
+                raise
+            except Exception as error:
+                self._reviewer = _could_not_set_up(error)
+
+    @property
+    def reviewer(self) -> Reviewer:
+        if self._reviewer is None:
+            try:
+                self._reviewer = self.reviewer_for()
+            except Exception as error:
+                self._reviewer = _could_not_set_up(error)
+        return self._reviewer
 
     def learn(self, outcome: PreviewOutcome) -> None:
         """Remembers the preview's secret values, so that an engine error quoting one of
@@ -86,6 +110,7 @@ class ReleaseReviews:
             step=step,
             weight=weight,
             rounds=rounds,
+            known_secrets=self.known_secrets,
             max_chars=self.settings.max_document_chars,
         )
 
@@ -107,8 +132,10 @@ class ReleaseReviews:
         return self.reviewer.review(document)
 
 
-def off(kind: ReviewKind) -> Review:
-    return Review(kind, ReviewStatus.OFF, reason="turned off (platform:delivery.review)")
+def _could_not_set_up(error: Exception) -> Reviewer:
+    return UnavailableReviewer(
+        f"the reviewer could not be set up ({type(error).__name__}: {error})"
+    )
 
 
 def explanation_lines(review: Review) -> list[str]:

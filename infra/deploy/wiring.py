@@ -116,7 +116,8 @@ class RealWorld:
 
     def reviewer(self, review: ReviewSettings) -> Reviewer:
         """Claude with the key from the environment, or "unavailable" without one. A bad
-        PLATFORM_REVIEW_MODEL is a usage error before anything runs."""
+        PLATFORM_REVIEW_MODEL is a usage error (callers ask for the reviewer before a
+        release or an update starts, never on the way to an abort or a rollback)."""
         from infra.review.client import reviewer_from_environment
 
         try:

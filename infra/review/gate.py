@@ -22,12 +22,10 @@ GUARDED_ENVIRONMENTS = frozenset({"staging", "prod"})
 
 class Friction(enum.StrEnum):
     NONE = "none"
-    # The verdict raised a concern: only an approval given after it, for this document, counts
-    # (an approval given before could not have weighed the concern).
+    # The verdict raised a concern.
     APPROVAL_AFTER_REVIEW = "approval-after-review"
-    # Prod without a verdict: any human approval of this release counts (the promotion's
-    # approver saw everything there was to see).
-    APPROVAL_OF_RELEASE = "approval-of-release"
+    # Prod without a verdict: never a pass, a human must look instead.
+    APPROVAL_OF_UNREVIEWED = "approval-of-unreviewed"
 
 
 @dataclass(frozen=True)
@@ -46,9 +44,9 @@ def decide(environment: str, review: Review) -> GateDecision:
     if review.status is ReviewStatus.UNAVAILABLE:
         if environment == "prod":
             return GateDecision(
-                Friction.APPROVAL_OF_RELEASE,
+                Friction.APPROVAL_OF_UNREVIEWED,
                 f"AI review unavailable ({review.reason}); in prod that is never a pass, "
-                "so a human approval of this release is needed",
+                "so a human approval is needed",
             )
         return GateDecision(
             Friction.NONE,
@@ -72,9 +70,9 @@ def approved(
     approvals: Sequence[Mapping[str, Any]],
     document_sha256: str,
 ) -> Mapping[str, Any] | None:
-    """The approval that lets the release past ``decision``, if there is one."""
+    """The approval that lets the release past ``decision``, if there is one. Only an
+    approval given for this reviewed document counts: one given before the review (a
+    promotion's, say) could not have weighed its concern, or its absence."""
     if decision.friction is Friction.NONE:
         return None
-    if decision.friction is Friction.APPROVAL_OF_RELEASE:
-        return approvals[-1] if approvals else None
     return next((a for a in approvals if a.get("review") == document_sha256), None)

@@ -15,7 +15,7 @@ from infra.settings.base import Model, Number, matching, within
 # Overrides ``model`` for one run (to try a model without editing the stack file).
 MODEL_ENV = "PLATFORM_REVIEW_MODEL"
 MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9.@:_-]{1,99}")
-MODEL_ALLOWED = "a model name such as claude-sonnet-5-5 (letters, digits and .@:_-)"
+MODEL_ALLOWED = "a model name such as claude-sonnet-5-5 (lowercase letters, digits and .@:_-)"
 
 
 class ReviewSettings(Model):
@@ -26,8 +26,8 @@ class ReviewSettings(Model):
     # A short cause and next step for the CI log when an `up` fails.
     explain_failures: bool = False
     model: str = "claude-sonnet-5-5"
-    # Per attempt; with maxRetries, the longest a review can hold a release up is about
-    # (maxRetries + 1) x timeoutSeconds plus short back-offs.
+    # Per attempt, wall clock; the longest a review can take is
+    # infra.review.client.longest_review_seconds (107 s with these defaults).
     timeout_seconds: Number = 30
     max_retries: Number = 2
     # The change document is summarised deterministically to fit (never cut mid-value).
