@@ -506,10 +506,15 @@ def test_a_529_every_time_backs_off_exponentially_up_to_the_bound() -> None:
             rate_limited(retry_after_ms=20000),
             "rate limited (429): retry-after 20s is beyond the 8s bound",
         ),
+        (unauthorized(), "refused: 401 authentication_error"),
+        (bad_request(), "refused: 400 invalid_request_error"),
+        (server_error(501), "server error: 501 api_error"),
     ],
-    ids=["529", "429", "429-ms"],
+    ids=["529-retry-after", "429-retry-after", "429-retry-after-ms", "401", "400", "501"],
 )
-def test_a_retry_after_beyond_the_bound_ends_the_review_at_once(reply: Reply, reason: str) -> None:
+def test_a_retry_after_beyond_the_bound_or_a_refusal_ends_the_review_at_once(
+    reply: Reply, reason: str
+) -> None:
     handler = RecordingHandler.always(reply)
     sleeps = Sleeps()
     review = reviewer(handler, sleeps).review(CHANGE)
@@ -584,26 +589,6 @@ def test_a_timeout_then_a_429_then_a_verdict_is_given() -> None:
     assert review.status is ReviewStatus.GIVEN
     assert handler.count == 3
     assert sleeps.seconds == [0.5, 1.0]
-
-
-@pytest.mark.parametrize(
-    ("reply", "reason"),
-    [
-        (unauthorized(), "refused: 401 authentication_error"),
-        (bad_request(), "refused: 400 invalid_request_error"),
-        (server_error(501), "server error: 501 api_error"),
-    ],
-    ids=["401", "400", "501"],
-)
-def test_other_errors_are_not_retried(reply: Reply, reason: str) -> None:
-    handler = RecordingHandler.always(reply)
-    sleeps = Sleeps()
-    review = reviewer(handler, sleeps).review(CHANGE)
-
-    assert review.status is ReviewStatus.UNAVAILABLE
-    assert review.reason == reason
-    assert handler.count == 1
-    assert sleeps.seconds == []
 
 
 def test_with_no_retries_a_429_makes_one_request_only() -> None:
