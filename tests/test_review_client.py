@@ -15,15 +15,10 @@ import httpx2
 import pytest
 from pydantic import BaseModel
 
-from infra.review import client as client_module
+from infra.review.attempts import MAX_BACKOFF_SECONDS, backoff_seconds
 from infra.review.client import (
     API_KEY_ENV,
-    EXPLAIN_SYSTEM_PROMPT,
-    EXPLANATION_TOOL,
-    MAX_BACKOFF_SECONDS,
     REVIEW_MARGIN_SECONDS,
-    SYSTEM_PROMPT,
-    VERDICT_TOOL,
     ClaudeReviewer,
     UnavailableReviewer,
     longest_review_seconds,
@@ -38,6 +33,13 @@ from infra.review.model import (
     ReviewStatus,
     Risk,
     Verdict,
+)
+from infra.review.prompts import (
+    EXPLAIN_SYSTEM_PROMPT,
+    EXPLANATION_TOOL,
+    SYSTEM_PROMPT,
+    VERDICT_TOOL,
+    _tool_schema,
 )
 from infra.settings.review import MODEL_ALLOWED, MODEL_ENV, ReviewSettings
 from tests.anthropic_fakes import (
@@ -267,7 +269,7 @@ def test_schema_inlining_keeps_a_property_that_is_called_title() -> None:
         title: str
         risk: Risk
 
-    schema = client_module._tool_schema(Titled)
+    schema = _tool_schema(Titled)
     assert set(schema["properties"]) == {"title", "risk"}
     assert schema["properties"]["title"] == {"type": "string"}
     assert schema["properties"]["risk"]["enum"] == [risk.value for risk in Risk]
@@ -488,7 +490,7 @@ def test_a_529_every_time_backs_off_exponentially_up_to_the_bound() -> None:
     assert review.reason == "overloaded (529) after 6 attempts"
     assert handler.count == 6
     assert sleeps.seconds == [0.5, 1.0, 2.0, 4.0, 8.0]
-    assert client_module.backoff_seconds(9) == 8.0
+    assert backoff_seconds(9) == 8.0
 
 
 @pytest.mark.parametrize(
