@@ -9,13 +9,10 @@ does exactly that, with the virtualenv named in the pack's ``PulumiPolicy.yaml``
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import select
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,12 +33,23 @@ _ENGINE_ADDRESS = "127.0.0.1:0"
 _MAX_MESSAGE = 400 * 1024 * 1024  # as the engine allows: AnalyzeStack sends the whole stack
 
 
-def _die_with_parent() -> None:
-    """Run in the pack's process before it starts: on Linux, end it when this process ends,
-    however it ends (a CI job cancelled with SIGKILL leaves no pack behind)."""
-    if sys.platform.startswith("linux"):
-        prctl_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(prctl_set_pdeathsig, signal.SIGTERM)
+# Runs first in the pack's own process, then becomes the pack: on Linux it ends the pack
+# when this process ends, however it ends (a CI job cancelled with SIGKILL leaves no pack
+# behind). It is not a preexec_fn: that runs Python between fork and exec in a process full
+# of gRPC threads, which now and then killed the child before it printed its port
+# ("epoll_wait error: Bad file descriptor"); without one, subprocess spawns without forking
+# Python. The signal outlives exec; the parent check closes the race of a parent already gone.
+_DIE_WITH_PARENT = """\
+import ctypes, os, signal, sys
+if sys.platform.startswith("linux"):
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    if os.getppid() != int(sys.argv[1]):
+        sys.exit(1)
+os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
+"""
+
+
+_PACK_ARGS = ("-u", "-m", "pulumi.policy", _ENGINE_ADDRESS, ".")
 
 
 class PolicyPackError(Exception):
@@ -110,13 +118,12 @@ class AnalyzerProcess:
         }
         try:
             self.process = subprocess.Popen(
-                [str(manifest.python), "-u", "-m", "pulumi.policy", _ENGINE_ADDRESS, "."],
+                [str(manifest.python), "-c", _DIE_WITH_PARENT, str(os.getpid()), *_PACK_ARGS],
                 cwd=manifest.directory,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 env=environment,
-                preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             self._stderr.close()
