@@ -223,3 +223,13 @@ def record_weights(world: ReleaseWorld) -> list[tuple[str, dict[str, int]]]:
 
     world.stack.up = recording_up  # type: ignore[method-assign]
     return seen
+
+
+def strict_dev_packs(tmp_path: Path) -> list[PolicyPackSource]:
+    """The security pack with dev's own config, its one accepted advisory finding (the
+    public EKS endpoint) made mandatory: a policy made stricter after deployment."""
+    strict = json.loads((REPOSITORY / "policies" / "config" / "dev.json").read_text())
+    strict["eks-public-endpoint-restricted"] = "mandatory"
+    config = tmp_path / "strict.json"
+    config.write_text(json.dumps(strict))
+    return [PolicyPackSource(REPOSITORY / "policies" / "security", config)]

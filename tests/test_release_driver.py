@@ -18,6 +18,7 @@ from tests.release_world import (
     live_weights,
     record_weights,
     release_world,
+    strict_dev_packs,
 )
 
 BLUE, GREEN = "chat-api-blue", "chat-api-green"
@@ -128,16 +129,7 @@ def test_an_up_that_fails_mid_release_rolls_back(tmp_path):
 
 
 def test_a_mandatory_violation_in_the_preview_rejects_the_release_and_changes_nothing(tmp_path):
-    from infra.preview.policy_run import PolicyPackSource
-    from tests.conftest import REPOSITORY
-
-    # Dev's own policy config, with its one accepted advisory finding made mandatory.
-    strict = json.loads((REPOSITORY / "policies" / "config" / "dev.json").read_text())
-    strict["eks-public-endpoint-restricted"] = "mandatory"
-    config = tmp_path / "strict.json"
-    config.write_text(json.dumps(strict))
-    packs = [PolicyPackSource(REPOSITORY / "policies" / "security", config)]
-    world = release_world(tmp_path, policy_packs=packs)
+    world = release_world(tmp_path, policy_packs=strict_dev_packs(tmp_path))
     stack_file = world.stack.project_dir / "Pulumi.dev.yaml"
     before = stack_file.read_text()
     ups_before = len(world.ups())

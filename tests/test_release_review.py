@@ -22,7 +22,7 @@ from tests.anthropic_fakes import (
     valid_verdict,
     verdict_message,
 )
-from tests.release_world import FAST_DELIVERY, ReleaseWorld, release_world
+from tests.release_world import FAST_DELIVERY, ReleaseWorld, release_world, strict_dev_packs
 
 REVIEW_ON = {"enabled": True, "maxRetries": 1}
 
@@ -114,14 +114,7 @@ def test_a_proceed_verdict_never_overrides_a_failed_analysis_and_is_not_even_ask
 
 
 def test_a_mandatory_policy_rejects_the_release_before_any_review_is_asked(tmp_path):
-    from infra.preview.policy_run import PolicyPackSource
-    from tests.conftest import REPOSITORY
-
-    strict = json.loads((REPOSITORY / "policies" / "config" / "dev.json").read_text())
-    strict["eks-public-endpoint-restricted"] = "mandatory"
-    config = tmp_path / "strict.json"
-    config.write_text(json.dumps(strict))
-    packs = [PolicyPackSource(REPOSITORY / "policies" / "security", config)]
+    packs = strict_dev_packs(tmp_path)
     handler = RecordingHandler(answer("low", "proceed"))
     world = with_reviewer(release_world(tmp_path, "dev", delivery(), policy_packs=packs), handler)
     record = world.driver().start("1.5.0")

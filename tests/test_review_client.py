@@ -864,17 +864,20 @@ class SlowHost:
         self.now += seconds + self.overshoot
 
 
-def test_the_whole_review_is_capped_even_when_the_pauses_overrun() -> None:
-    host = SlowHost(overshoot=100.0)
-    handler = RecordingHandler.always(rate_limited())
-    chosen = ClaudeReviewer(
+def on_slow_host(host: SlowHost, handler: RecordingHandler) -> ClaudeReviewer:
+    return ClaudeReviewer(
         settings(timeoutSeconds=30, maxRetries=2),
         api_key=FAKE_API_KEY,
         http_client=mock_http_client(handler),
         sleep=host.sleep,
         clock=host.clock,
     )
-    review = chosen.review(CHANGE)
+
+
+def test_the_whole_review_is_capped_even_when_the_pauses_overrun() -> None:
+    host = SlowHost(overshoot=100.0)
+    handler = RecordingHandler.always(rate_limited())
+    review = on_slow_host(host, handler).review(CHANGE)
 
     # 3 x 30 + 2 x 8 = 106 s for the attempts and pauses: after the first pause (100.5 s on
     # this host) 5.5 s are left, so the second pause is cut to them, and no third attempt
@@ -888,14 +891,7 @@ def test_the_whole_review_is_capped_even_when_the_pauses_overrun() -> None:
 def test_a_pause_is_cut_to_what_is_left_of_the_review() -> None:
     host = SlowHost(overshoot=104.0)
     handler = RecordingHandler(rate_limited(), rate_limited(retry_after=5), verdict_message())
-    chosen = ClaudeReviewer(
-        settings(timeoutSeconds=30, maxRetries=2),
-        api_key=FAKE_API_KEY,
-        http_client=mock_http_client(handler),
-        sleep=host.sleep,
-        clock=host.clock,
-    )
-    review = chosen.review(CHANGE)
+    review = on_slow_host(host, handler).review(CHANGE)
 
     # 106 - 104.5 = 1.5 s left after the first pause: the retry-after of 5 s is cut to it.
     assert review.reason == "review time limit of 106s reached after 2 attempts"
