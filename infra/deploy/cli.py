@@ -3,7 +3,8 @@
 Exit codes: 0 done (preview clean, update applied, release succeeded); 1 refused or undone
 (a mandatory policy, an unapproved replacement, a release rolled back, aborted, rejected or
 failed); 2 a usage or environment error (the message says what to fix); 3 a release is
-paused or waiting for approval (resume, approve, abort or roll it back).
+paused or waiting for approval (resume, approve, abort or roll it back), or an `up` waits
+for its AI review to be approved (--approve-review DIGEST).
 
 Commands for a release (abort, pause, resume, promote-now, approve, rollback): 0 when the
 process driving the release took it (its outcome is printed: carried out, or ignored and
@@ -322,7 +323,8 @@ def _review(
     else:
         review = reviews.ask(change)
     decision = gate.decide(reviews.environment, review)
-    entry = {**review.to_json(), "decision": decision.friction.value, "reason": decision.reason}
+    # "reason" stays the review's own (why it is unavailable); the gate's is beside it.
+    entry = {**review.to_json(), "decision": decision.friction.value, "gate": decision.reason}
     document["review"] = entry
     out.line(decision.reason)
     for line in verdict_lines(review):
