@@ -183,7 +183,8 @@ def test_preview_review_is_advisory_and_off_where_the_stack_turns_it_off(capsys)
     code, staging, err = run(world, capsys, "preview", "staging", "--offline", "--review")
     assert code == cli.EXIT_OK
     assert staging["review"]["status"] == "unavailable"
-    assert "no API key" in staging["review"]["reason"]
+    assert staging["review"]["reason"] == "no API key: ANTHROPIC_API_KEY is not set"
+    assert "the deterministic gates decide" in staging["review"]["gate"]
     code, dev, err = run(world, capsys, "preview", "dev", "--offline", "--review")
     assert code == cli.EXIT_OK and "review" not in dev
     assert "AI review: turned off" in err

@@ -101,7 +101,7 @@ def test_in_dev_even_a_critical_verdict_is_advisory(tmp_path):
     record = reviewed(tmp_path, "dev", handler).driver().start("1.5.0")
     assert record.phase is Phase.SUCCEEDED
     assert record.reviews[0]["verdict"]["risk"] == "critical"
-    assert "advisory in dev" in record.reviews[0]["reason"]
+    assert "advisory in dev" in record.reviews[0]["gate"]
 
 
 def test_a_proceed_verdict_never_overrides_a_failed_analysis_and_is_not_even_asked(tmp_path):
@@ -143,7 +143,8 @@ def test_in_prod_an_overloaded_api_is_no_pass_even_after_the_promotions_approval
     record = world.driver().start(image, approvals=promotion)
     assert handler.count == 2, "one attempt and the one retry the settings allow"
     assert record.reviews[0]["status"] == "unavailable"
-    assert "overloaded (529)" in record.reviews[0]["reason"]
+    assert record.reviews[0]["reason"] == "overloaded (529) after 2 attempts"
+    assert "never a pass" in record.reviews[0]["gate"]
     assert record.phase is Phase.AWAITING_APPROVAL
     done = world.driver().command("approve", "API down; change read by hand").record
     assert done.phase is Phase.SUCCEEDED

@@ -736,7 +736,7 @@ class ReleaseDriver:
                 "at": self.world.clock.now(),
                 "summarised": document.summarised,
                 "decision": decision.friction.value,
-                "reason": decision.reason,
+                "gate": decision.reason,
             }
             record.reviews.append(entry)
             self._event(review=kind.value, status=review.status.value, decision=entry["decision"])

@@ -256,13 +256,16 @@ def record_summary(record: ReleaseRecord) -> dict[str, Any]:
     }
 
 
+_PENDING_REVIEW_KEYS = ("kind", "status", "reason", "gate", "verdict", "step")
+
+
 def pending_review(record: ReleaseRecord) -> dict[str, Any] | None:
     """The review a release waits on, with its concerns: what an approver approves."""
     if record.awaiting_review is None:
         return None
     return next(
         (
-            {key: review.get(key) for key in ("kind", "status", "reason", "verdict", "step")}
+            {key: review.get(key) for key in _PENDING_REVIEW_KEYS}
             | {"documentSha256": record.awaiting_review}
             for review in reversed(record.reviews)
             if review.get("documentSha256") == record.awaiting_review
