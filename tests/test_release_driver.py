@@ -23,6 +23,12 @@ from tests.release_world import (
 
 BLUE, GREEN = "chat-api-blue", "chat-api-green"
 FOUR_STEPS = {**FAST_DELIVERY, "stepWeights": [5, 25, 50, 100]}
+# A rollback after blue was scaled down: warm it, move traffic back, then stop green.
+WARM_ROLLBACK_UPS = [
+    "warm up the previous slot for rollback",
+    "rollback: traffic back to blue",
+    "scale-down green after rollback",
+]
 
 
 def changed_types(world, message_part: str) -> set[str]:
@@ -240,11 +246,7 @@ def test_rollback_after_the_old_slot_was_scaled_down_warms_it_first(tmp_path):
     record = world.driver().command("rollback", "a bug found after release").record
     assert record.phase is Phase.ROLLED_BACK
     ups = [e["up"] for e in record.events if "up" in e]
-    assert ups[-3:] == [
-        "warm up the previous slot for rollback",
-        "rollback: traffic back to blue",
-        "scale-down green after rollback",
-    ]
+    assert ups[-3:] == WARM_ROLLBACK_UPS
     release = world.release()
     assert (release["live"], release["blue"].get("scaledDown")) == ("blue", False)
 
@@ -571,11 +573,7 @@ def test_a_rollback_retried_after_its_warm_up_failed_warms_the_slot_again(tmp_pa
     record = world.driver().command("rollback", "quota raised").record
     assert record.phase is Phase.ROLLED_BACK
     ups = [e["up"] for e in record.events if "up" in e]
-    assert ups[-3:] == [
-        "warm up the previous slot for rollback",
-        "rollback: traffic back to blue",
-        "scale-down green after rollback",
-    ]
+    assert ups[-3:] == WARM_ROLLBACK_UPS
     assert changed_types(world, "rollback") == {INGRESS}
 
 
