@@ -17,9 +17,10 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import grpc
 import yaml
@@ -49,6 +50,7 @@ os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
 """
 
 
+T = TypeVar("T")
 _PACK_ARGS = ("-u", "-m", "pulumi.policy", _ENGINE_ADDRESS, ".")
 
 
@@ -131,6 +133,7 @@ class AnalyzerProcess:
                 f"{manifest.directory}: cannot start {manifest.python}: {exc}"
             ) from None
         self._channel: grpc.Channel | None = None
+        self._port = 0
         self._started = time.monotonic()
         # What the pack prints after its port: read on, so a chatty pack never blocks on a
         # full pipe; the last lines go into any error about it.
@@ -138,24 +141,36 @@ class AnalyzerProcess:
         self._drainer: threading.Thread | None = None
 
     def stub(self, timeout: float = START_TIMEOUT_SECONDS) -> analyzer_pb2_grpc.AnalyzerStub:
+        """The pack's Analyzer, once it has printed its port. Nothing watches the channel's
+        state: gRPC's watcher (``channel_ready_future``) is a thread that prints a traceback
+        when the channel is closed under it, as a preview refused at once closes it. The
+        first call waits for the pack instead (:meth:`first_call`)."""
         if self._channel is None:
-            port = self._read_port(timeout)
+            self._port = self._read_port(timeout)
             self._drainer = threading.Thread(target=self._drain, name="pack-output", daemon=True)
             self._drainer.start()
             self._channel = grpc.insecure_channel(
-                f"127.0.0.1:{port}",
+                f"127.0.0.1:{self._port}",
                 options=[
                     ("grpc.max_send_message_length", _MAX_MESSAGE),
                     ("grpc.max_receive_message_length", _MAX_MESSAGE),
                 ],
             )
-            try:
-                grpc.channel_ready_future(self._channel).result(timeout=timeout)
-            except grpc.FutureTimeoutError:
-                raise self.failure(
-                    f"printed port {port} but did not answer on it within {timeout:.0f} s"
-                ) from None
         return analyzer_pb2_grpc.AnalyzerStub(self._channel)
+
+    def first_call(
+        self, method: Callable[..., T], request: Any, timeout: float = START_TIMEOUT_SECONDS
+    ) -> T:
+        """A call that waits until the pack answers on its port (gRPC's ``wait_for_ready``),
+        for at most ``timeout`` seconds."""
+        try:
+            return method(request, timeout=timeout, wait_for_ready=True)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise
+            raise self.failure(
+                f"printed port {self._port} but did not answer on it within {timeout:.0f} s"
+            ) from None
 
     def _read_port(self, timeout: float) -> int:
         assert self.process.stdout is not None

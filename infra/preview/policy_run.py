@@ -137,13 +137,13 @@ class PolicyPacks:
         directory = str(process.manifest.directory)
         try:
             stub = process.stub()
-            _unless_unimplemented(
-                stub.Handshake,
-                analyzer_pb2.AnalyzerHandshakeRequest(
-                    engine_address="", root_directory=directory, program_directory=directory
-                ),
+            handshake = analyzer_pb2.AnalyzerHandshakeRequest(
+                engine_address="", root_directory=directory, program_directory=directory
             )
-            _unless_unimplemented(stub.ConfigureStack, self._stack_request())
+            # The first call waits until the pack answers on the port it printed.
+            _unless_unimplemented(lambda: process.first_call(stub.Handshake, handshake))
+            stack = self._stack_request()
+            _unless_unimplemented(lambda: stub.ConfigureStack(stack, timeout=CALL_TIMEOUT_SECONDS))
             info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=CALL_TIMEOUT_SECONDS)
             given = load_policy_config(source.config) if source.config else {}
             where = str(source.config) if source.config else ""
@@ -292,10 +292,10 @@ class PolicyPacks:
         self.close()
 
 
-def _unless_unimplemented(method: Callable[..., Any], request: Any) -> None:
+def _unless_unimplemented(call: Callable[[], Any]) -> None:
     """Newer calls that older packs do not implement; any other failure fails the load."""
     try:
-        method(request, timeout=CALL_TIMEOUT_SECONDS)
+        call()
     except grpc.RpcError as exc:
         if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
             raise
