@@ -10,6 +10,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.parts import (
+    VENDED_LOGS_PREFIX,
     LogArchive,
     final_snapshot_name,
     log_group,
@@ -88,9 +89,12 @@ class Cache(pulumi.ComponentResource):
             ],
             opts=child,
         )
+        # Log delivery lists each destination group in the account's CloudWatch Logs
+        # resource policy (5,120 characters per region, shared by every stack); groups
+        # under /aws/vendedlogs/ are covered by one wildcard entry instead.
         slow_log = log_group(
             f"{name}-slow-log",
-            name=f"/aws/elasticache/{group_id}/slow-log",
+            name=f"{VENDED_LOGS_PREFIX}/elasticache/{group_id}/slow-log",
             archive=args.logs,
             protect=args.protect,
             parent=self,

@@ -11,6 +11,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+# Where log groups that AWS services deliver to belong (CloudWatch Logs "vended" logs): the
+# account's log delivery resource policy covers this prefix with one entry.
+VENDED_LOGS_PREFIX = "/aws/vendedlogs"
+
 
 @dataclass(frozen=True)
 class LogArchive:

@@ -64,7 +64,7 @@ def test_the_auth_token_is_random_secret_and_stored_in_secrets_manager_under_the
     assert password.urn in group.property_dependencies["authToken"]
 
 
-def test_parameters_and_slow_log_delivery(stack_preview):
+def test_parameters_and_slow_log_delivery_to_a_vended_logs_group(stack_preview):
     [group] = stack_preview.of_type(GROUP)
     [parameters] = stack_preview.of_type("aws:elasticache/parameterGroup:ParameterGroup")
     assert parameters.inputs["family"] == "redis7"
@@ -72,6 +72,11 @@ def test_parameters_and_slow_log_delivery(stack_preview):
     values = {p["name"]: p["value"] for p in parameters.inputs["parameters"]}
     assert values["maxmemory-policy"] == "volatile-lru"
     [log_group] = stack_preview.of_type("aws:cloudwatch/logGroup:LogGroup", within=CACHE)
+    # Under the vended-logs prefix, so delivery does not add this group to the account's
+    # 5,120-character log resource policy.
+    assert log_group.inputs["name"] == (
+        f"/aws/vendedlogs/elasticache/platform-{stack_preview.stack}-cache/slow-log"
+    )
     [delivery] = group.inputs["logDeliveryConfigurations"]
     assert delivery == {
         "destination": log_group.inputs["name"],
