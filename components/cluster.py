@@ -55,7 +55,7 @@ class ClusterArgs:
     subnet_ids: pulumi.Input[Sequence[str]]  # private subnets: control plane ENIs and nodes
     public_access_cidrs: Sequence[str]  # empty: the API endpoint is private only
     private_access_cidrs: Sequence[str]  # may reach the private endpoint (CI, VPN)
-    admin_role_arns: Sequence[str]  # not the role running `up`: it is admin already
+    admin_role_arns: Sequence[str]  # every principal given cluster admin, the caller too
     node_security_group_ids: Sequence[pulumi.Input[str]]  # extra groups nodes carry
     node_groups: Sequence[NodeGroupArgs]
     metadata_hop_limit: int
@@ -88,12 +88,14 @@ class Cluster(pulumi.ComponentResource):
         self.name = cluster.name
         self.endpoint = cluster.endpoint
         self.node_security_group_id = cluster.vpc_config.cluster_security_group_id
-        self._access_entries(cluster)
+        admin_access = self._access_entries(cluster)
         self._private_endpoint_access()
         self._oidc(cluster)
         early_addons = self._addons(cluster, ("vpc-cni", "kube-proxy"), depends_on=[])
         node_groups = self._node_groups(cluster, early_addons)
-        late_addons = self._addons(cluster, ("coredns", "aws-ebs-csi-driver"), node_groups)
+        late_addons = self._addons(
+            cluster, ("coredns", "aws-ebs-csi-driver", "metrics-server"), node_groups
+        )
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(
                 cluster.name, cluster.endpoint, cluster.certificate_authority.data
@@ -104,9 +106,7 @@ class Cluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        controller = self._load_balancer_controller(cluster, [*node_groups, *late_addons])
-        # metrics-server registers a Service, which the controller's webhook must admit.
-        self._addons(cluster, ("metrics-server",), [controller])
+        self._load_balancer_controller(cluster, [*node_groups, *late_addons, *admin_access])
         self.register_outputs(
             {
                 "name": self.name,
@@ -157,9 +157,11 @@ class Cluster(pulumi.ComponentResource):
             ),
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API",
-                # The identity running `pulumi up` installs the controller and the app, so
-                # it needs cluster admin from the first moment.
-                bootstrap_cluster_creator_admin_permissions=True,
+                # Admins are the explicit entries below, whoever runs `up`: a creator entry
+                # would belong to whoever created the cluster, and a later `up` by another
+                # admin must neither delete nor duplicate it (EKS holds one entry per
+                # principal). Fixed at creation: changing it replaces the cluster.
+                bootstrap_cluster_creator_admin_permissions=False,
             ),
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(
                 provider=aws.eks.ClusterEncryptionConfigProviderArgs(
@@ -191,8 +193,11 @@ class Cluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
-    def _access_entries(self, cluster: aws.eks.Cluster) -> None:
+    def _access_entries(self, cluster: aws.eks.Cluster) -> list[pulumi.Resource]:
+        """One entry and cluster-admin association per admin role; what talks to the API
+        waits for them, since the identity running `up` has no other way in."""
         args = self._args
+        associations: list[pulumi.Resource] = []
         for role_arn in args.admin_role_arns:
             # Named by the role, not its position: EKS holds one entry per principal, so a
             # replacement created before the old entry is deleted would be refused.
@@ -205,14 +210,17 @@ class Cluster(pulumi.ComponentResource):
                 type="STANDARD",
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            aws.eks.AccessPolicyAssociation(
-                entry_name,
-                cluster_name=cluster.name,
-                principal_arn=entry.principal_arn,
-                policy_arn=_CLUSTER_ADMIN_POLICY.format(partition=args.partition),
-                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                opts=pulumi.ResourceOptions(parent=self),
+            associations.append(
+                aws.eks.AccessPolicyAssociation(
+                    entry_name,
+                    cluster_name=cluster.name,
+                    principal_arn=entry.principal_arn,
+                    policy_arn=_CLUSTER_ADMIN_POLICY.format(partition=args.partition),
+                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
             )
+        return associations
 
     def _oidc(self, cluster: aws.eks.Cluster) -> None:
         issuer_url = cluster.identities.apply(_oidc_issuer)
@@ -412,6 +420,11 @@ class Cluster(pulumi.ComponentResource):
                 "vpcId": args.vpc_id,
                 "replicaCount": 2,
                 "podDisruptionBudget": {"maxUnavailable": 1},
+                # The chart's Service webhook (failurePolicy Fail) is called for every
+                # Service created in the cluster, to default LoadBalancer Services to this
+                # controller; while the controller is down it refuses them all. The platform
+                # makes no LoadBalancer Service, so it is not installed.
+                "enableServiceMutatorWebhook": False,
                 "serviceAccount": {
                     "create": True,
                     "name": LOAD_BALANCER_CONTROLLER,

@@ -398,11 +398,14 @@ def run_preview(
     *,
     unknowns: bool = False,
     config_overrides: Mapping[str, Any] | None = None,
+    caller_role_arn: str | None = None,
 ) -> PreviewResult:
     """Run the project's program for ``stack`` offline and return what it registered.
 
     ``config_overrides`` replaces stack-file values (``namespace:key`` -> value), which is
     how tests and the release driver preview a config change without editing files.
+    ``caller_role_arn`` is the IAM role the program runs as (default: ``role/offline`` of
+    the fake account).
     Raises :class:`ProjectError` for an unusable project, :class:`ProgramError` when the
     program or its settings fail.
     """
@@ -428,7 +431,13 @@ def run_preview(
     # The SDK keeps process-wide state (settings, the stack root, config) and the program
     # runs in the project's directory with its modules imported: one preview at a time.
     with _ONE_RUN_AT_A_TIME:
-        monitor, logs, error = _run_program(project, stack, values, stack_config, region, unknowns)
+        monitor, logs, error = _run_program(
+            project,
+            stack,
+            values,
+            stack_config,
+            AwsMocks(region, unknowns=unknowns, caller_role_arn=caller_role_arn),
+        )
     # Registrations arrive from a thread pool; order them so two runs print the same.
     resources = sorted(monitor.captured, key=lambda r: (r.type != STACK_TYPE, r.urn))
     if error is not None:
@@ -456,10 +465,9 @@ def _run_program(
     stack: str,
     values: dict[str, str],
     stack_config: StackConfig,
-    region: str,
-    unknowns: bool,
+    aws: AwsMocks,
 ) -> tuple[CapturingMonitor, list[dict[str, Any]], BaseException | None]:
-    monitor = CapturingMonitor(AwsMocks(region=region, unknowns=unknowns))
+    monitor = CapturingMonitor(aws)
     logs: list[dict[str, Any]] = []
     error: BaseException | None = None
     _reset_sdk_state()

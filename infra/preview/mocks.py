@@ -154,6 +154,9 @@ class AwsMocks:
     region: str = "us-east-1"
     account_id: str = FAKE_ACCOUNT_ID
     unknowns: bool = False  # leave computed attributes unknown, like a first real preview
+    # The IAM role the program runs as (getCallerIdentity answers with a session of it);
+    # a path is allowed, as for SSO roles. Default: role/offline of the fake account.
+    caller_role_arn: str | None = None
 
     @property
     def partition(self) -> str:
@@ -364,6 +367,7 @@ class AwsMocks:
         return {
             "aws:index/getAvailabilityZones:getAvailabilityZones": self._availability_zones,
             "aws:index/getCallerIdentity:getCallerIdentity": self._caller_identity,
+            "aws:iam/getSessionContext:getSessionContext": self._session_context,
             "aws:index/getRegion:getRegion": self._region,
             "aws:index/getPartition:getPartition": self._partition,
         }
@@ -381,12 +385,37 @@ class AwsMocks:
             "state": args.get("state"),
         }
 
+    @property
+    def caller_role(self) -> str:
+        default = f"arn:{self.partition}:iam::{self.account_id}:role/offline"
+        return self.caller_role_arn or default
+
+    def _session_arn(self) -> str:
+        role_name = self.caller_role.rsplit("/", 1)[-1]
+        account = self.caller_role.split(":")[4]
+        return f"arn:{self.partition}:sts::{account}:assumed-role/{role_name}/preview"
+
     def _caller_identity(self, _args: dict[str, Any]) -> dict[str, Any]:
+        account = self.caller_role.split(":")[4]
         return {
-            "id": self.account_id,
-            "accountId": self.account_id,
-            "arn": f"arn:{self.partition}:sts::{self.account_id}:assumed-role/offline/preview",
+            "id": account,
+            "accountId": account,
+            "arn": self._session_arn(),
             "userId": "AROAOFFLINEPREVIEW:preview",
+        }
+
+    def _session_context(self, args: dict[str, Any]) -> dict[str, Any]:
+        # As IAM answers for an assumed-role session: the role behind it, path included.
+        if args.get("arn") != self._session_arn():
+            return {"arn": args.get("arn"), "issuerArn": args.get("arn"), "id": args.get("arn")}
+        role_name = self.caller_role.rsplit("/", 1)[-1]
+        return {
+            "id": self._session_arn(),
+            "arn": self._session_arn(),
+            "issuerArn": self.caller_role,
+            "issuerId": "AROAOFFLINEPREVIEW",
+            "issuerName": role_name,
+            "sessionName": "preview",
         }
 
     def _region(self, _args: dict[str, Any]) -> dict[str, Any]:
