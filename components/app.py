@@ -13,10 +13,13 @@ import pulumi_kubernetes as k8s
 
 from components.parts import OidcIssuer, irsa_role
 from components.workload import (
+    NOT_FOUND_ACTION,
     SERVICE_PORT,
     SLOTS,
     AccessLogTarget,
+    LoadBalancerArgs,
     ServiceArgs,
+    anchor_annotations,
     config_map_name,
     group_orders,
     image_reference,
@@ -28,6 +31,9 @@ from components.workload import (
     version_label,
     weights,
 )
+
+# Where the ALB group's anchor Ingress lives: no service is ever named so.
+EDGE_NAMESPACE = "platform-edge"
 
 # Pod Security Standards: `restricted` is enforced, and warned/audited at the same level so
 # a violation shows up in kubectl and the audit log before it is refused.
@@ -64,7 +70,19 @@ class AppArgs:
     provider: k8s.Provider
     tags: Mapping[str, str]  # put on the ALB and its target groups
     access_logs: AccessLogTarget
+    load_balancer_deletion_protection: bool
     protect: bool
+
+    @property
+    def load_balancer(self) -> LoadBalancerArgs:
+        return LoadBalancerArgs(
+            group=self.name_prefix,
+            certificate_arn=self.certificate_arn,
+            web_acl_arn=self.web_acl_arn,
+            tags=self.tags,
+            access_logs=self.access_logs,
+            deletion_protection=self.load_balancer_deletion_protection,
+        )
 
 
 class App(pulumi.ComponentResource):
@@ -78,6 +96,7 @@ class App(pulumi.ComponentResource):
         self._args = args
         self._k8s = pulumi.ResourceOptions(parent=self, provider=args.provider)
         orders = group_orders([s.path for s in args.services])
+        self._anchor()
         self.releases = {}
         for service, order in zip(args.services, orders, strict=True):
             self._service(service, order)
@@ -109,28 +128,63 @@ class App(pulumi.ComponentResource):
         self._service_account(service, ns)
         settings_hash = self._config_map(service, ns)
         self._network_policies(service, ns)
-        for slot in SLOTS:
-            self._slot(service, slot, ns, settings_hash)
-        k8s.networking.v1.Ingress(
+        slot_services = [self._slot_service(service, slot, ns) for slot in SLOTS]
+        # The controller gives a pod its ALB readiness gate only when the pod is created
+        # after the target group binding of its Service exists. The binding exists once
+        # the Ingress is ready (Pulumi waits for the load balancer's address), so the slots'
+        # Deployments are created after it.
+        ingress = k8s.networking.v1.Ingress(
             f"{name}-ingress",
             metadata={
                 "name": name,
                 "namespace": ns,
                 "annotations": ingress_annotations(
                     service,
-                    group=args.name_prefix,
+                    alb=args.load_balancer,
                     order=order,
-                    certificate_arn=args.certificate_arn,
-                    web_acl_arn=args.web_acl_arn,
                     preview_allowed_cidrs=args.preview_allowed_cidrs,
-                    deletion_protection=args.protect,
-                    tags=args.tags,
-                    access_logs=args.access_logs,
                 ),
             },
             spec={
                 "ingress_class_name": "alb",
                 "rules": ingress_rules(service, host=args.host, preview_host=args.preview_host),
+            },
+            opts=pulumi.ResourceOptions.merge(
+                self._k8s, pulumi.ResourceOptions(depends_on=slot_services)
+            ),
+        )
+        for slot in SLOTS:
+            self._slot(service, slot, ns, settings_hash, ingress)
+
+    def _anchor(self) -> None:
+        """The ALB group's anchor Ingress, in a namespace of its own: it holds the deletion
+        protection, so removing or renaming a service never waits on a protected Ingress,
+        and the ALB is deleted only after this Ingress is turned unprotected."""
+        namespace = k8s.core.v1.Namespace(
+            "edge-ns",
+            metadata={"name": EDGE_NAMESPACE, "labels": POD_SECURITY},
+            opts=self._k8s,
+        )
+        ns = namespace.metadata.name
+        # No pod ever runs here; deny-all keeps that true for anything added by hand.
+        k8s.networking.v1.NetworkPolicy(
+            "edge-deny-all",
+            metadata={"name": "deny-all", "namespace": ns},
+            spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
+            opts=self._k8s,
+        )
+        k8s.networking.v1.Ingress(
+            "edge-ingress",
+            metadata={
+                "name": "load-balancer",
+                "namespace": ns,
+                "annotations": anchor_annotations(self._args.load_balancer),
+            },
+            spec={
+                "ingress_class_name": "alb",
+                "default_backend": {
+                    "service": {"name": NOT_FOUND_ACTION, "port": {"name": "use-annotation"}}
+                },
             },
             opts=self._k8s,
         )
@@ -247,25 +301,31 @@ class App(pulumi.ComponentResource):
             opts=self._k8s,
         )
 
+    def _slot_service(
+        self, service: ServiceArgs, slot: str, ns: pulumi.Output[str]
+    ) -> k8s.core.v1.Service:
+        name = slot_service_name(service.name, slot)
+        return k8s.core.v1.Service(
+            f"{name}-svc",
+            metadata={"name": name, "namespace": ns},
+            spec={
+                "type": "ClusterIP",
+                "selector": labels(service.name, slot),
+                "ports": [{"name": "http", "port": SERVICE_PORT, "target_port": "http"}],
+            },
+            opts=self._k8s,
+        )
+
     def _slot(
         self,
         service: ServiceArgs,
         slot: str,
         ns: pulumi.Output[str],
         settings_hash: pulumi.Output[str],
+        ingress: k8s.networking.v1.Ingress,
     ) -> None:
         name = slot_service_name(service.name, slot)
         selector = labels(service.name, slot)
-        k8s.core.v1.Service(
-            f"{name}-svc",
-            metadata={"name": slot_service_name(service.name, slot), "namespace": ns},
-            spec={
-                "type": "ClusterIP",
-                "selector": selector,
-                "ports": [{"name": "http", "port": SERVICE_PORT, "target_port": "http"}],
-            },
-            opts=self._k8s,
-        )
         spec = service.slots[slot]
         if spec.image is None:
             return  # nothing to run yet; the Service waits with no endpoints at weight 0
@@ -290,7 +350,9 @@ class App(pulumi.ComponentResource):
             name,
             metadata={"name": name, "namespace": ns, "labels": selector},
             spec=deployment_spec,
-            opts=self._k8s,
+            opts=pulumi.ResourceOptions.merge(
+                self._k8s, pulumi.ResourceOptions(depends_on=[ingress])
+            ),
         )
         if not spec.running:
             return

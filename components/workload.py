@@ -18,6 +18,7 @@ SERVICE_PORT = 80
 RUN_AS = 10001  # any non-root id; images must not rely on a particular one
 LIVE_ACTION = "live"
 PREVIEW_ACTION = "preview"
+NOT_FOUND_ACTION = "not-found"
 
 
 @dataclass(frozen=True)
@@ -196,17 +197,80 @@ def config_map_name(service: str) -> str:
     return f"{service}-settings"
 
 
+@dataclass(frozen=True)
+class LoadBalancerArgs:
+    """The one ALB every service's Ingress joins (an Ingress group)."""
+
+    group: str
+    certificate_arn: str
+    web_acl_arn: pulumi.Input[str]
+    tags: Mapping[str, str]
+    access_logs: AccessLogTarget
+    deletion_protection: bool
+
+
+def load_balancer_annotations(
+    alb: LoadBalancerArgs, *, deletion_protection: bool | None = None
+) -> dict[str, pulumi.Input[str]]:
+    """What an Ingress of the group says about the ALB they share. The controller merges the
+    group's attributes and refuses only conflicting values, so deletion protection is set by
+    the group's anchor alone (``deletion_protection``; None leaves it out): the controller
+    refuses to delete an Ingress whose own annotation turns it on, so a service's Ingress
+    that carried it could never be removed."""
+    prefix = "alb.ingress.kubernetes.io"
+    attributes = [
+        "routing.http.drop_invalid_header_fields.enabled=true",
+        "access_logs.s3.enabled=true",
+    ]
+    if deletion_protection is not None:
+        attributes.insert(0, f"deletion_protection.enabled={str(deletion_protection).lower()}")
+    log_attributes = pulumi.Output.from_input(alb.access_logs.bucket).apply(
+        lambda bucket: ",".join(
+            [
+                *attributes,
+                f"access_logs.s3.bucket={bucket}",
+                f"access_logs.s3.prefix={alb.access_logs.prefix}",
+            ]
+        )
+    )
+    return {
+        f"{prefix}/scheme": "internet-facing",
+        f"{prefix}/group.name": alb.group,
+        f"{prefix}/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
+        f"{prefix}/ssl-redirect": "443",
+        f"{prefix}/certificate-arn": alb.certificate_arn,
+        f"{prefix}/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        f"{prefix}/wafv2-acl-arn": alb.web_acl_arn,
+        f"{prefix}/load-balancer-attributes": log_attributes,
+        f"{prefix}/tags": ",".join(f"{k}={v}" for k, v in sorted(alb.tags.items())),
+    }
+
+
+def anchor_annotations(alb: LoadBalancerArgs) -> dict[str, pulumi.Input[str]]:
+    """The group's anchor: the listeners' default answer (404 for a host or path no service
+    claims) and the ALB's deletion protection, on an Ingress no release or service removal
+    ever deletes."""
+    prefix = "alb.ingress.kubernetes.io"
+    not_found = {
+        "type": "fixed-response",
+        "fixedResponseConfig": {
+            "contentType": "text/plain",
+            "statusCode": "404",
+            "messageBody": "not found",
+        },
+    }
+    return {
+        **load_balancer_annotations(alb, deletion_protection=alb.deletion_protection),
+        f"{prefix}/actions.{NOT_FOUND_ACTION}": json.dumps(not_found, sort_keys=True),
+    }
+
+
 def ingress_annotations(
     service: ServiceArgs,
     *,
-    group: str,
+    alb: LoadBalancerArgs,
     order: int,
-    certificate_arn: str,
-    web_acl_arn: pulumi.Input[str],
     preview_allowed_cidrs: Sequence[str],
-    deletion_protection: bool,
-    tags: Mapping[str, str],
-    access_logs: AccessLogTarget,
 ) -> dict[str, pulumi.Input[str]]:
     prefix = "alb.ingress.kubernetes.io"
     share = weights(service)
@@ -239,30 +303,11 @@ def ingress_annotations(
     preview_conditions = [
         {"field": "source-ip", "sourceIpConfig": {"values": list(preview_allowed_cidrs)}}
     ]
-    # Every Ingress of the group must carry the same attributes: they describe one ALB.
-    attributes = pulumi.Output.from_input(access_logs.bucket).apply(
-        lambda bucket: ",".join(
-            [
-                f"deletion_protection.enabled={str(deletion_protection).lower()}",
-                "routing.http.drop_invalid_header_fields.enabled=true",
-                "access_logs.s3.enabled=true",
-                f"access_logs.s3.bucket={bucket}",
-                f"access_logs.s3.prefix={access_logs.prefix}",
-            ]
-        )
-    )
     return {
-        f"{prefix}/scheme": "internet-facing",
+        **load_balancer_annotations(alb),
         f"{prefix}/target-type": "ip",
         # Every service shares one ALB; more specific paths are matched first.
-        f"{prefix}/group.name": group,
         f"{prefix}/group.order": str(order),
-        f"{prefix}/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
-        f"{prefix}/ssl-redirect": "443",
-        f"{prefix}/certificate-arn": certificate_arn,
-        f"{prefix}/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
-        f"{prefix}/wafv2-acl-arn": web_acl_arn,
-        f"{prefix}/load-balancer-attributes": attributes,
         f"{prefix}/healthcheck-path": service.probes.readiness,
         f"{prefix}/healthcheck-port": "traffic-port",
         f"{prefix}/healthcheck-interval-seconds": "10",
@@ -270,7 +315,6 @@ def ingress_annotations(
         f"{prefix}/unhealthy-threshold-count": "3",
         f"{prefix}/success-codes": "200-399",
         f"{prefix}/target-group-attributes": "deregistration_delay.timeout_seconds=30",
-        f"{prefix}/tags": ",".join(f"{k}={v}" for k, v in sorted(tags.items())),
         f"{prefix}/actions.{LIVE_ACTION}": json.dumps(live_action, sort_keys=True),
         f"{prefix}/actions.{PREVIEW_ACTION}": json.dumps(preview_action, sort_keys=True),
         f"{prefix}/conditions.{PREVIEW_ACTION}": json.dumps(preview_conditions),

@@ -203,10 +203,57 @@ def test_the_ingress_is_an_internet_facing_https_alb_behind_the_stacks_waf(stack
         assert notes[f"{ALB}/ssl-policy"].startswith("ELBSecurityPolicy-TLS13")
         assert notes[f"{ALB}/healthcheck-path"] == "/readyz"
         assert notes[f"{ALB}/group.name"] == f"platform-{stack_preview.stack}"
-        protected = "true" if stack_preview.stack == "prod" else "false"
-        assert (
-            f"deletion_protection.enabled={protected}" in notes[f"{ALB}/load-balancer-attributes"]
-        )
+        # A service's Ingress never carries deletion protection: the controller would refuse
+        # to delete it, and removing the service would hang on its finalizer.
+        assert "deletion_protection" not in notes[f"{ALB}/load-balancer-attributes"]
+
+
+def test_the_groups_anchor_ingress_holds_deletion_protection_and_answers_404(stack_preview):
+    [anchor] = objects(stack_preview, INGRESS, "platform-edge").values()
+    notes = anchor.inputs["metadata"]["annotations"]
+    assert notes[f"{ALB}/group.name"] == f"platform-{stack_preview.stack}"
+    attributes = dict(
+        pair.split("=", 1) for pair in notes[f"{ALB}/load-balancer-attributes"].split(",")
+    )
+    protected = "true" if stack_preview.stack == "prod" else "false"
+    assert attributes["deletion_protection.enabled"] == protected
+    # Every other attribute agrees with the services' Ingresses: one ALB, no conflict.
+    service_notes = annotations(stack_preview, "chat-api")
+    shared = dict(
+        pair.split("=", 1) for pair in service_notes[f"{ALB}/load-balancer-attributes"].split(",")
+    )
+    assert {k: v for k, v in attributes.items() if k in shared} == shared
+    for key in ("scheme", "listen-ports", "ssl-redirect", "certificate-arn", "ssl-policy",
+                "wafv2-acl-arn", "tags"):  # fmt: skip
+        assert notes[f"{ALB}/{key}"] == service_notes[f"{ALB}/{key}"]
+    assert anchor.inputs["spec"]["defaultBackend"] == {
+        "service": {"name": "not-found", "port": {"name": "use-annotation"}}
+    }
+    assert json.loads(notes[f"{ALB}/actions.not-found"])["fixedResponseConfig"]["statusCode"] == (
+        "404"
+    )
+
+
+def test_the_anchors_protection_follows_its_setting():
+    app = dict(stack_setting("prod", "platform:app"), loadBalancerDeletionProtection=False)
+    result = preview("prod", platform__app=app)
+    [anchor] = objects(result, INGRESS, "platform-edge").values()
+    attributes = anchor.inputs["metadata"]["annotations"][f"{ALB}/load-balancer-attributes"]
+    assert "deletion_protection.enabled=false" in attributes
+
+
+def test_deployments_are_created_after_their_ingress_so_pods_get_the_alb_readiness_gate(
+    stack_preview,
+):
+    for service in ("chat-api", "chat-web"):
+        ingress = objects(stack_preview, INGRESS, service)[service]
+        services = objects(stack_preview, SERVICE, service)
+        # The Ingress's actions name both slot Services: they exist before it.
+        assert {s.urn for s in services.values()} <= set(ingress.options["dependsOn"])
+        deployments = objects(stack_preview, DEPLOYMENT, service)
+        assert deployments
+        for deployment in deployments.values():
+            assert ingress.urn in deployment.options["dependsOn"]
 
 
 def test_longer_paths_are_matched_before_the_catch_all(stack_preview):
@@ -243,7 +290,7 @@ def test_every_pod_runs_restricted(stack_preview):
 
 def test_namespaces_enforce_pod_security_restricted(stack_preview):
     namespaces = objects(stack_preview, "kubernetes:core/v1:Namespace")
-    assert set(namespaces) == {"chat-api", "chat-web"}
+    assert set(namespaces) == {"chat-api", "chat-web", "platform-edge"}
     for namespace in namespaces.values():
         labels = namespace.inputs["metadata"]["labels"]
         assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
@@ -317,10 +364,11 @@ def test_the_config_map_holds_endpoints_and_settings_but_no_secret(stack_preview
 def test_the_program_builds_one_ten_and_fifty_services(count):
     app = {**stack_setting("staging", "platform:app"), "services": fleet(count)}
     result = preview("staging", platform__app=app)
-    ingresses = result.of_type(INGRESS)
-    assert len(ingresses) == count
+    # One Ingress and namespace per service, plus the ALB group's anchor.
+    ingresses = [i for i in result.of_type(INGRESS) if i.name != "edge-ingress"]
+    assert len(ingresses) == len(result.of_type(INGRESS)) - 1 == count
     assert len(result.of_type(DEPLOYMENT)) == len(result.of_type(HPA)) == 2 * count
-    assert len(objects(result, "kubernetes:core/v1:Namespace")) == count
+    assert len(objects(result, "kubernetes:core/v1:Namespace")) == count + 1
     orders = sorted(
         int(i.inputs["metadata"]["annotations"][f"{ALB}/group.order"]) for i in ingresses
     )

@@ -173,11 +173,16 @@ def test_prod_keeps_the_api_endpoint_private():
 @pytest.mark.parametrize(
     ("change", "key", "hint"),
     [
-        ({"kubernetesVersion": "1.29"}, "kubernetesVersion", "allowed (EKS standard support)"),
         (
-            {"addons": {**BASE["platform:cluster"]["addons"], "kubeProxy": "v1.34.1-eksbuild.1"}},
-            "cluster",
-            "allowed: a v1.35.x kube-proxy",
+            {"kubernetesVersion": "1.29"},
+            "kubernetesVersion",
+            "allowed (EKS standard support, infra/settings/versions.yaml): 1.35, 1.36",
+        ),
+        (
+            {"addons": {**BASE["platform:cluster"]["addons"], "kubeProxy": "v1.36.0-eksbuild.14"}},
+            "addons.kubeProxy",
+            "build is for Kubernetes 1.36, not the cluster's 1.35; allowed for 1.35: "
+            "v1.35.3-eksbuild.13",
         ),
         ({"metadataHopLimit": 3}, "metadataHopLimit", "allowed: 1 to 2"),
         ({"nodeGroups": []}, "nodeGroups", "at least one node group"),
@@ -185,7 +190,7 @@ def test_prod_keeps_the_api_endpoint_private():
 )
 def test_bad_cluster_settings_are_refused(change, key, hint):
     problem = only_problem(settings_with(platform__cluster=cluster_with(**change)))
-    assert problem.startswith(f"platform:{key}" if key == "cluster" else f"platform:cluster.{key}")
+    assert problem.startswith(f"platform:cluster.{key}")
     assert hint in problem
 
 
@@ -220,13 +225,13 @@ def test_preview_access_needs_one_or_two_public_ranges(cidrs, hint):
     assert hint in problem
 
 
-@pytest.mark.parametrize("name", ["default", "kube-system"])
-def test_a_service_may_not_take_a_namespace_the_cluster_already_has(name):
+@pytest.mark.parametrize("name", ["default", "kube-system", "platform-edge"])
+def test_a_service_may_not_take_a_namespace_the_cluster_or_the_platform_already_has(name):
     app = copy.deepcopy(BASE["platform:app"])
     app["services"][0]["name"] = name
     problem = only_problem(settings_with(platform__app=app))
     assert problem.startswith(f'platform:app.services[0].name = "{name}":')
-    assert "namespace every cluster already has" in problem
+    assert "namespace the cluster or the platform already uses" in problem
 
 
 @pytest.mark.parametrize("tag", ["a" * 64, "_build", "1.4.2-"])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, field_validator
 
 from infra.settings.base import Model, Number, Problem, matching, within
+from infra.settings.credentials import credential_name
 from infra.settings.network import RFC1918
 
 if TYPE_CHECKING:
@@ -29,14 +30,19 @@ PLATFORM_ENV = (
     "DATABASE_SECRET_ARN", "CACHE_HOST", "CACHE_READER_HOST", "CACHE_PORT",
     "CACHE_AUTH_SECRET_ARN", "SERVICE_NAME", "SERVICE_PORT",
 )  # fmt: skip
-# Names that say "this is a credential": such values belong in Secrets Manager.
-_SECRET_WORDS = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|AUTH")
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 _SERVICE_NAME = re.compile(r"[a-z]([a-z0-9-]{0,22}[a-z0-9])?")
 # Tags that are also valid Kubernetes label values, since the tag becomes the `version` label.
 _TAG = r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?"
-# Namespaces every cluster already has: a service may not take over one.
-RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# Namespaces a service may not take: every cluster's own, and the one holding the ALB
+# group's anchor Ingress (components/app.py).
+RESERVED_NAMESPACES = (
+    "default",
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "platform-edge",
+)
 # An ALB rule holds 5 condition values: the host and up to two path patterns leave two.
 MAX_PREVIEW_CIDRS = 2
 _DIGEST = r"sha256:[a-f0-9]{64}"
@@ -193,7 +199,7 @@ class ServiceSettings(Model):
         matching(name, _SERVICE_NAME, "1 to 24 lowercase letters, digits and hyphens (a DNS label)")
         if name in RESERVED_NAMESPACES:
             raise ValueError(
-                "is a namespace every cluster already has; allowed: any name but "
+                "is a namespace the cluster or the platform already uses; allowed: any name but "
                 + ", ".join(RESERVED_NAMESPACES)
             )
         return name
@@ -215,7 +221,8 @@ class ServiceSettings(Model):
             matching(name, _ENV_NAME, "variable names of capitals, digits and _")
             if name in PLATFORM_ENV:
                 raise ValueError(f"{name} is set by the platform; allowed: any other name")
-            if _SECRET_WORDS.search(name):
+            # A credential's value belongs in Secrets Manager.
+            if credential_name(name):
                 raise ValueError(
                     f"{name} looks like a credential, and env values are plain text in the "
                     "stack file; allowed: non-secret settings only (keep secrets in Secrets "
@@ -239,6 +246,9 @@ class AppSettings(Model):
     # serves builds that have not passed analysis yet.
     preview_allowed_cidrs: tuple[ipaddress.IPv4Network, ...]
     services: tuple[ServiceSettings, ...]
+    # The ALB's deletion protection (default: platform:protectResources). Turned off, in
+    # its own `up`, before the whole app is removed or the group renamed.
+    load_balancer_deletion_protection: bool | None = None
 
     @field_validator("host", "preview_host")
     @classmethod

@@ -1,8 +1,9 @@
 """The application load balancer, judged through the Ingress annotations that the AWS Load
 Balancer Controller builds it from: no ``aws:lb`` resource exists in the stack to inspect.
 
-Each rule reads one Ingress; the controller merges the Ingresses of a group into one ALB, so
-a setting missing on any of them is a finding on that Ingress.
+Most rules read one Ingress: the controller merges the Ingresses of a group into one ALB, so
+a setting missing on any of them is a finding on that Ingress. Deletion protection is judged
+per group, since one Ingress of a group may carry it for all.
 """
 
 from __future__ import annotations
@@ -164,19 +165,58 @@ access_logs = _attribute_rule(
     ),
 )
 
-deletion_protection = _attribute_rule(
-    "deletion_protection.enabled",
-    "true",
-    "the controller cannot delete the ALB by accident",
+
+def _alb_of(ingress: Resource, annotations: Mapping[str, Any]) -> tuple[str, Any]:
+    """Which ALB an Ingress builds: its group's, or (without a group) its own."""
+    group = _known(annotations, PREFIX + "group.name")
+    return ("group", group) if group else ("ingress", ingress.urn)
+
+
+def _deletion_protection(
+    ingress: Resource, stack: StackView, settings: Mapping[str, Any]
+) -> Iterator[str]:
+    annotations = alb_annotations(ingress.props)
+    if annotations is None:
+        return
+    alb = _alb_of(ingress, annotations)
+    # The controller merges the attributes of a group's Ingresses into one ALB, so one
+    # Ingress may carry the protection for all (and only that one can then wedge a delete).
+    values: dict[str, str] = {}
+    for member in stack.of_type(k8s.INGRESS):
+        notes = alb_annotations(member.props)
+        if notes is not None and _alb_of(member, notes) == alb:
+            value = lb_attributes(notes).get(DELETION_PROTECTION)
+            if value is not None:
+                values[member.label] = value
+    where = f"ALB group {alb[1]!r}" if alb[0] == "group" else "this Ingress's ALB"
+    if not values:
+        yield (
+            f"load-balancer-attributes {DELETION_PROTECTION} is not set on any Ingress of "
+            f"{where}; expected true on one of them"
+        )
+    for label, value in sorted(values.items()):
+        if value != "true":
+            yield (
+                f"load-balancer-attributes {DELETION_PROTECTION} is {json.dumps(value)} on "
+                f"{label}; expected true ({where} could be deleted by accident)"
+            )
+
+
+DELETION_PROTECTION = "deletion_protection.enabled"
+deletion_protection = stack_rule(
     name="alb-deletion-protection",
-    description="The load balancer cannot be deleted while deletion protection is on.",
-    remediation="Add deletion_protection.enabled=true to load-balancer-attributes "
-    "(platform:protectResources does).",
+    description="The load balancer cannot be deleted while deletion protection is on (set "
+    "by any Ingress of its group).",
+    remediation="Add deletion_protection.enabled=true to the load-balancer-attributes of one "
+    "Ingress of the group that no service removal deletes (platform:protectResources or "
+    "platform:app.loadBalancerDeletionProtection sets it on the group's anchor Ingress).",
     severity=Severity.MEDIUM,
     pack=Pack.QUALITY,
+    over=(k8s.INGRESS,),
     compliance=Compliance(
         fsbp=("ELB.6",), checkov=("CKV_AWS_150",), awsguard=("elb-deletion-protection-enabled",)
     ),
+    judge=_deletion_protection,
 )
 
 drop_invalid_headers = _attribute_rule(

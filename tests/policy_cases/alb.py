@@ -252,7 +252,7 @@ CASES = [
         "alb-deletion-protection",
         "not enabled",
         ingress({"load-balancer-attributes": attributes(deletion_protection__enabled=None)}),
-        message="deletion_protection.enabled is not set; expected true",
+        message="deletion_protection.enabled is not set on any Ingress of ALB group 'shop'",
     ),
     violates(
         "alb-deletion-protection",
@@ -261,10 +261,58 @@ CASES = [
         message='deletion_protection.enabled is "false"',
     ),
     passes("alb-deletion-protection", "on", ingress()),
+    passes(
+        "alb-deletion-protection",
+        "set by another Ingress of the group (its anchor)",
+        ingress({"load-balancer-attributes": attributes(deletion_protection__enabled=None)}),
+        ingress(name="edge"),
+    ),
+    violates(
+        "alb-deletion-protection",
+        "no Ingress of the group sets it",
+        ingress({"load-balancer-attributes": attributes(deletion_protection__enabled=None)}),
+        ingress(
+            {"load-balancer-attributes": attributes(deletion_protection__enabled=None)},
+            name="edge",
+        ),
+        message="is not set on any Ingress of ALB group 'shop'",
+        at="edge-ingress",
+    ),
+    violates(
+        "alb-deletion-protection",
+        "an Ingress of another group does not count",
+        ingress({"load-balancer-attributes": attributes(deletion_protection__enabled=None)}),
+        ingress({"group.name": "other"}, name="edge"),
+        message="is not set on any Ingress of ALB group 'shop'",
+        at="web-ingress",
+    ),
+    violates(
+        "alb-deletion-protection",
+        "an Ingress without a group builds its own ALB",
+        ingress(
+            {
+                "group.name": DROP,
+                "load-balancer-attributes": attributes(deletion_protection__enabled=None),
+            }
+        ),
+        ingress(name="edge"),
+        message="is not set on any Ingress of this Ingress's ALB",
+        at="web-ingress",
+    ),
     undecided(
         "alb-deletion-protection",
         "attributes unknown",
         ingress({"load-balancer-attributes": UNKNOWN}),
+    ),
+    undecided(
+        "alb-deletion-protection",
+        "group unknown",
+        ingress(
+            {
+                "group.name": UNKNOWN,
+                "load-balancer-attributes": attributes(deletion_protection__enabled=None),
+            }
+        ),
     ),
     # -- alb-drop-invalid-headers
     violates(
