@@ -307,6 +307,16 @@ MUTATIONS: list[tuple[str, str, Change, str, bool | None]] = [
         None,
     ),
     (
+        "the ALB group's anchor without deletion protection",
+        "edge-ingress",
+        _annotation(
+            "load-balancer-attributes",
+            "routing.http.drop_invalid_header_fields.enabled=true,access_logs.s3.enabled=true",
+        ),
+        "alb-deletion-protection",
+        None,
+    ),
+    (
         "IRSA trusting every service account",
         "Role:chat-api-role",
         lambda inputs: inputs.update(
@@ -413,3 +423,41 @@ def test_a_weaker_prod_setting_blocks_the_preview_with_its_policy(
 ) -> None:
     result: PreviewResult = preview("prod", **overrides)
     assert {v.policy_name for v in findings(gate.judge(result))} == {policy}
+
+
+def _open_trust(inputs: dict[str, Any]) -> None:
+    policy = json.loads(inputs["assumeRolePolicy"])
+    policy["Statement"][0]["Principal"] = {"AWS": "*"}
+    inputs["assumeRolePolicy"] = json.dumps(policy)
+
+
+def _literal_password(inputs: dict[str, Any]) -> None:
+    container = inputs["spec"]["template"]["spec"]["containers"][0]
+    container["env"] = [{"name": "DATABASE_PASSWORD", "value": "correct-horse-battery"}]
+
+
+def _token_in_settings(inputs: dict[str, Any]) -> None:
+    inputs["data"]["SLACK_WEBHOOK"] = "https://hooks.slack.com/services/T000/B000/XXXXXXXX"
+
+
+# Blocked in every stack, whatever its policy config: (behaviour, resource, change, policy)
+EVERY_STACK: list[tuple[str, str, Change, str]] = [
+    ("a role any principal may assume", "Role:cluster-nodes", _open_trust,
+     "iam-trust-named-principals"),
+    ("a password written into a Deployment", "chat-api-blue", _literal_password,
+     "k8s-no-literal-credentials"),
+    ("a webhook token in a ConfigMap", "chat-api-settings", _token_in_settings,
+     "k8s-no-literal-credentials"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("name,change,policy", [pytest.param(*m[1:], id=m[0]) for m in EVERY_STACK])
+def test_an_open_trust_or_a_literal_credential_blocks_every_stack(
+    gate: Gate, stack: str, name: str, change: Change, policy: str
+) -> None:
+    result = mutated(preview(stack), name, change)
+    blocking = {(v.policy_name, v.urn.rsplit("::", 1)[-1]) for v in findings(gate.judge(result))}
+    assert (policy, name.rsplit(":", 1)[-1]) in blocking, blocking
+    # The message names the variable, never its value.
+    assert not any("correct-horse" in v.message for v in gate.judge(result).violations)

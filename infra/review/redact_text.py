@@ -330,3 +330,9 @@ def _content_pass(text: str) -> str:
                     text, lowered = changed, changed.lower()
                 break
     return text
+
+
+def contains_credential(text: str) -> bool:
+    """Whether the content rules find a credential in ``text``: what the AI review would mask,
+    the policy packs refuse to see written into a Kubernetes object."""
+    return _redact_content(text) != text

@@ -9,6 +9,7 @@ from __future__ import annotations
 from policies.framework.rule import Pack, Rule
 from policies.rules import (
     alb,
+    credentials,
     ec2,
     ecr,
     eks,
@@ -38,6 +39,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *ecr.RULES,
     *iam.RULES,
     *pods.RULES,
+    *credentials.RULES,
     *workloads.RULES,
     *namespaces.RULES,
     *alb.RULES,

@@ -1,5 +1,5 @@
-"""IAM: no administrator wildcards, and web-identity (IRSA) trust pinned to one service
-account of one cluster."""
+"""IAM: no administrator wildcards, no role any principal may assume, and web-identity (IRSA)
+trust pinned to one service account of one cluster."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import fnmatch
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pulumi_policy import Severity
+from pulumi_policy import EnforcementLevel, Severity
 
 from policies.framework import params
 from policies.framework.iam import Statement, statements
@@ -148,4 +148,78 @@ oidc_trust_pinned = ResourceRule(
     evaluate=_web_identity_trust,
 )
 
-RULES = (no_admin_wildcard, oidc_trust_pinned)
+# Condition keys that pin who may use an "anyone" principal: an organisation, an account,
+# a principal ARN, or (for AWS services acting for someone) the source account or resource.
+# sts:ExternalId is not one: AWS does not treat an external ID as a secret.
+PRINCIPAL_CONDITION_KEYS = frozenset(
+    key.lower()
+    for key in (
+        "aws:PrincipalOrgID",
+        "aws:PrincipalOrgPaths",
+        "aws:PrincipalAccount",
+        "aws:PrincipalArn",
+        "aws:SourceAccount",
+        "aws:SourceArn",
+        "aws:SourceOrgID",
+        "aws:SourceOrgPaths",
+    )
+)
+ASSUME_ACTIONS = ("sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity")
+
+
+def _pins_principal(statement: Statement) -> bool:
+    """Whether a condition limits the statement to named organisations, accounts or ARNs.
+    Negated, ``IfExists`` and ``ForAllValues`` operators pass when the key is absent, and a
+    bare ``*`` value matches everyone: none of them limits anything."""
+    for operator, block in statement.conditions.items():
+        op = str(operator)
+        if "Not" in op or op.endswith("IfExists") or op.startswith("ForAllValues:"):
+            continue
+        if not isinstance(block, Mapping):
+            continue
+        for key, raw in block.items():
+            if str(key).lower() not in PRINCIPAL_CONDITION_KEYS:
+                continue
+            values = as_list(raw)
+            if any(is_unknown(v) for v in values):
+                raise unknown(values[0], f"Condition.{op}.{key}")
+            if values and all(isinstance(v, str) and v.strip("*") for v in values):
+                return True
+    return False
+
+
+def _trust_open(resource: Resource, settings: Mapping[str, Any]) -> Iterator[str]:
+    document = resource.get("assumeRolePolicy")
+    if document is MISSING:
+        return
+    for statement in statements(json_document(document, "assumeRolePolicy")):
+        if not statement.allow or not statement.any_principal:
+            continue
+        if not any(statement.grants(action) for action in ASSUME_ACTIONS):
+            continue
+        if not _pins_principal(statement):
+            yield (
+                f"assumeRolePolicy {statement.label} lets any principal "
+                f"({statement.describe_actions}) assume the role with no condition on "
+                "aws:PrincipalOrgID, aws:PrincipalAccount, aws:PrincipalArn or "
+                "aws:SourceAccount/SourceArn; expected named principals"
+            )
+
+
+trust_named_principals = ResourceRule(
+    name="iam-trust-named-principals",
+    description="No role may be assumed by any principal: a trust policy names its principals, "
+    'or pins "*" to an organisation, account or ARN with a condition.',
+    remediation="Name the role, account or service that assumes the role in Principal; if "
+    '"*" is needed, add a condition on aws:PrincipalOrgID (or aws:PrincipalAccount / '
+    "aws:PrincipalArn). An sts:ExternalId alone is not enough: it is not a secret.",
+    severity=Severity.CRITICAL,
+    pack=Pack.SECURITY,
+    # Anyone may then act as the role: blocked in every stack, whatever the pack's config.
+    enforcement=EnforcementLevel.MANDATORY,
+    resource_types=(ROLE,),
+    compliance=Compliance(checkov=("CKV_AWS_60",)),
+    evaluate=_trust_open,
+)
+
+RULES = (no_admin_wildcard, oidc_trust_pinned, trust_named_principals)

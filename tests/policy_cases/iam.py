@@ -66,6 +66,26 @@ def pinned(sub: object = SERVICE_ACCOUNT, aud: object = "sts.amazonaws.com") -> 
 
 READ_BUCKET = allow(["s3:GetObject", "s3:ListBucket"], ["arn:aws:s3:::data", "arn:aws:s3:::data/*"])
 
+
+def open_trust(
+    principal: object,
+    conditions: object = None,
+    *,
+    action: str = "sts:AssumeRole",
+    effect: str = "Allow",
+) -> dict[str, object]:
+    statement: dict[str, object] = {"Effect": effect, "Principal": principal, "Action": action}
+    if conditions is not None:
+        statement["Condition"] = conditions
+    return statement
+
+
+def trust(principal: object, conditions: object = None, **options: str) -> Res:
+    """A role whose trust policy is one statement for ``principal``."""
+    statement = open_trust(principal, conditions, **options)
+    return Res(ROLE, "role", {"assumeRolePolicy": document(statement)})
+
+
 CASES = [
     violates(
         "iam-no-admin-wildcard",
@@ -247,6 +267,81 @@ CASES = [
     undecided(
         "iam-oidc-trust-pinned",
         "trust policy unknown until the OIDC provider exists",
+        Res(ROLE, "role", {"assumeRolePolicy": UNKNOWN}),
+    ),
+    # -- iam-trust-named-principals
+    violates(
+        "iam-trust-named-principals",
+        "any AWS principal, no condition",
+        trust({"AWS": "*"}),
+        message="lets any principal (sts:AssumeRole) assume the role with no condition",
+    ),
+    violates(
+        "iam-trust-named-principals",
+        'a bare "*" principal among the statements',
+        Res(ROLE, "role", {"assumeRolePolicy": document(EC2_TRUST, open_trust("*"))}),
+        message="statement 1 lets any principal",
+    ),
+    violates(
+        "iam-trust-named-principals",
+        "an external id is not a principal",
+        trust({"AWS": "*"}, {"StringEquals": {"sts:ExternalId": "partner-1234"}}),
+        message="expected named principals",
+    ),
+    violates(
+        "iam-trust-named-principals",
+        "a condition that passes when the key is absent",
+        trust({"AWS": "*"}, {"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}),
+    ),
+    violates(
+        "iam-trust-named-principals",
+        "a negated condition",
+        trust({"AWS": "*"}, {"StringNotEquals": {"aws:PrincipalAccount": "999999999999"}}),
+    ),
+    violates(
+        "iam-trust-named-principals",
+        "a wildcard organisation",
+        trust({"AWS": "*"}, {"StringLike": {"aws:PrincipalOrgID": "*"}}),
+    ),
+    violates(
+        "iam-trust-named-principals",
+        "any principal through a web identity",
+        trust("*", action="sts:AssumeRoleWithWebIdentity"),
+    ),
+    passes("iam-trust-named-principals", "a named service", role()),
+    passes(
+        "iam-trust-named-principals",
+        "a named account",
+        trust({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}),
+    ),
+    passes(
+        "iam-trust-named-principals",
+        "any principal of the organisation",
+        trust({"AWS": "*"}, {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}),
+    ),
+    passes(
+        "iam-trust-named-principals",
+        "any principal of listed accounts (condition keys are case-insensitive)",
+        trust({"AWS": "*"}, {"ForAnyValue:StringEquals": {"AWS:PrincipalAccount": [ACCOUNT]}}),
+    ),
+    passes(
+        "iam-trust-named-principals",
+        "a Deny for everyone",
+        trust({"AWS": "*"}, effect="Deny"),
+    ),
+    passes(
+        "iam-trust-named-principals",
+        "any principal, but not to assume the role",
+        trust({"AWS": "*"}, action="sts:TagSession"),
+    ),
+    undecided(
+        "iam-trust-named-principals",
+        "the organisation id is not known yet",
+        trust({"AWS": "*"}, {"StringEquals": {"aws:PrincipalOrgID": UNKNOWN}}),
+    ),
+    undecided(
+        "iam-trust-named-principals",
+        "trust policy unknown",
         Res(ROLE, "role", {"assumeRolePolicy": UNKNOWN}),
     ),
 ]
