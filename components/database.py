@@ -18,6 +18,9 @@ from components.parts import (
 
 PORT = 5432
 ENGINE = aws.rds.EngineType.AURORA_POSTGRESQL
+# Days of Performance Insights history each Database Insights mode keeps: standard is the
+# free 7 days; advanced requires 465 (15 months).
+INSIGHTS_RETENTION_DAYS = {"standard": 7, "advanced": 465}
 _MONITORING_POLICY = "arn:{partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 
 
@@ -35,7 +38,7 @@ class DatabaseCapacity:
 class DatabaseArgs:
     name_prefix: str
     partition: str
-    engine_version: str  # pinned, e.g. "16.6"
+    engine_version: str  # pinned, e.g. "16.8"
     capacity: DatabaseCapacity
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[str]]  # isolated subnets
@@ -50,7 +53,7 @@ class DatabaseArgs:
     maintenance_window: str
     final_snapshot: bool
     apply_immediately: bool
-    performance_insights_retention_days: int
+    insights: str  # CloudWatch Database Insights mode: standard | advanced
     monitoring_interval_seconds: int
     log_min_duration_statement_ms: int
     log_statement: str
@@ -158,6 +161,12 @@ class Database(pulumi.ComponentResource):
             skip_final_snapshot=not args.final_snapshot,
             final_snapshot_identifier=final_snapshot_identifier,
             serverlessv2_scaling_configuration=serverless,
+            # Database Insights is set on the cluster (Aurora allows no other place);
+            # Performance Insights, which holds query text, under the database's key.
+            database_insights_mode=args.insights,
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=args.kms_key_arn,
+            performance_insights_retention_period=INSIGHTS_RETENTION_DAYS[args.insights],
             apply_immediately=args.apply_immediately,
             tags={"Name": identifier},
             opts=pulumi.ResourceOptions(
@@ -184,9 +193,10 @@ class Database(pulumi.ComponentResource):
                 publicly_accessible=False,
                 promotion_tier=min(index, 15),
                 auto_minor_version_upgrade=True,
+                # Database Insights needs every instance to match the cluster's settings.
                 performance_insights_enabled=True,
                 performance_insights_kms_key_id=args.kms_key_arn,
-                performance_insights_retention_period=args.performance_insights_retention_days,
+                performance_insights_retention_period=INSIGHTS_RETENTION_DAYS[args.insights],
                 monitoring_interval=args.monitoring_interval_seconds,
                 monitoring_role_arn=monitoring_role.arn,
                 copy_tags_to_snapshot=True,

@@ -35,6 +35,7 @@ from infra.settings.data import CacheSettings, DatabaseSettings
 from infra.settings.delivery import DeliverySettings
 from infra.settings.edge import FirewallSettings, RegistrySettings
 from infra.settings.network import NetworkSettings
+from infra.settings.pins import pin_problems
 from infra.settings.profile import LOG_RETENTION_DAYS, environment_problems
 
 NAMESPACE = "platform"
@@ -54,6 +55,15 @@ class SettingsError(pulumi.RunError):
         lines += [f"  - {p}" for p in problems]
         super().__init__("\n".join(lines))
 
+
+# Settings that were replaced: what a stack file that still has one is told instead.
+RETIRED_KEYS = {
+    "platform:database.performanceInsightsRetentionDays": (
+        "Performance Insights' console was retired into CloudWatch Database Insights; set "
+        "platform:database.insights instead (allowed: standard, 7 days of history; advanced, "
+        "465 days with execution plans)"
+    ),
+}
 
 # Keys the standard tags own (infra/tagging.py); platform:tags may not redefine them.
 STANDARD_TAG_KEYS = ("project", "stack", "environment", "owner", "cost-center", "managed-by")
@@ -212,6 +222,7 @@ def parse_settings(
     if platform is not None:
         problems += environment_problems(platform)
         problems += app_problems(platform, region if region in REGION_ZONES else None)
+        problems += pin_problems(platform.cluster, platform.database, platform.cache)
         network = platform.network
         if region in REGION_ZONES and network.availability_zone_count > len(REGION_ZONES[region]):
             problems.append(
@@ -290,6 +301,8 @@ def _problem_from_pydantic(err: Any) -> Problem:
     loc = tuple(err["loc"])
     key = _render_key(loc)
     kind = err["type"]
+    if kind == "extra_forbidden" and key in RETIRED_KEYS:
+        return Problem(key, err.get("input"), RETIRED_KEYS[key])
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)

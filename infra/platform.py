@@ -6,7 +6,6 @@ of which depends only on those two, so the engine creates them side by side.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,7 +109,7 @@ def build_platform(settings: StackSettings) -> Platform:
             maintenance_window=db.maintenance_window,
             final_snapshot=not db.skip_final_snapshot,
             apply_immediately=db.apply_immediately,
-            performance_insights_retention_days=db.performance_insights_retention_days,
+            insights=db.insights,
             monitoring_interval_seconds=db.monitoring_interval_seconds,
             log_min_duration_statement_ms=db.log_min_duration_statement_ms,
             log_statement=db.log_statement,
@@ -183,7 +182,7 @@ def build_platform(settings: StackSettings) -> Platform:
             subnet_ids=network.private_subnet_ids,
             public_access_cidrs=[str(c) for c in cluster_settings.public_access_cidrs],
             private_access_cidrs=[str(c) for c in cluster_settings.private_access_cidrs],
-            admin_role_arns=admin_roles_besides(caller.arn, cluster_settings.admin_role_arns),
+            admin_role_arns=cluster_settings.admin_role_arns,
             node_security_group_ids=clients,
             node_groups=[
                 NodeGroupArgs(
@@ -266,6 +265,11 @@ def build_platform(settings: StackSettings) -> Platform:
             provider=cluster.provider,
             tags=standard_tags(settings),
             access_logs=AccessLogTarget(access_logs.bucket_name, access_logs.prefix),
+            load_balancer_deletion_protection=(
+                protect
+                if app_settings.load_balancer_deletion_protection is None
+                else app_settings.load_balancer_deletion_protection
+            ),
             protect=protect,
         ),
         # Pods need nodes, and the load balancer controller's webhooks must answer before
@@ -309,26 +313,6 @@ def _service_args(service: ServiceSettings, repository_url: pulumi.Output[str]) 
             for name in ("blue", "green")
         },
     )
-
-
-def admin_roles_besides(caller_arn: str, admin_role_arns: Sequence[str]) -> list[str]:
-    """The admin roles without the one running this program: EKS already gave it an access
-    entry as the cluster's creator, and a second entry for it would be refused."""
-    # arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION -> (ACCOUNT, NAME)
-    parts = caller_arn.split(":")
-    caller_role = None
-    if len(parts) == 6 and parts[5].startswith("assumed-role/"):
-        caller_role = (parts[4], parts[5].split("/")[1])
-    kept = []
-    for arn in admin_role_arns:
-        if (arn.split(":")[4], arn.rsplit("/", 1)[-1]) == caller_role:
-            pulumi.log.warn(
-                f"platform:cluster.adminRoleArns: {arn} is the role running this program, "
-                "which EKS makes cluster admin as the creator; no second access entry is made"
-            )
-            continue
-        kept.append(arn)
-    return kept
 
 
 def availability_zones(settings: StackSettings) -> list[str]:

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from infra.preview.engine import run_preview
 from infra.preview.values import is_secret, reveal
 from tests.conftest import REPOSITORY, key_arn, preview, stack_setting, subnet_ids
 
@@ -226,11 +227,11 @@ def test_irsa_roles_trust_exactly_one_service_account_through_the_clusters_oidc_
 def test_addons_have_the_configured_versions_roles_and_order(stack_preview):
     addons = {a.inputs["addonName"]: a for a in stack_preview.of_type(ADDON)}
     assert {name: a.inputs["addonVersion"] for name, a in addons.items()} == {
-        "vpc-cni": "v1.20.4-eksbuild.1",
-        "kube-proxy": "v1.35.0-eksbuild.2",
-        "coredns": "v1.12.4-eksbuild.1",
-        "aws-ebs-csi-driver": "v1.48.0-eksbuild.1",
-        "metrics-server": "v0.8.0-eksbuild.2",
+        "vpc-cni": "v1.21.1-eksbuild.7",
+        "kube-proxy": "v1.35.3-eksbuild.13",
+        "coredns": "v1.14.3-eksbuild.3",
+        "aws-ebs-csi-driver": "v1.66.0-eksbuild.1",
+        "metrics-server": "v0.9.0-eksbuild.5",
     }
     for addon in addons.values():
         assert addon.inputs["resolveConflictsOnCreate"] == "OVERWRITE"
@@ -246,11 +247,12 @@ def test_addons_have_the_configured_versions_roles_and_order(stack_preview):
     [group] = stack_preview.of_type(NODE_GROUP)
     # Nodes need the network add-ons to become ready; CoreDNS and the CSI driver need nodes.
     assert {addons["vpc-cni"].urn, addons["kube-proxy"].urn} <= set(group.options["dependsOn"])
-    for late in ("coredns", "aws-ebs-csi-driver"):
+    for late in ("coredns", "aws-ebs-csi-driver", "metrics-server"):
         assert group.urn in addons[late].options["dependsOn"]
-    # metrics-server's Service must pass the load balancer controller's webhook.
+    # With the controller's Service webhook off, no add-on waits for the controller (so the
+    # bootstrap phase, which has no Kubernetes API, creates them all).
     [controller] = stack_preview.of_type("kubernetes:helm.sh/v3:Release")
-    assert controller.urn in addons["metrics-server"].options["dependsOn"]
+    assert all(controller.urn not in a.options["dependsOn"] for a in addons.values())
 
 
 def test_the_kubernetes_provider_uses_the_clusters_endpoint_through_a_secret_exec_kubeconfig(
@@ -277,12 +279,14 @@ def test_the_load_balancer_controller_is_a_pinned_chart_running_as_its_irsa_role
     [release] = stack_preview.of_type("kubernetes:helm.sh/v3:Release")
     role = one(stack_preview, ROLE, "cluster-lb-controller")
     assert release.inputs["chart"] == "aws-load-balancer-controller"
-    assert release.inputs["version"] == "3.6.0"
+    assert release.inputs["version"] == "3.5.0"
     assert release.inputs["repositoryOpts"] == {"repo": "https://aws.github.io/eks-charts"}
     assert release.inputs["namespace"] == "kube-system"
     values = release.inputs["values"]
     assert values["clusterName"] == stack_preview.outputs["clusterName"]
     assert values["vpcId"] == stack_preview.outputs["vpcId"]
+    # No Service webhook: while the controller is down it would refuse every new Service.
+    assert values["enableServiceMutatorWebhook"] is False
     account = values["serviceAccount"]
     assert account["name"] == "aws-load-balancer-controller"
     assert account["annotations"]["eks.amazonaws.com/role-arn"] == role_arn(role)
@@ -310,15 +314,47 @@ def test_the_private_endpoint_admits_https_only_from_the_configured_ranges():
     assert not [r for r in preview("staging").resources if r.name.startswith("cluster-api-from-")]
 
 
-def test_access_entries_are_named_by_role_and_skip_the_role_running_the_program():
+def _access(result) -> list[tuple[str, str, dict]]:
+    return sorted(
+        (r.urn, r.type, r.inputs)
+        for r in result.resources
+        if r.type in ("aws:eks/accessEntry:AccessEntry", ENTRY_POLICY)
+    )
+
+
+ENTRY_POLICY = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+
+
+def test_access_entries_are_the_listed_admin_roles_whoever_runs_the_program():
     roles = [
         "arn:aws:iam::123456789012:role/platform-admins",
-        # The offline engine runs as assumed-role/offline: EKS made it admin as creator.
-        "arn:aws:iam::123456789012:role/offline",
+        "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0a1b",
     ]
     cluster = dict(stack_setting("staging", "platform:cluster"), adminRoleArns=roles)
-    result = preview("staging", platform__cluster=cluster)
-    entries = result.of_type("aws:eks/accessEntry:AccessEntry")
-    assert [e.name for e in entries] == ["cluster-admin-123456789012-platform-admins"]
-    [warning] = [d for d in result.diagnostics if d["severity"] == "warning"]
-    assert "role/offline is the role running this program" in warning["message"]
+    config = {"platform:cluster": cluster}
+    callers = [
+        None,  # role/offline, not an admin
+        roles[0],  # an admin runs `up`: still no creator entry of its own, and no skip
+        roles[1],  # an SSO role, path and all
+    ]
+    seen = [
+        _access(run_preview(REPOSITORY, "staging", config_overrides=config, caller_role_arn=c))
+        for c in callers
+    ]
+    assert seen[0] == seen[1] == seen[2]
+    entries = [inputs for _, kind, inputs in seen[0] if kind != ENTRY_POLICY]
+    assert sorted(e["principalArn"] for e in entries) == sorted(roles)
+    names = sorted(urn.rsplit("::", 1)[-1] for urn, kind, _ in seen[0] if kind != ENTRY_POLICY)
+    assert names == [
+        "cluster-admin-123456789012-AWSReservedSSO_Admin_0a1b",
+        "cluster-admin-123456789012-platform-admins",
+    ]
+    [eks] = preview("staging").of_type(EKS)
+    assert eks.inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
+
+
+def test_what_talks_to_the_kubernetes_api_waits_for_the_admin_access_entries(stack_preview):
+    [release] = stack_preview.of_type("kubernetes:helm.sh/v3:Release")
+    associations = stack_preview.of_type(ENTRY_POLICY)
+    assert associations
+    assert {a.urn for a in associations} <= set(release.options["dependsOn"])

@@ -19,7 +19,7 @@ BASE: dict[str, Any] = {
     "platform:costCenter": "cc-1",
     "platform:network": {"cidr": "10.0.0.0/16", "availabilityZoneCount": 3},
     "platform:database": {
-        "engineVersion": "16.6",
+        "engineVersion": "16.8",
         "instanceClass": "db.r7g.large",
         "instanceCount": 2,
         "backupRetentionDays": 14,
@@ -39,13 +39,13 @@ BASE: dict[str, Any] = {
             }
         ],
         "addons": {
-            "vpcCni": "v1.20.4-eksbuild.1",
-            "coredns": "v1.12.4-eksbuild.1",
-            "kubeProxy": "v1.35.0-eksbuild.2",
-            "awsEbsCsiDriver": "v1.48.0-eksbuild.1",
-            "metricsServer": "v0.8.0-eksbuild.2",
+            "vpcCni": "v1.21.1-eksbuild.7",
+            "coredns": "v1.14.3-eksbuild.3",
+            "kubeProxy": "v1.35.3-eksbuild.13",
+            "awsEbsCsiDriver": "v1.66.0-eksbuild.1",
+            "metricsServer": "v0.9.0-eksbuild.5",
         },
-        "loadBalancerControllerChartVersion": "3.6.0",
+        "loadBalancerControllerChartVersion": "3.5.0",
     },
     "platform:app": {
         "host": "chat.example.com",

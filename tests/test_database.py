@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from infra.preview.values import is_secret, reveal
-from tests.conftest import key_arn, preview, subnet_ids
+from infra.preview.engine import ProgramError
+from tests.conftest import key_arn, preview, stack_setting, subnet_ids
 
 CLUSTER = "aws:rds/cluster:Cluster"
 INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
@@ -35,7 +36,7 @@ def test_each_stack_gets_the_instances_and_backups_its_profile_asks_for(
     assert cluster.inputs["preferredBackupWindow"] == "03:00-04:00"
     assert cluster.inputs["preferredMaintenanceWindow"] == "sun:04:30-sun:05:30"
     assert cluster.inputs["copyTagsToSnapshot"] is True
-    assert cluster.inputs["engineVersion"] == "16.6"
+    assert cluster.inputs["engineVersion"] == "16.8"
     # AWS moves the minor version ahead itself; re-applying the pin would be a downgrade.
     assert cluster.options["ignoreChanges"] == ["engineVersion"]
     assert all(i.inputs["autoMinorVersionUpgrade"] is True for i in instances)
@@ -100,13 +101,32 @@ def test_instances_are_private_monitored_and_upgrade_minor_versions(stack_previe
         assert instance.options["dependsOn"] == [attachment.urn]
 
 
-def test_monitoring_interval_and_insights_retention_follow_the_stack():
-    [prod_instance, *_] = preview("prod").of_type(INSTANCE)
-    [dev_instance] = preview("dev").of_type(INSTANCE)
-    assert prod_instance.inputs["monitoringInterval"] == 15
-    assert prod_instance.inputs["performanceInsightsRetentionPeriod"] == 31
-    assert dev_instance.inputs["monitoringInterval"] == 60
-    assert dev_instance.inputs["performanceInsightsRetentionPeriod"] == 7
+@pytest.mark.parametrize(
+    ("stack", "mode", "retention", "interval"),
+    [("prod", "advanced", 465, 15), ("staging", "standard", 7, 60), ("dev", "standard", 7, 60)],
+)
+def test_database_insights_and_monitoring_follow_the_stack(stack, mode, retention, interval):
+    result = preview(stack)
+    [cluster] = result.of_type(CLUSTER)
+    # Database Insights is the cluster's; advanced needs 15 months of Performance Insights.
+    assert cluster.inputs["databaseInsightsMode"] == mode
+    assert cluster.inputs["performanceInsightsEnabled"] is True
+    assert cluster.inputs["performanceInsightsRetentionPeriod"] == retention
+    assert cluster.inputs["performanceInsightsKmsKeyId"] == key_arn(result, "database")
+    # Every instance must carry the same Performance Insights settings as the cluster.
+    for instance in result.of_type(INSTANCE):
+        assert instance.inputs["monitoringInterval"] == interval
+        assert instance.inputs["performanceInsightsRetentionPeriod"] == retention
+
+
+def test_the_retired_performance_insights_setting_points_to_insights():
+    database = dict(stack_setting("prod", "platform:database"), performanceInsightsRetentionDays=31)
+    with pytest.raises(ProgramError) as failure:
+        preview("prod", platform__database=database)
+    assert (
+        "platform:database.performanceInsightsRetentionDays = 31: Performance Insights' console "
+        "was retired into CloudWatch Database Insights; set platform:database.insights instead"
+    ) in str(failure.value)
 
 
 def test_the_cluster_lives_in_the_isolated_subnets(stack_preview):

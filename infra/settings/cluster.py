@@ -9,10 +9,20 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from infra.settings.base import Model, Number, matching, within
+from infra.settings.versions import SHOWN_PATH, catalogue
 
-# Kubernetes minor versions this platform is tested against. EKS charges extended support
-# for older ones, so an old version is refused here instead of costing money silently.
-KUBERNETES_VERSIONS = ("1.34", "1.35", "1.36")
+# Kubernetes minor versions in EKS standard support, as versions.yaml lists them: EKS charges
+# extended support for older ones, so an old version is refused instead of costing money.
+KUBERNETES_VERSIONS = catalogue().kubernetes_versions()
+# Settings key of each EKS add-on, by the add-on's EKS name.
+ADDON_KEYS = {
+    "vpc-cni": "vpcCni",
+    "coredns": "coredns",
+    "kube-proxy": "kubeProxy",
+    "aws-ebs-csi-driver": "awsEbsCsiDriver",
+    "metrics-server": "metricsServer",
+}
+LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
 _ADDON_VERSION = re.compile(r"v(\d+)\.(\d+)\.\d+-eksbuild\.\d+")
 _CHART_VERSION = re.compile(r"\d+\.\d+\.\d+")
 _INSTANCE_TYPE = re.compile(r"([a-z]+\d+[a-z-]*)\.(nano|micro|small|medium|large|\d*xlarge|metal)")
@@ -128,6 +138,10 @@ class AddonVersions(Model):
     aws_ebs_csi_driver: str
     metrics_server: str  # the autoscalers' CPU figures: without it no HPA ever scales
 
+    def by_addon(self) -> dict[str, str]:
+        """Version by EKS add-on name."""
+        return {addon: getattr(self, _snake(key)) for addon, key in ADDON_KEYS.items()}
+
     @field_validator("vpc_cni", "coredns", "kube_proxy", "aws_ebs_csi_driver", "metrics_server")
     @classmethod
     def _version(cls, version: str) -> str:
@@ -159,7 +173,9 @@ class ClusterSettings(Model):
     @classmethod
     def _supported(cls, version: str) -> str:
         if version not in KUBERNETES_VERSIONS:
-            raise ValueError("allowed (EKS standard support): " + ", ".join(KUBERNETES_VERSIONS))
+            raise ValueError(
+                f"allowed (EKS standard support, {SHOWN_PATH}): " + ", ".join(KUBERNETES_VERSIONS)
+            )
         return version
 
     @field_validator("admin_role_arns")
@@ -194,7 +210,7 @@ class ClusterSettings(Model):
     @field_validator("load_balancer_controller_chart_version")
     @classmethod
     def _chart(cls, version: str) -> str:
-        return matching(version, _CHART_VERSION, "a chart version such as 1.13.4")
+        return matching(version, _CHART_VERSION, "a chart version such as 3.5.0")
 
     @field_validator("private_access_cidrs")
     @classmethod
@@ -219,14 +235,7 @@ class ClusterSettings(Model):
             )
         return self
 
-    @model_validator(mode="after")
-    def _kube_proxy_matches(self) -> ClusterSettings:
-        # kube-proxy must match the control plane's minor version.
-        found = _ADDON_VERSION.fullmatch(self.addons.kube_proxy)
-        if found and f"{found[1]}.{found[2]}" != self.kubernetes_version:
-            raise ValueError(
-                f"addons.kubeProxy {self.addons.kube_proxy} is for Kubernetes "
-                f"{found[1]}.{found[2]} but kubernetesVersion is {self.kubernetes_version}; "
-                f"allowed: a v{self.kubernetes_version}.x kube-proxy"
-            )
-        return self
+
+
+def _snake(key: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)

@@ -34,13 +34,12 @@ CACHE_FAMILIES = (
     "c7gn",
 )
 _AURORA_VERSION = re.compile(r"(1[1-9]|[2-9]\d)\.\d{1,2}")
-# Redis OSS on ElastiCache: 7.x has the redis7 parameter family and TLS "required" mode.
-REDIS_VERSIONS = ("7.0", "7.1")
+# Redis OSS on ElastiCache: 7.x has the redis7 parameter family and TLS "required" mode
+# (which versions may be pinned is versions.yaml's to say).
+_REDIS_VERSION = re.compile(r"7\.\d")
 # Serverless v2 may scale to 0 ACUs (pause) from these minor versions of each major.
 PAUSE_FROM_MINOR = {13: 15, 14: 12, 15: 7, 16: 3}
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
-# Performance Insights keeps 7 days free, or whole months (31 days) up to 2 years.
-PERFORMANCE_INSIGHTS_RETENTION_DAYS = (7, *(31 * months for months in range(1, 24)), 731)
 MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
 MAXMEMORY_POLICIES = (
     "volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-random",
@@ -85,7 +84,10 @@ class DatabaseSettings(Model):
     maintenance_window: str = "sun:04:30-sun:05:30"
     skip_final_snapshot: bool = False
     apply_immediately: bool = False
-    performance_insights_retention_days: Number = 7
+    # CloudWatch Database Insights, which replaced the Performance Insights console in July
+    # 2026: advanced keeps 15 months of history with execution plans and on-demand analysis,
+    # standard the free 7 days.
+    insights: Literal["standard", "advanced"] = "advanced"
     monitoring_interval_seconds: Number = 60
     log_min_duration_statement_ms: Number = 1000
     log_statement: Literal["none", "ddl", "mod", "all"] = "ddl"
@@ -101,7 +103,7 @@ class DatabaseSettings(Model):
     @field_validator("engine_version")
     @classmethod
     def _aurora_version(cls, version: str) -> str:
-        return matching(version, _AURORA_VERSION, "an Aurora PostgreSQL version such as 16.6")
+        return matching(version, _AURORA_VERSION, "an Aurora PostgreSQL version such as 16.8")
 
     @field_validator("instance_class")
     @classmethod
@@ -146,13 +148,6 @@ class DatabaseSettings(Model):
     @classmethod
     def _maintenance_window(cls, window: str) -> str:
         return weekly_window(window, min_minutes=30)
-
-    @field_validator("performance_insights_retention_days")
-    @classmethod
-    def _insights_retention(cls, days: int) -> int:
-        if days not in PERFORMANCE_INSIGHTS_RETENTION_DAYS:
-            raise ValueError("allowed: 7, a multiple of 31 up to 713, or 731")
-        return days
 
     @field_validator("monitoring_interval_seconds")
     @classmethod
@@ -208,9 +203,7 @@ class CacheSettings(Model):
     @field_validator("engine_version")
     @classmethod
     def _redis_version(cls, version: str) -> str:
-        if version not in REDIS_VERSIONS:
-            raise ValueError("allowed: " + " or ".join(REDIS_VERSIONS))
-        return version
+        return matching(version, _REDIS_VERSION, "a Redis OSS 7 version such as 7.1")
 
     @field_validator("node_type")
     @classmethod

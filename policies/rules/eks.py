@@ -139,9 +139,10 @@ supported_version = property_rule(
         params.string_list(
             "supportedVersions",
             "Kubernetes minor versions in EKS standard support (check with `aws eks "
-            "describe-cluster-versions`; as of 2026-11-25 standard support ends 2026-12-02 "
-            "for 1.34, 2027-03-27 for 1.35, 2027-08-02 for 1.36)",
-            default=["1.34", "1.35", "1.36"],
+            "describe-cluster-versions`; as of 2026-12-06 standard support ends 2027-03-27 "
+            "for 1.35 and 2027-08-02 for 1.36; 1.34's ended 2026-12-02)",
+            # The same list as infra/settings/versions.yaml (a test keeps them equal).
+            default=["1.35", "1.36"],
             item={"type": "string", "pattern": r"^1\.[0-9]{2}$"},
             min_items=1,
         ),

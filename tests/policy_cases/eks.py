@@ -227,7 +227,7 @@ CASES = [
         "eks-supported-version",
         "an old cluster version",
         cluster(version="1.29"),
-        message='version is "1.29"; expected one of "1.34", "1.35", "1.36"',
+        message='version is "1.29"; expected one of "1.35", "1.36"',
     ),
     violates(
         "eks-supported-version",
@@ -244,9 +244,15 @@ CASES = [
     violates(
         "eks-supported-version",
         "outside a configured list",
+        cluster(version="1.35"),
+        config={"supportedVersions": ["1.36"]},
+        message='expected one of "1.36" (parameter supportedVersions)',
+    ),
+    violates(
+        "eks-supported-version",
+        "a version whose standard support has ended",
         cluster(version="1.34"),
-        config={"supportedVersions": ["1.35", "1.36"]},
-        message='expected one of "1.35", "1.36" (parameter supportedVersions)',
+        message='version is "1.34"',
     ),
     passes("eks-supported-version", "supported cluster version", cluster(version="1.35")),
     passes("eks-supported-version", "node group follows its cluster", node_group()),
