@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from infra.deploy import versions
 from infra.deploy.commands import NotTakenYet, send_command
 from infra.deploy.driver import ReleaseDriver
 from infra.deploy.gates import gate_problems
@@ -112,6 +113,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     status = commands.add_parser("status", parents=[common], help="releases in the ledger")
     status.add_argument("stack", nargs="?")
 
+    versions = commands.add_parser(
+        "versions",
+        parents=[common],
+        help="each pinned version against what AWS and the chart repository offer today",
+    )
+    versions.add_argument("stack")
+
     for name in CONTROLS:
         control = commands.add_parser(name, parents=[common], help=f"{name} a release")
         control.add_argument("stack")
@@ -187,6 +195,8 @@ def run(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
         return _preview_or_up(args, out, real)
     if args.command == "status":
         return _status(args, out, real.ledger())
+    if args.command == "versions":
+        return _versions(args, out, real)
     if args.command == "release":
         driver = ReleaseDriver(real.world(args.stack, actor(real.environ)), args.service)
         record = driver.start(args.image, strategy=args.strategy, on_failure=args.on_failure)
@@ -197,6 +207,39 @@ def run(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
         )
         return _finish(record, out)
     return _control(args, out, real)
+
+
+def _versions(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
+    """Exit 1 when a pin is no longer offered, 2 when a source could not be asked."""
+    settings = real.stack_file_settings(args.stack)
+    kubernetes = settings.platform.cluster.kubernetes_version
+    reports = versions.check(
+        versions.stack_pins(settings), real.version_source(settings.region), kubernetes
+    )
+    for line in versions.render(args.stack, settings.region, kubernetes, reports):
+        out.line(line)
+    gone, unasked = versions.not_offered(reports), versions.unanswered(reports)
+    out.document(
+        {
+            "stack": args.stack,
+            "region": settings.region,
+            "kubernetesVersion": kubernetes,
+            "pins": [r.to_json() for r in reports],
+            "notOffered": [r.pin.key for r in gone],
+            "unanswered": [r.pin.key for r in unasked],
+        }
+    )
+    if gone:
+        keys = ", ".join(f"{r.pin.key} {r.pin.version}" for r in gone)
+        print(f"error: no longer offered: {keys}; move the pin (infra/settings/versions.yaml)",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_REFUSED
+    if unasked:
+        reasons = sorted({r.error for r in unasked})
+        print(f"error: could not check {len(unasked)} pin(s): " + "; ".join(reasons),
+              file=sys.stderr)  # fmt: skip
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 def _control(args: argparse.Namespace, out: Output, real: RealWorld) -> int:

@@ -27,6 +27,7 @@ from infra.deploy.promotion import (
 )
 from infra.deploy.record import ReleaseRecord
 from infra.deploy.reviews import environment_secrets
+from infra.deploy.versions import VersionSource
 from infra.deploy.world import World, service_index, stack_settings
 from infra.preview.project import ProjectError, load_project
 from infra.review.model import Reviewer
@@ -56,6 +57,20 @@ class RealWorld:
             return load_project(self.project_dir).name
         except ProjectError as error:
             raise DeployError(str(error)) from None
+
+    def stack_file_settings(self, name: str) -> StackSettings:
+        """The stack's validated settings read from its stack file (no Pulumi CLI)."""
+        from infra.config import SettingsError, load_settings_from_stack_file
+
+        try:
+            return load_settings_from_stack_file(self.project_dir, name)
+        except (SettingsError, ProjectError) as error:
+            raise DeployError(str(error)) from None
+
+    def version_source(self, region: str) -> VersionSource:
+        from infra.deploy.version_sources import published_versions
+
+        return published_versions(region)
 
     def ledger(self) -> Ledger:
         from infra.deploy.automation import backend_url
