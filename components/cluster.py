@@ -54,7 +54,8 @@ class ClusterArgs:
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[str]]  # private subnets: control plane ENIs and nodes
     public_access_cidrs: Sequence[str]  # empty: the API endpoint is private only
-    private_access_cidrs: Sequence[str]  # may reach the private endpoint (CI, VPN)
+    private_access_cidrs: Sequence[str]  # may reach the private endpoint (a VPN)
+    api_client_security_group_ids: Sequence[pulumi.Input[str]]  # CI runners in the VPC
     admin_role_arns: Sequence[str]  # every principal given cluster admin, the caller too
     node_security_group_ids: Sequence[pulumi.Input[str]]  # extra groups nodes carry
     node_groups: Sequence[NodeGroupArgs]
@@ -64,6 +65,9 @@ class ClusterArgs:
     secrets_kms_key_arn: pulumi.Input[str]
     logs: LogArchive
     resource_tags: Mapping[str, str]  # for what launch templates create (instances, volumes)
+    # False while the API cannot be reached from where `up` runs (the bootstrap's foundation
+    # phase): nothing that talks to Kubernetes (the provider, the controller) is registered.
+    kubernetes_api: bool
     protect: bool
 
 
@@ -78,7 +82,7 @@ class Cluster(pulumi.ComponentResource):
     issuer: OidcIssuer
     node_security_group_id: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
-    provider: k8s.Provider
+    provider: k8s.Provider | None  # None in the bootstrap's foundation phase
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:components:Cluster", name, None, opts)
@@ -101,12 +105,16 @@ class Cluster(pulumi.ComponentResource):
                 cluster.name, cluster.endpoint, cluster.certificate_authority.data
             ).apply(lambda v: kubeconfig(v[0], v[1], v[2], args.region))
         )
-        self.provider = k8s.Provider(
-            f"{name}-kubernetes",
-            kubeconfig=self.kubeconfig,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self._load_balancer_controller(cluster, [*node_groups, *late_addons, *admin_access])
+        self.provider = None
+        if args.kubernetes_api:
+            self.provider = k8s.Provider(
+                f"{name}-kubernetes",
+                kubeconfig=self.kubeconfig,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self._load_balancer_controller(
+                cluster, self.provider, [*node_groups, *late_addons, *admin_access]
+            )
         self.register_outputs(
             {
                 "name": self.name,
@@ -181,6 +189,17 @@ class Cluster(pulumi.ComponentResource):
         )
 
     def _private_endpoint_access(self) -> None:
+        for index, client in enumerate(self._args.api_client_security_group_ids):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{self._name}-api-from-client-{index}",
+                security_group_id=self.node_security_group_id,
+                description="Kubernetes API (private endpoint) from a CI runner's group",
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                referenced_security_group_id=client,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         for cidr in self._args.private_access_cidrs:
             aws.vpc.SecurityGroupIngressRule(
                 f"{self._name}-api-from-{cidr.replace('/', '-')}",
@@ -395,7 +414,10 @@ class Cluster(pulumi.ComponentResource):
         )
 
     def _load_balancer_controller(
-        self, cluster: aws.eks.Cluster, depends_on: Sequence[pulumi.Resource]
+        self,
+        cluster: aws.eks.Cluster,
+        provider: k8s.Provider,
+        depends_on: Sequence[pulumi.Resource],
     ) -> pulumi.Resource:
         args = self._args
         role, grants = self._irsa_role(
@@ -433,7 +455,7 @@ class Cluster(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(
                 parent=self,
-                provider=self.provider,
+                provider=provider,
                 depends_on=[*depends_on, *grants],
             ),
         )

@@ -37,6 +37,7 @@ from infra.settings.edge import FirewallSettings, RegistrySettings
 from infra.settings.network import NetworkSettings
 from infra.settings.pins import pin_problems
 from infra.settings.profile import LOG_RETENTION_DAYS, environment_problems
+from infra.settings.runner import CiRunnerSettings, DeployPhase, runner_problems
 
 NAMESPACE = "platform"
 
@@ -87,6 +88,9 @@ class PlatformConfig(Model):
     cluster: ClusterSettings
     app: AppSettings
     delivery: DeliverySettings = DeliverySettings()
+    ci_runner: CiRunnerSettings | None = None
+    # Set only by `platformctl bootstrap`, for one `up` (infra/settings/runner.py).
+    deploy_phase: DeployPhase = "complete"
 
     @field_validator("owner", "cost_center")
     @classmethod
@@ -223,6 +227,7 @@ def parse_settings(
         problems += environment_problems(platform)
         problems += app_problems(platform, region if region in REGION_ZONES else None)
         problems += pin_problems(platform.cluster, platform.database, platform.cache)
+        problems += runner_problems(platform)
         network = platform.network
         if region in REGION_ZONES and network.availability_zone_count > len(REGION_ZONES[region]):
             problems.append(

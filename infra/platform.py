@@ -15,6 +15,7 @@ import pulumi_aws as aws
 from components.access_logs import AccessLogs, AccessLogsArgs
 from components.app import App, AppArgs, DataStore
 from components.cache import Cache, CacheArgs
+from components.ci_runner import CiRunner, CiRunnerArgs
 from components.cluster import Cluster, ClusterArgs, NodeGroupArgs
 from components.database import Database, DatabaseArgs, DatabaseCapacity
 from components.firewall import Firewall, FirewallArgs
@@ -36,11 +37,12 @@ class Platform:
     network: Network
     database: Database
     cache: Cache
-    firewall: Firewall
+    firewall: Firewall | None  # None in the bootstrap's foundation phase
     registry: Registry
     cluster: Cluster
     access_logs: AccessLogs
-    app: App
+    ci_runner: CiRunner | None
+    app: App | None  # None in the bootstrap's foundation phase
 
 
 def build_platform(settings: StackSettings) -> Platform:
@@ -141,24 +143,6 @@ def build_platform(settings: StackSettings) -> Platform:
         ),
     )
 
-    waf = platform.firewall
-    firewall = Firewall(
-        "firewall",
-        FirewallArgs(
-            name_prefix=settings.name_prefix,
-            rate_limit=waf.rate_limit,
-            rate_limit_window_seconds=waf.rate_limit_window_seconds,
-            managed_rule_groups=waf.managed_rule_groups,
-            count_only_rules=waf.count_only_rules,
-            blocked_countries=waf.blocked_countries,
-            allowed_countries=waf.allowed_countries,
-            blocked_ip_cidrs=[str(cidr) for cidr in waf.blocked_ip_cidrs],
-            allowed_ip_cidrs=[str(cidr) for cidr in waf.allowed_ip_cidrs],
-            logs=logs,
-            protect=protect,
-        ),
-    )
-
     registry = Registry(
         "registry",
         RegistryArgs(
@@ -170,6 +154,7 @@ def build_platform(settings: StackSettings) -> Platform:
             protect=protect,
         ),
     )
+    ci_runner = _ci_runner(settings, network, logs)
     cluster_settings = platform.cluster
     cluster = Cluster(
         "cluster",
@@ -182,6 +167,7 @@ def build_platform(settings: StackSettings) -> Platform:
             subnet_ids=network.private_subnet_ids,
             public_access_cidrs=[str(c) for c in cluster_settings.public_access_cidrs],
             private_access_cidrs=[str(c) for c in cluster_settings.private_access_cidrs],
+            api_client_security_group_ids=[ci_runner.security_group_id] if ci_runner else [],
             admin_role_arns=cluster_settings.admin_role_arns,
             node_security_group_ids=clients,
             node_groups=[
@@ -214,6 +200,7 @@ def build_platform(settings: StackSettings) -> Platform:
             secrets_kms_key_arn=keys.arn(KeyPurpose.EKS),
             logs=logs,
             resource_tags=standard_tags(settings),
+            kubernetes_api=platform.deploy_phase == "complete",
             protect=protect,
         ),
     )
@@ -229,6 +216,34 @@ def build_platform(settings: StackSettings) -> Platform:
             protect=protect,
         ),
     )
+    if cluster.provider is None:
+        # Nothing the app alone uses either: the web ACL would protect no Ingress yet.
+        pulumi.log.warn(
+            "platform:deployPhase is foundation (platformctl bootstrap): the Kubernetes "
+            "resources are not registered; an `up` of a complete stack in this phase would "
+            "delete them"
+        )
+        return Platform(
+            keys, network, database, cache, None, registry, cluster, access_logs, ci_runner, None
+        )  # fmt: skip
+    waf = platform.firewall
+    firewall = Firewall(
+        "firewall",
+        FirewallArgs(
+            name_prefix=settings.name_prefix,
+            rate_limit=waf.rate_limit,
+            rate_limit_window_seconds=waf.rate_limit_window_seconds,
+            managed_rule_groups=waf.managed_rule_groups,
+            count_only_rules=waf.count_only_rules,
+            blocked_countries=waf.blocked_countries,
+            allowed_countries=waf.allowed_countries,
+            blocked_ip_cidrs=[str(cidr) for cidr in waf.blocked_ip_cidrs],
+            allowed_ip_cidrs=[str(cidr) for cidr in waf.allowed_ip_cidrs],
+            logs=logs,
+            protect=protect,
+        ),
+    )
+
     app_settings = platform.app
     app = App(
         "app",
@@ -276,7 +291,31 @@ def build_platform(settings: StackSettings) -> Platform:
         # Services and Ingresses are admitted.
         opts=pulumi.ResourceOptions(depends_on=[cluster]),
     )
-    return Platform(keys, network, database, cache, firewall, registry, cluster, access_logs, app)
+    return Platform(
+        keys, network, database, cache, firewall, registry, cluster, access_logs, ci_runner, app
+    )
+
+
+def _ci_runner(settings: StackSettings, network: Network, logs: LogArchive) -> CiRunner | None:
+    runner = settings.platform.ci_runner
+    if runner is None:
+        return None
+    return CiRunner(
+        "ci-runner",
+        CiRunnerArgs(
+            name_prefix=settings.name_prefix,
+            repository=runner.repository,
+            connection_arn=runner.connection_arn,
+            service_role_arn=runner.service_role_arn,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids,
+            compute_type=runner.compute_type,
+            image=runner.image,
+            build_timeout_minutes=runner.build_timeout_minutes,
+            logs=logs,
+            protect=settings.platform.protect_resources,
+        ),
+    )
 
 
 def _service_args(service: ServiceSettings, repository_url: pulumi.Output[str]) -> ServiceArgs:
@@ -364,7 +403,7 @@ def stack_outputs(platform: Platform) -> dict[str, Any]:
         "cachePort": cache.port,
         "cacheAuthSecretArn": cache.auth_secret_arn,
         "cacheSecurityGroupId": cache.security_group_id,
-        "webAclArn": platform.firewall.web_acl_arn,
+        **({"webAclArn": platform.firewall.web_acl_arn} if platform.firewall else {}),
         "accessLogBucket": platform.access_logs.bucket_name,
         "repositoryUrls": platform.registry.repository_urls,
         "clusterName": platform.cluster.name,
@@ -373,5 +412,8 @@ def stack_outputs(platform: Platform) -> dict[str, Any]:
         "oidcIssuerUrl": platform.cluster.oidc_issuer_url,
         "nodeSecurityGroupId": platform.cluster.node_security_group_id,
         "kubeconfig": platform.cluster.kubeconfig,
-        "releases": platform.app.releases,
+        "releases": platform.app.releases if platform.app else {},
+        # What platformctl bootstrap reads: a complete stack is never bootstrapped again.
+        "deployPhase": "complete" if platform.app else "foundation",
+        **({"ciRunnerProject": platform.ci_runner.project_name} if platform.ci_runner else {}),
     }

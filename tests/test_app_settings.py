@@ -252,8 +252,8 @@ def test_a_certificate_from_another_region_is_refused():
 def test_a_cluster_nobody_can_reach_is_refused():
     cluster = cluster_with(publicAccessCidrs=[], privateAccessCidrs=[])
     problem = only_problem(settings_with(platform__cluster=cluster))
-    assert problem.startswith("platform:cluster = ")
-    assert "nothing can reach the API" in problem
+    assert problem.startswith("platform:cluster.privateAccessCidrs = []: ")
+    assert "no platform:ciRunner nothing can reach the API" in problem
 
 
 def test_graviton_families_including_a1_get_the_arm_image():

@@ -88,14 +88,16 @@ def test_all_control_plane_logs_go_to_a_retained_encrypted_group_made_first(stac
 def test_cluster_access_uses_access_entries_for_the_admin_roles(stack_preview):
     [cluster] = stack_preview.of_type(EKS)
     assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
-    [entry] = stack_preview.of_type("aws:eks/accessEntry:AccessEntry")
-    [association] = stack_preview.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
-    assert entry.inputs["principalArn"] == "arn:aws:iam::123456789012:role/platform-admins"
-    assert association.inputs["principalArn"] == entry.inputs["principalArn"]
-    assert association.inputs["policyArn"].endswith(
-        "cluster-access-policy/AmazonEKSClusterAdminPolicy"
-    )
-    assert association.inputs["accessScope"] == {"type": "cluster"}
+    entries = stack_preview.of_type("aws:eks/accessEntry:AccessEntry")
+    associations = stack_preview.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    admins = stack_setting(stack_preview.stack, "platform:cluster")["adminRoleArns"]
+    assert sorted(e.inputs["principalArn"] for e in entries) == sorted(admins)
+    assert sorted(a.inputs["principalArn"] for a in associations) == sorted(admins)
+    for association in associations:
+        assert association.inputs["policyArn"].endswith(
+            "cluster-access-policy/AmazonEKSClusterAdminPolicy"
+        )
+        assert association.inputs["accessScope"] == {"type": "cluster"}
 
 
 def test_prod_cluster_is_protected_and_dev_is_not():
@@ -299,19 +301,30 @@ def test_the_load_balancer_controller_is_a_pinned_chart_running_as_its_irsa_role
         assert node_group.urn in release.options["dependsOn"]
 
 
-def test_the_private_endpoint_admits_https_only_from_the_configured_ranges():
-    rules = [
+def _api_rules(result):
+    return [
         r
-        for r in preview("prod").of_type(
-            "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-        )
+        for r in result.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
         if r.name.startswith("cluster-api-from-")
     ]
-    assert [(r.inputs["cidrIpv4"], r.inputs["fromPort"], r.inputs["toPort"]) for r in rules] == [
-        ("10.30.0.0/16", 443, 443)
+
+
+def test_the_private_endpoint_admits_https_from_the_ci_runner_and_the_configured_ranges():
+    prod = preview("prod")
+    runner_group = prod.named("ci-runner-sg").id
+    [rule] = _api_rules(prod)
+    assert (rule.inputs["referencedSecurityGroupId"], rule.inputs["fromPort"]) == (
+        runner_group, 443,
+    )  # fmt: skip
+    assert rule.inputs["toPort"] == 443
+    assert rule.inputs["securityGroupId"] == prod.outputs["nodeSecurityGroupId"]
+    cluster = dict(stack_setting("prod", "platform:cluster"), privateAccessCidrs=["10.99.0.0/16"])
+    with_vpn = preview("prod", platform__cluster=cluster)
+    assert sorted(r.inputs.get("cidrIpv4") or "runner" for r in _api_rules(with_vpn)) == [
+        "10.99.0.0/16",
+        "runner",
     ]
-    assert rules[0].inputs["securityGroupId"] == preview("prod").outputs["nodeSecurityGroupId"]
-    assert not [r for r in preview("staging").resources if r.name.startswith("cluster-api-from-")]
+    assert not _api_rules(preview("dev"))
 
 
 def _access(result) -> list[tuple[str, str, dict]]:
@@ -331,7 +344,7 @@ def test_access_entries_are_the_listed_admin_roles_whoever_runs_the_program():
         "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0a1b",
     ]
     cluster = dict(stack_setting("staging", "platform:cluster"), adminRoleArns=roles)
-    config = {"platform:cluster": cluster}
+    config = {"platform:cluster": cluster, "platform:ciRunner": None}
     callers = [
         None,  # role/offline, not an admin
         roles[0],  # an admin runs `up`: still no creator entry of its own, and no skip

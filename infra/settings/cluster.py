@@ -225,17 +225,6 @@ class ClusterSettings(Model):
             )
         return cidrs
 
-    @model_validator(mode="after")
-    def _reachable(self) -> ClusterSettings:
-        if not self.public_access_cidrs and not self.private_access_cidrs:
-            raise ValueError(
-                "with publicAccessCidrs empty and no privateAccessCidrs nothing can reach the "
-                "API, not even `pulumi up`; allowed: the private ranges CI and operators "
-                "connect from in privateAccessCidrs (or public ones in publicAccessCidrs)"
-            )
-        return self
-
-
 
 def _snake(key: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)

@@ -34,6 +34,7 @@ class VersionCatalogue(Model):
     addons: dict[str, tuple[ConfirmedVersion, ...]]
     charts: dict[str, tuple[ConfirmedVersion, ...]]
     engines: dict[str, tuple[ConfirmedVersion, ...]]
+    images: dict[str, tuple[ConfirmedVersion, ...]] = {}
 
     def kubernetes_versions(self) -> tuple[str, ...]:
         return tuple(entry.version for entry in self.kubernetes)

@@ -1,0 +1,101 @@
+"""``platform:ciRunner``: a CodeBuild-hosted GitHub Actions runner in the stack's private
+subnets, the one machine CI has inside the VPC (a private API endpoint answers only there),
+and ``platform:deployPhase``, which only ``platformctl bootstrap`` sets, for one ``up``."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import field_validator
+
+from infra.settings.base import Model, Number, Problem, matching, within
+from infra.settings.versions import catalogue
+
+if TYPE_CHECKING:
+    from infra.config import PlatformConfig
+
+# foundation: every AWS resource, but nothing that needs the Kubernetes API (the controller's
+# chart, the app), so a stack whose API answers only inside its VPC can be created from
+# outside it. complete: everything (what every `up` but the bootstrap applies).
+DeployPhase = Literal["foundation", "complete"]
+DEPLOY_PHASE_KEY = "platform:deployPhase"
+_REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
+_CONNECTION_ARN = re.compile(
+    r"arn:aws(-[a-z]+)*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/"
+    r"[0-9a-f-]{36}"
+)
+_ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+RUNNER_IMAGE = "codebuild-runner"
+
+
+class CiRunnerSettings(Model):
+    # The GitHub repository (owner/name) whose workflow jobs the runner takes.
+    repository: str
+    # A CodeConnections connection to GitHub, created and authorised once (see the docs).
+    connection_arn: str
+    # The role the runner's jobs run as: CodeBuild assumes it, so it trusts
+    # codebuild.amazonaws.com, and it is one of platform:cluster.adminRoleArns.
+    service_role_arn: str
+    compute_type: Literal[
+        "BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"
+    ] = "BUILD_GENERAL1_MEDIUM"
+    build_timeout_minutes: Number = 120
+
+    @property
+    def image(self) -> str:
+        """The build image, pinned in versions.yaml."""
+        [entry] = catalogue().listed("images", RUNNER_IMAGE)
+        return entry.version
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, name: str) -> str:
+        return matching(name, _REPOSITORY, "a GitHub repository as owner/name")
+
+    @field_validator("connection_arn")
+    @classmethod
+    def _connection(cls, arn: str) -> str:
+        return matching(
+            arn,
+            _CONNECTION_ARN,
+            "a CodeConnections connection ARN "
+            "(arn:aws:codeconnections:REGION:ACCOUNT:connection/UUID)",
+        )
+
+    @field_validator("service_role_arn")
+    @classmethod
+    def _role(cls, arn: str) -> str:
+        return matching(arn, _ROLE_ARN, "an IAM role ARN such as arn:aws:iam::123456789012:role/ci")
+
+    @field_validator("build_timeout_minutes")
+    @classmethod
+    def _timeout(cls, minutes: int) -> int:
+        return within(minutes, 5, 2160, " minutes (CodeBuild's limits)")
+
+
+def runner_problems(platform: PlatformConfig) -> list[Problem]:
+    """Who can reach the cluster's API, and the runner's place among its admins."""
+    cluster, runner = platform.cluster, platform.ci_runner
+    problems = []
+    if not cluster.public_access_cidrs and not cluster.private_access_cidrs and runner is None:
+        problems.append(
+            Problem(
+                "platform:cluster.privateAccessCidrs",
+                [],
+                "with publicAccessCidrs empty, no privateAccessCidrs and no platform:ciRunner "
+                "nothing can reach the API, not even `pulumi up`; allowed: a platform:ciRunner "
+                "(CI inside the VPC), the private ranges operators connect from (a VPN), or "
+                "public ranges in publicAccessCidrs",
+            )
+        )
+    if runner is not None and runner.service_role_arn not in cluster.admin_role_arns:
+        problems.append(
+            Problem(
+                "platform:ciRunner.serviceRoleArn",
+                runner.service_role_arn,
+                "the runner applies the Kubernetes resources, so its role must be a cluster "
+                "admin; allowed: a role also listed in platform:cluster.adminRoleArns",
+            )
+        )
+    return problems
