@@ -47,7 +47,7 @@ import yaml
 STATE = os.environ["FAKE_PULUMI_STATE"]
 VALUED = {"--stack", "--plaintext", "--secret", "--policy-pack", "--policy-pack-config",
           "--event-log", "--exec-kind", "--message", "--color", "--page-size", "--page",
-          "--secrets-provider"}
+          "--secrets-provider", "--config-file"}
 
 
 def scenario():
@@ -245,6 +245,11 @@ def main(argv):
         save(stack, doc)
         return 0
     if words and words[0] in ("preview", "up"):
+        for path in values.get("--config-file", []):
+            # Kept for the test: the adapter removes its file once the command ends.
+            seen = os.path.join(STATE, f"config-file-{words[0]}.yaml")
+            with open(path) as given, open(seen, "w") as kept:
+                kept.write(given.read())
         emit(values["--event-log"][0], plan.get("events", []), words[0])
         if failure is not None:
             print(failure.get("stdout", ""))
@@ -526,6 +531,38 @@ def test_preview_passes_every_policy_pack_with_the_stacks_config(fake: FakeCli) 
     assert packs == [str(p) for p in fake.packs]
     assert configs == [str(fake.pack_config)] * 2
     assert fake.pack_config is not None and fake.pack_config.name == "dev.json"
+
+
+def test_config_overrides_reach_preview_and_up_through_a_config_file_not_the_stack_file(
+    fake: FakeCli,
+) -> None:
+    update = {
+        "kind": "update", "startTime": "2025-01-01T10:00:00.000Z",
+        "endTime": "2025-01-01T10:02:00.000Z", "message": "platformctl bootstrap",
+        "environment": {}, "config": {}, "result": "succeeded", "version": 1,
+        "resourceChanges": {"create": 1},
+    }  # fmt: skip
+    fake.scenario(events=[], outputs={}, history=[update])
+    before = (fake.project / "Pulumi.dev.yaml").read_bytes()
+    stack = AutomationStack(
+        fake.project, "dev", policy_packs=fake.packs, policy_pack_config=fake.pack_config,
+        env={"FAKE_PULUMI_STATE": str(fake.state)},
+        config_overrides={"platform:deployPhase": "foundation"},
+    )  # fmt: skip
+
+    stack.preview(lambda line: None)
+    stack.up(lambda line: None, "platformctl bootstrap")
+
+    for command in ("preview", "up"):
+        [argv] = fake.argvs(command)
+        given = dict(itertools.pairwise(argv))["--config-file"]
+        assert not Path(given).exists()  # removed when the command ended
+        seen = yaml.safe_load((fake.state / f"config-file-{command}.yaml").read_text())
+        assert seen["config"] == {**fake.stack_file(), "platform:deployPhase": "foundation"}
+    assert (fake.project / "Pulumi.dev.yaml").read_bytes() == before
+    # Without overrides the stack file is the CLI's own.
+    fake.stack().preview(lambda line: None)
+    assert "--config-file" not in fake.argvs("preview")[-1]
 
 
 def test_preview_turns_engine_events_into_progress_changes_and_findings(fake: FakeCli) -> None:

@@ -21,15 +21,18 @@ WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
 STACKS = {"dev", "staging", "prod"}
 # Commands for a release (platformctl CONTROLS): run by hand through command.yml.
 CONTROLS = {"abort", "pause", "resume", "promote-now", "approve", "rollback"}
-SUBCOMMANDS = {"preview", "up", "release", "promote", "status", *CONTROLS}
+SUBCOMMANDS = {"preview", "up", "bootstrap", "release", "promote", "status", "versions", *CONTROLS}
+# Commands that run the Pulumi engine (and so the advisory AI review): versions and status
+# only ask AWS or read the ledger.
+ENGINE = {"preview", "up", "bootstrap", "release", "promote", *CONTROLS}
 FLAGS = {
     "--json", "--offline", "--image", "--strategy", "--from", "--to", "--approve", "--review",
-    "--reason",
+    "--reason", "--allow-replace", "--approve-review",
 }  # fmt: skip
 VALUED_FLAGS = {"--image", "--strategy", "--from", "--to", "--reason"}
 # Commands that change a stack: each must run alone on its stack, behind its environment.
 # (A command for a release may drive it on: approve, resume, promote-now, a rollback.)
-CHANGING = {"up", "release", "promote", *CONTROLS}
+CHANGING = {"up", "bootstrap", "release", "promote", *CONTROLS}
 # Commands that write the stack's release state into Pulumi.<stack>.yaml.
 RELEASING = {"release", "promote", *CONTROLS}
 REVIEW_KEY = "${{ secrets.ANTHROPIC_API_KEY }}"
@@ -179,7 +182,8 @@ def test_every_platformctl_command_appears_somewhere() -> None:
         for words in command_lines(file, call)
     }
 
-    assert used == SUBCOMMANDS - {"up", "status"}
+    # up and bootstrap are run by hand (docs/first-deploy.md); status reads the ledger.
+    assert used == SUBCOMMANDS - {"up", "bootstrap", "status"}
 
 
 def test_pull_requests_preview_every_stack_with_the_cli_and_offline() -> None:
@@ -189,11 +193,19 @@ def test_pull_requests_preview_every_stack_with_the_cli_and_offline() -> None:
     assert "pull_request" in triggers(document)
     stacks = {entry["stack"] for entry in jobs["preview"]["strategy"]["matrix"]["include"]}
     assert stacks == STACKS
-    [(words, _)] = platformctl_calls(jobs["preview"])
-    assert words == ["preview", "EXPR(matrix.stack)", "--review", "--json"]
+    # First the pinned versions against what AWS offers, then the gated preview.
+    assert [words for words, _ in platformctl_calls(jobs["preview"])] == [
+        ["versions", "EXPR(matrix.stack)"],
+        ["preview", "EXPR(matrix.stack)", "--review", "--json"],
+    ]
     assert set(jobs["offline"]["strategy"]["matrix"]["stack"]) == STACKS
     offline_runs = [step.get("run", "") for step in jobs["offline"]["steps"]]
     assert "./scripts/preview ${{ matrix.stack }}" in offline_runs
+
+
+def runs_the_engine(file: str, step: dict[str, Any], words: list[str]) -> bool:
+    """A platformctl call that runs the Pulumi CLI (and so may ask for the AI review)."""
+    return bool(set(alternatives(file, words[0])) & ENGINE) and not is_offline(step, words)
 
 
 def is_offline(step: dict[str, Any], words: list[str] | None = None) -> bool:
@@ -228,9 +240,9 @@ def test_a_failed_preview_fails_the_job() -> None:
     # `shell: bash` runs with pipefail: `platformctl ... | tee` keeps platformctl's exit code.
     preview = workflow("preview.yml")["jobs"]["preview"]
 
-    [(_, step)] = platformctl_calls(preview)
-    assert step.get("shell") == "bash"
-    assert not step.get("continue-on-error", False)
+    for _, step in platformctl_calls(preview):
+        assert step.get("shell") == "bash"
+        assert not step.get("continue-on-error", False)
 
 
 def test_jobs_calling_platformctl_read_the_backend_from_a_secret() -> None:
@@ -249,7 +261,7 @@ def test_every_platformctl_step_with_the_cli_gets_the_review_key_from_secrets() 
     cli_steps = []
     for file, name, job in all_jobs():
         for words, step in platformctl_calls(job):
-            if not is_offline(step, words):
+            if runs_the_engine(file, step, words):
                 cli_steps.append(step)
                 env = step_env(file, job, step)
                 assert env.get("ANTHROPIC_API_KEY") == REVIEW_KEY, f"{file} {name} {words}"
@@ -262,7 +274,9 @@ def test_only_the_platformctl_steps_with_the_cli_get_the_review_key() -> None:
         # Not for every step of a job or workflow: only where the step itself sets it.
         assert "ANTHROPIC_API_KEY" not in workflow(file).get("env", {}), file
         assert "ANTHROPIC_API_KEY" not in job.get("env", {}), f"{file} {name}"
-        cli_steps = [step for words, step in platformctl_calls(job) if not is_offline(step, words)]
+        cli_steps = [
+            step for words, step in platformctl_calls(job) if runs_the_engine(file, step, words)
+        ]
         for step in job["steps"]:
             has_key = "ANTHROPIC_API_KEY" in step.get("env", {})
             assert has_key == any(step is s for s in cli_steps), f"{file} {name} {step.get('name')}"
@@ -305,7 +319,7 @@ def test_jobs_that_change_a_stack_run_alone_on_it() -> None:
 
 
 def test_jobs_that_change_a_stack_run_behind_its_environment() -> None:
-    # Its AWS role, and for prod its required reviewers.
+    # For prod, its required reviewers.
     for file, name, job in all_jobs():
         stack = changed_stack(file, job, CHANGING)
         if stack is None:
@@ -313,8 +327,38 @@ def test_jobs_that_change_a_stack_run_behind_its_environment() -> None:
         environment = job.get("environment")
         name_of = environment["name"] if isinstance(environment, dict) else environment
         assert name_of == stack, f"{file} {name}"
-        aws = [s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", "")]
-        assert [s["with"]["role-to-assume"] for s in aws] == ["${{ vars.AWS_DEPLOY_ROLE_ARN }}"]
+
+
+RUNNER = "codebuild-platform-{stack}-runner-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}"
+
+
+def test_staging_and_prod_jobs_run_on_their_stacks_runner_and_dev_assumes_the_deploy_role():
+    # Their APIs answer CI only inside their VPCs; the runner's role is the deploy role.
+    jobs = workflow("release.yml")["jobs"]
+    for stack in ("staging", "prod"):
+        job = jobs[f"promote-{stack}"]
+        assert job["runs-on"] == RUNNER.format(stack=stack)
+        assert not [s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", "")]
+    [assume] = [s for s in jobs["release-dev"]["steps"] if "configure-aws" in s.get("uses", "")]
+    assert assume["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    command = workflow("command.yml")["jobs"]["command"]
+    assert "format('codebuild-platform-{0}-runner-{1}-{2}', inputs.stack" in command["runs-on"]
+    [assume] = [s for s in command["steps"] if "configure-aws" in s.get("uses", "")]
+    assert assume["if"] == "inputs.stack == 'dev'"
+
+
+def test_the_runner_the_workflows_name_is_the_one_each_stack_creates():
+    from tests.conftest import preview
+
+    for stack in ("staging", "prod"):
+        project = preview(stack).outputs["ciRunnerProject"]
+        assert RUNNER.format(stack=stack).startswith(f"codebuild-{project}-")
+
+
+def test_pull_request_previews_never_run_on_a_stacks_deploy_runner():
+    preview = workflow("preview.yml")["jobs"]["preview"]
+    runners = {entry["runner"] for entry in preview["strategy"]["matrix"]["include"]}
+    assert not any("codebuild" in runner for runner in runners)
 
 
 def test_prod_promotion_runs_behind_the_prod_environment_and_records_the_approval() -> None:

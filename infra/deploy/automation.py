@@ -30,12 +30,14 @@ import contextlib
 import json
 import os
 import re
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pulumi import automation as auto
 from pulumi.automation import errors as auto_errors
 from pulumi.automation import events as auto_events
@@ -169,6 +171,7 @@ class AutomationStack:
         policy_pack_config: Path | None,
         backend_url: str | None = None,
         env: Mapping[str, str] | None = None,
+        config_overrides: Mapping[str, Any] | None = None,
     ) -> None:
         self.project_dir = Path(project_dir).resolve()
         self.name = stack
@@ -194,6 +197,9 @@ class AutomationStack:
         self._env = dict(env or {})
         self._backend_url = backend_url
         self._stack: auto.Stack | None = None
+        # Config for previews and updates only (``--config-file``): the stack file is not
+        # touched, so nothing of it outlives the operation, however the process ends.
+        self.config_overrides = dict(config_overrides or {})
 
     @property
     def backend_url(self) -> str:
@@ -254,12 +260,14 @@ class AutomationStack:
         stack = self._workspace_stack()
         events = EngineEventTranslator(progress)
         try:
-            stack.preview(
-                policy_packs=list(self.policy_packs),
-                policy_pack_configs=self.policy_pack_configs,
-                on_event=events.on_event,
-                color="never",
-            )
+            with self._config_file() as config_file:
+                stack.preview(
+                    policy_packs=list(self.policy_packs),
+                    policy_pack_configs=self.policy_pack_configs,
+                    on_event=events.on_event,
+                    color="never",
+                    config_file=config_file,
+                )
         except auto_errors.CommandError as exc:
             if events.blocking:
                 # A mandatory violation fails the CLI's preview; the outcome says so, and the
@@ -279,13 +287,15 @@ class AutomationStack:
         stack = self._workspace_stack()
         events = EngineEventTranslator(progress)
         try:
-            result = stack.up(
-                message=message,
-                policy_packs=list(self.policy_packs),
-                policy_pack_configs=self.policy_pack_configs,
-                on_event=events.on_event,
-                color="never",
-            )
+            with self._config_file() as config_file:
+                result = stack.up(
+                    message=message,
+                    policy_packs=list(self.policy_packs),
+                    policy_pack_configs=self.policy_pack_configs,
+                    on_event=events.on_event,
+                    color="never",
+                    config_file=config_file,
+                )
         except auto_errors.CommandError as exc:
             if events.blocking:
                 raise DeployError(
@@ -331,6 +341,21 @@ class AutomationStack:
             stack.cancel()
 
     # The CLI
+
+    @contextlib.contextmanager
+    def _config_file(self) -> Iterator[str | None]:
+        """A copy of the stack file with the overrides, for one CLI command (None: the stack
+        file itself). It keeps the file's secrets provider and encrypted values as they are."""
+        if not self.config_overrides:
+            yield None
+            return
+        stack_file = load_project(self.project_dir).stack_file(self.name)
+        document = yaml.safe_load(stack_file.read_text(encoding="utf-8")) or {}
+        document.setdefault("config", {}).update(self.config_overrides)
+        with tempfile.TemporaryDirectory(prefix="platformctl-") as directory:
+            path = Path(directory) / stack_file.name
+            path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+            yield str(path)
 
     def _workspace_stack(self) -> auto.Stack:
         if self._stack is None:

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from infra.config import StackSettings
 from infra.deploy import versions
 from infra.deploy.commands import NotTakenYet, send_command
 from infra.deploy.driver import ReleaseDriver
@@ -48,6 +49,7 @@ from infra.preview.__main__ import REPOSITORY
 from infra.review import gate
 from infra.review.model import Review
 from infra.review.redact import Redactor
+from infra.settings.runner import DEPLOY_PHASE_KEY
 
 EXIT_OK, EXIT_REFUSED, EXIT_ERROR, EXIT_WAITING = 0, 1, 2, 3
 STRATEGIES = ("canary", "blue-green")
@@ -69,7 +71,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     up = commands.add_parser("up", parents=[common], help="preview, gates, then update")
     up.add_argument("stack")
-    for sub in (preview, up):
+    bootstrap = commands.add_parser(
+        "bootstrap",
+        parents=[common],
+        help="first deploy of a stack whose API answers only in its VPC: everything but the "
+        "Kubernetes resources (then `up` from the stack's CI runner)",
+    )
+    bootstrap.add_argument("stack")
+    for sub in (preview, up, bootstrap):
         sub.add_argument(
             "--allow-replace",
             action="append",
@@ -82,13 +91,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="ask for the advisory AI review of the changes (platform:delivery.review)",
     )
-    up.add_argument(
-        "--approve-review",
-        metavar="DIGEST",
-        type=_digest,
-        default=None,
-        help="go on past the AI review shown for this exact change (the digest it printed)",
-    )
+    for sub in (up, bootstrap):
+        sub.add_argument(
+            "--approve-review",
+            metavar="DIGEST",
+            type=_digest,
+            default=None,
+            help="go on past the AI review shown for this exact change (the digest it printed)",
+        )
 
     release = commands.add_parser("release", parents=[common], help="a progressive release")
     release.add_argument("stack")
@@ -193,6 +203,8 @@ def execute(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
 def run(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
     if args.command in ("preview", "up"):
         return _preview_or_up(args, out, real)
+    if args.command == "bootstrap":
+        return _bootstrap(args, out, real)
     if args.command == "status":
         return _status(args, out, real.ledger())
     if args.command == "versions":
@@ -283,6 +295,53 @@ def _preview_or_up(args: argparse.Namespace, out: Output, real: RealWorld) -> in
     stack: StackPort = real.offline_stack(args.stack) if offline else real.stack(args.stack)
     # Settings first: a bad stack file is one clear error before any engine runs.
     settings = stack_settings(real.project(), stack)
+    if settings.platform.deploy_phase != "complete":
+        raise DeployError(
+            f"Pulumi.{args.stack}.yaml sets {DEPLOY_PHASE_KEY}: {settings.platform.deploy_phase}, "
+            "which platformctl bootstrap alone sets, for one up (an up in that phase removes "
+            "the Kubernetes resources of a complete stack); allowed: remove the key"
+        )
+    return _gated(args, out, real, stack, settings, apply=args.command == "up")
+
+
+def _bootstrap(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
+    """The first phase of a stack whose API answers only inside its VPC: one gated up of
+    everything that needs no Kubernetes API, the CI runner included; then `up` runs there."""
+    foundation = {DEPLOY_PHASE_KEY: "foundation"}
+    stack = real.stack(args.stack, config_overrides=foundation)
+    settings = stack_settings(real.project(), stack, {**stack.read_config(), **foundation})
+    if stack.outputs().get("deployPhase") == "complete":
+        raise DeployError(
+            f"stack {args.stack} is already complete: its bootstrap is done, and another would "
+            f"remove its Kubernetes resources; allowed: platformctl up {args.stack} (from a "
+            "machine that reaches its API: the stack's CI runner)"
+        )
+    code = _gated(args, out, real, stack, settings, apply=True)
+    if code == EXIT_OK:
+        runner = settings.platform.ci_runner
+        where = (
+            f"the release workflow's {args.stack} job, on the runner "
+            f"codebuild-{settings.name_prefix}-runner"
+            if runner
+            else "a machine that reaches the cluster's API"
+        )
+        out.line(
+            f"bootstrap of {args.stack} done: the network, data stores, cluster and CI runner "
+            f"exist. Next: platformctl up {args.stack} from {where} applies the rest."
+        )
+    return code
+
+
+def _gated(
+    args: argparse.Namespace,
+    out: Output,
+    real: RealWorld,
+    stack: StackPort,
+    settings: StackSettings,
+    *,
+    apply: bool,
+) -> int:
+    """Preview, the gates and the review, then (``apply``) the update."""
     review_settings = settings.platform.delivery.review
     reviews = ReleaseReviews(
         settings=review_settings,
@@ -291,7 +350,8 @@ def _preview_or_up(args: argparse.Namespace, out: Output, real: RealWorld) -> in
         environment=settings.platform.environment,
         known_secrets=real.known_secrets(),
     )
-    if args.command == "up" or args.review:
+    reviewing = apply or getattr(args, "review", False)
+    if reviewing:
         reviews.check_model()  # a bad PLATFORM_REVIEW_MODEL is a usage error, before the engine
     outcome = stack.preview(out.line)
     problems = gate_problems(outcome, set(args.allow_replace))
@@ -301,12 +361,14 @@ def _preview_or_up(args: argparse.Namespace, out: Output, real: RealWorld) -> in
         out.document(document)
         return EXIT_REFUSED
     waiting = False
-    if args.command == "up" or args.review:
+    if reviewing:
         waiting = _review(args, out, reviews, outcome, document, real)
-    if args.command == "preview" or waiting:
+    if not apply or waiting:
         out.document(document)
         return EXIT_WAITING if waiting else EXIT_OK
-    message = "platformctl up" + (f" ({document['approval']})" if "approval" in document else "")
+    message = f"platformctl {args.command}" + (
+        f" ({document['approval']})" if "approval" in document else ""
+    )
     try:
         result = stack.up(out.line, message)
     except DeployError as error:
@@ -382,9 +444,9 @@ def _review(
     digest = change.sha256[:16]
     out.line(
         f"waiting for approval of review {digest}: to go on with exactly this change, run "
-        f"platformctl up {args.stack} --approve-review {digest}"
+        f"platformctl {args.command} {args.stack} --approve-review {digest}"
     )
-    return args.command == "up"
+    return args.command in ("up", "bootstrap")
 
 
 def _counts(changes: Sequence[Any]) -> dict[str, int]:

@@ -40,6 +40,7 @@ class OfflineStack:
         *,
         policy_packs: Sequence[PolicyPackSource] = (),
         fault: Callable[[str], None] | None = None,
+        config_overrides: Mapping[str, Any] | None = None,
     ):
         self.project_dir = Path(project_dir)
         self.name = stack
@@ -47,6 +48,8 @@ class OfflineStack:
         self._packs: PolicyPacks | None = None
         # Tests inject failures here: called with "preview" or "up" before the engine runs.
         self._fault = fault
+        # Config for previews and updates only, as the CLI's --config-file gives it.
+        self.config_overrides = dict(config_overrides or {})
         self.deployed: PreviewResult | None = None
         self._history: list[dict[str, Any]] = []
         try:
@@ -92,7 +95,9 @@ class OfflineStack:
             self._fault(operation)
         try:
             packs = self._policy_packs()
-            result = run_preview(self.project_dir, self.name)
+            result = run_preview(
+                self.project_dir, self.name, config_overrides=self.config_overrides
+            )
             report = packs.evaluate(result) if packs is not None else None
         except (ProjectError, ProgramError, PolicyPackError, PolicyConfigError) as error:
             raise DeployError(f"{operation} of {self.name} failed: {error}") from None

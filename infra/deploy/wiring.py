@@ -81,24 +81,29 @@ class RealWorld:
             )
         )
 
-    def stack(self, name: str) -> StackPort:
+    def stack(self, name: str, config_overrides: Mapping[str, Any] | None = None) -> StackPort:
+        """The stack through the Pulumi CLI; ``config_overrides`` change its config for its
+        previews and updates only, never in the stack file."""
         from infra.deploy.automation import AutomationStack, repository_policy_packs
 
         packs, config = repository_policy_packs(name)
         return AutomationStack(
             self.project_dir, name, policy_packs=packs, policy_pack_config=config,
-            env=self.environ,
+            env=self.environ, config_overrides=config_overrides,
         )  # fmt: skip
 
-    def offline_stack(self, name: str) -> StackPort:
+    def offline_stack(
+        self, name: str, config_overrides: Mapping[str, Any] | None = None
+    ) -> StackPort:
         from infra.deploy.automation import repository_policy_packs
         from infra.deploy.offline_stack import OfflineStack
         from infra.preview.policy_run import PolicyPackSource
 
         packs, config = repository_policy_packs(name)
         return OfflineStack(
-            self.project_dir, name, policy_packs=[PolicyPackSource(p, config) for p in packs]
-        )
+            self.project_dir, name, policy_packs=[PolicyPackSource(p, config) for p in packs],
+            config_overrides=config_overrides,
+        )  # fmt: skip
 
     def metrics(self, settings: StackSettings) -> MetricsSource:
         analysis = settings.platform.delivery.analysis
