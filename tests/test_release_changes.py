@@ -5,7 +5,7 @@ scaled down, that slot's Deployment, autoscaler and disruption budget)."""
 from __future__ import annotations
 
 from infra.preview.diff import diff_previews
-from tests.conftest import preview
+from tests.conftest import preview, stack_setting
 from tests.test_app import with_release
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
@@ -73,3 +73,30 @@ def test_deploying_a_candidate_creates_its_workload_without_moving_traffic():
     assert created == ["chat-api-green", "chat-api-green-hpa", "chat-api-green-pdb"]
     # The Ingress is untouched: weight 0 keeps every request on blue.
     assert not diff.updated and not diff.deleted
+
+
+def test_turning_the_albs_deletion_protection_off_changes_only_the_anchor_ingress():
+    # The first of the two ups that remove or rename the ALB group (docs/first-deploy.md).
+    app = dict(stack_setting("prod", "platform:app"), loadBalancerDeletionProtection=False)
+    diff = diff_previews(preview("prod"), preview("prod", platform__app=app))
+    assert not diff.created and not diff.deleted
+    [change] = diff.updated
+    assert (change.type, change.name, change.changed_inputs) == (
+        INGRESS, "edge-ingress", ("metadata",),
+    )  # fmt: skip
+
+
+def test_removing_a_service_deletes_its_objects_and_no_protected_ingress():
+    app = stack_setting("prod", "platform:app")
+    app["services"] = [s for s in app["services"] if s["name"] != "chat-web"]
+    diff = diff_previews(preview("prod"), preview("prod", platform__app=app))
+    deleted = [urn.rsplit("::", 1)[-1] for urn in diff.deleted]
+    assert "chat-web-ingress" in deleted and "edge-ingress" not in deleted
+    before = {r.urn: r for r in preview("prod").of_type(INGRESS)}
+    for urn in diff.deleted:
+        if urn in before:
+            attributes = before[urn].inputs["metadata"]["annotations"][
+                "alb.ingress.kubernetes.io/load-balancer-attributes"
+            ]
+            # The controller would refuse to delete it, and the up would hang.
+            assert "deletion_protection" not in attributes
