@@ -4,18 +4,23 @@ cluster API that answers only inside the VPC.
 GitHub's WORKFLOW_JOB_QUEUED webhook starts one build per job whose ``runs-on`` names the
 project (``codebuild-<project>-${{ github.run_id }}-${{ github.run_attempt }}``); the build
 registers as an ephemeral runner, runs the job and ends. The project reaches GitHub through
-a CodeConnections connection and runs as a role the account's identity set-up owns (it
-deploys the whole stack, so it is not this stack's to grant)."""
+a CodeConnections connection.
+
+The runner's own role may do nothing but run the runner (its network interfaces in the VPC,
+its log group, the connection): any job of the repository can name the runner, so it must
+not carry the power to deploy. A job deploys by assuming its GitHub environment's role through
+GitHub's OIDC token, as on any runner, so an environment's reviewers still gate it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from components.parts import LogArchive, log_group
+from components.parts import LogArchive, log_group, role_with_policies, service_trust_policy
 
 # The runner's jobs call GitHub, the AWS APIs, the state backend and the package indexes,
 # and the cluster's private endpoint: all HTTPS.
@@ -25,9 +30,11 @@ HTTPS = 443
 @dataclass(frozen=True)
 class CiRunnerArgs:
     name_prefix: str
+    region: str
+    partition: str
+    account_id: str
     repository: str  # owner/name on GitHub
     connection_arn: str  # CodeConnections connection to GitHub
-    service_role_arn: str  # what the jobs run as; one of the cluster's admins
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[str]]  # private subnets (egress through NAT)
     compute_type: str
@@ -75,11 +82,27 @@ class CiRunner(pulumi.ComponentResource):
             protect=args.protect,
             parent=self,
         )
+        role, grants = role_with_policies(
+            f"{name}-role",
+            description=f"CodeBuild runner of {args.name_prefix}: runs the runner, deploys nothing",
+            assume_role_policy=service_trust_policy(
+                "codebuild.amazonaws.com",
+                {
+                    # Only this account's project may use it (no confused deputy).
+                    "StringEquals": {"aws:SourceAccount": args.account_id},
+                    "ArnEquals": {"aws:SourceArn": self._project_arn(args)},
+                },
+            ),
+            inline_policy=pulumi.Output.all(args.subnet_ids, build_logs.arn).apply(
+                lambda v: runner_policy(args, list(v[0]), v[1])
+            ),
+            parent=self,
+        )
         project = aws.codebuild.Project(
             f"{name}-project",
             name=self.project_name,
             description=f"GitHub Actions runner for {args.repository} inside {args.name_prefix}",
-            service_role=args.service_role_arn,
+            service_role=role.arn,
             source=aws.codebuild.ProjectSourceArgs(
                 type="GITHUB",
                 location=f"https://github.com/{args.repository}.git",
@@ -107,7 +130,7 @@ class CiRunner(pulumi.ComponentResource):
             ),
             build_timeout=args.build_timeout_minutes,
             tags={"Name": self.project_name},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[build_logs]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[build_logs, *grants]),
         )
         # One build per queued workflow job that names this project in its runs-on label.
         aws.codebuild.Webhook(
@@ -135,3 +158,71 @@ class CiRunner(pulumi.ComponentResource):
                 "runsOn": self.runs_on,
             }
         )
+
+    def _project_arn(self, args: CiRunnerArgs) -> str:
+        return (
+            f"arn:{args.partition}:codebuild:{args.region}:{args.account_id}:"
+            f"project/{self.project_name}"
+        )
+
+
+def runner_policy(args: CiRunnerArgs, subnet_ids: list[str], log_group_arn: str) -> str:
+    """What CodeBuild needs to run the runner in the VPC, write its log and reach GitHub
+    (CodeBuild user guide: VPC support, and access to CodeConnections), and nothing else."""
+    subnets = [
+        f"arn:{args.partition}:ec2:{args.region}:{args.account_id}:subnet/{subnet}"
+        for subnet in subnet_ids
+    ]
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "NetworkInterfacesInTheVpc",
+                    "Effect": "Allow",
+                    "Action": [
+                        "ec2:CreateNetworkInterface",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:DescribeDhcpOptions",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeSecurityGroups",
+                        "ec2:DescribeSubnets",
+                        "ec2:DescribeVpcs",
+                    ],
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "AttachToTheRunnersSubnets",
+                    "Effect": "Allow",
+                    "Action": "ec2:CreateNetworkInterfacePermission",
+                    "Resource": (
+                        f"arn:{args.partition}:ec2:{args.region}:{args.account_id}:"
+                        "network-interface/*"
+                    ),
+                    "Condition": {
+                        "StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"},
+                        "ArnEquals": {"ec2:Subnet": sorted(subnets)},
+                    },
+                },
+                {
+                    "Sid": "ItsOwnLog",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": [log_group_arn, f"{log_group_arn}:*"],
+                },
+                {
+                    "Sid": "TheGitHubConnection",
+                    "Effect": "Allow",
+                    "Action": [
+                        "codeconnections:GetConnection",
+                        "codeconnections:GetConnectionToken",
+                        "codeconnections:UseConnection",
+                        "codestar-connections:GetConnection",
+                        "codestar-connections:GetConnectionToken",
+                        "codestar-connections:UseConnection",
+                    ],
+                    "Resource": args.connection_arn,
+                },
+            ],
+        }
+    )

@@ -154,7 +154,7 @@ def build_platform(settings: StackSettings) -> Platform:
             protect=protect,
         ),
     )
-    ci_runner = _ci_runner(settings, network, logs)
+    ci_runner = _ci_runner(settings, account_id, network, logs)
     cluster_settings = platform.cluster
     cluster = Cluster(
         "cluster",
@@ -296,7 +296,9 @@ def build_platform(settings: StackSettings) -> Platform:
     )
 
 
-def _ci_runner(settings: StackSettings, network: Network, logs: LogArchive) -> CiRunner | None:
+def _ci_runner(
+    settings: StackSettings, account_id: str, network: Network, logs: LogArchive
+) -> CiRunner | None:
     runner = settings.platform.ci_runner
     if runner is None:
         return None
@@ -304,9 +306,11 @@ def _ci_runner(settings: StackSettings, network: Network, logs: LogArchive) -> C
         "ci-runner",
         CiRunnerArgs(
             name_prefix=settings.name_prefix,
+            region=settings.region,
+            partition=partition(settings.region),
+            account_id=account_id,
             repository=runner.repository,
             connection_arn=runner.connection_arn,
-            service_role_arn=runner.service_role_arn,
             vpc_id=network.vpc_id,
             subnet_ids=network.private_subnet_ids,
             compute_type=runner.compute_type,

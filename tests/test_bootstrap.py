@@ -21,6 +21,7 @@ from infra.deploy.ports import StackPort
 from infra.deploy.wiring import RealWorld
 from infra.preview.policy_run import PolicyPackSource
 from tests.conftest import REPOSITORY
+from tests.release_world import ADMIN_SESSION
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +31,7 @@ class BootstrapWorld(RealWorld):
 
     def __init__(self, project: Path, ledger: Path, stack: str):
         super().__init__(project, {"PLATFORM_ACTOR": "dana"}, lambda line: None)
+        self.caller = ADMIN_SESSION
         packs, config = repository_policy_packs(stack)
         self.offline = OfflineStack(
             project, stack, policy_packs=[PolicyPackSource(p, config) for p in packs]
@@ -42,6 +44,9 @@ class BootstrapWorld(RealWorld):
 
     def ledger(self) -> Ledger:
         return Ledger(self.ledger_dir)
+
+    def caller_arn(self, region: str) -> str:
+        return self.caller
 
 
 def command(world: BootstrapWorld, capsys, *args: str) -> tuple[int, dict, str]:
@@ -76,7 +81,7 @@ def test_bootstrap_then_up_from_the_runner_creates_the_stack_in_two_phases(stagi
     assert "aws:codebuild/project:Project" in kinds(staging)
     assert staging.offline.outputs()["deployPhase"] == "foundation"
     assert document["blocked"] is False and document["applied"]["changes"]["create"] > 100
-    assert "Next: platformctl up staging from the release workflow's staging job, on the " in err
+    assert "Next, to apply the Kubernetes resources: gh workflow run up.yml -f stack=staging" in err
     assert "codebuild-platform-staging-runner" in err
     # The phase was the bootstrap's alone: the stack file is as it was.
     assert stack_file.read_bytes() == before
@@ -107,3 +112,34 @@ def test_up_refuses_a_stack_file_that_sets_the_bootstrap_phase(staging, capsys):
         "bootstrap alone sets"
     )
     assert staging.offline.deployed is None  # refused before any engine ran
+
+
+def test_up_by_a_role_the_cluster_does_not_admit_is_refused_before_anything_is_applied(
+    staging, capsys
+):
+    staging.caller = "arn:aws:sts::123456789012:assumed-role/someone-else/laptop"
+    code, result, _ = command(staging, capsys, "up", "staging")
+    assert code == cli.EXIT_ERROR
+    assert result["error"].startswith(
+        "you run this as role someone-else of account 123456789012, which stack staging's "
+        "cluster does not admit"
+    )
+    assert "arn:aws:iam::123456789012:role/platform-deploy" in result["error"]
+    assert staging.offline.deployed is None
+    # A role is known by its account and name (a session ARN carries no path).
+    staging.caller = "arn:aws:sts::123456789012:assumed-role/platform-deploy/ci"
+    code, result, _ = command(staging, capsys, "up", "staging")
+    assert code == cli.EXIT_OK, result
+
+
+def test_a_bootstrap_never_removes_what_a_complete_up_made(staging, capsys):
+    assert command(staging, capsys, "bootstrap", "staging")[0] == cli.EXIT_OK
+    assert command(staging, capsys, "up", "staging")[0] == cli.EXIT_OK
+    # Even when the outputs do not say complete (an up that failed after creating some
+    # Kubernetes resources leaves the foundation's outputs): the preview's deletions refuse it.
+    staging.offline.deployed.stack_resource.outputs["deployPhase"] = "foundation"
+    code, result, _ = command(staging, capsys, "bootstrap", "staging")
+    assert code == cli.EXIT_REFUSED
+    assert any(p.startswith("delete urn:") and "a bootstrap never removes anything" in p
+               for p in result["problems"])  # fmt: skip
+    assert "kubernetes:helm.sh/v3:Release" in {r.type for r in staging.offline.deployed.resources}

@@ -3,6 +3,8 @@ each phase registers, proven through the offline engine."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -29,7 +31,8 @@ def test_the_runner_is_a_codebuild_project_in_the_private_subnets(stack):
         "location": "https://github.com/example-org/platform.git",
         "auth": {"type": "CODECONNECTIONS", "resource": CONNECTION},
     }
-    assert inputs["serviceRole"] == "arn:aws:iam::123456789012:role/platform-ci"
+    [role] = [r for r in result.of_type("aws:iam/role:Role") if r.name == "ci-runner-role"]
+    assert inputs["serviceRole"] == f"arn:aws:iam::123456789012:role/{role.inputs['name']}"
     [image] = catalogue().listed("images", "codebuild-runner")
     environment = inputs["environment"]
     assert (environment["image"], environment["privilegedMode"]) == (image.version, False)
@@ -65,16 +68,43 @@ def _problems(**changes) -> list[str]:
     return []
 
 
-def test_the_runners_role_must_be_a_cluster_admin():
-    cluster = dict(
-        stack_setting("prod", "platform:cluster"),
-        adminRoleArns=["arn:aws:iam::123456789012:role/platform-admins"],
-    )
-    assert _problems(platform__cluster=cluster) == [
-        'platform:ciRunner.serviceRoleArn = "arn:aws:iam::123456789012:role/platform-ci": the '
-        "runner applies the Kubernetes resources, so its role must be a cluster admin; allowed: "
-        "a role also listed in platform:cluster.adminRoleArns"
+def test_the_runners_own_role_runs_the_runner_and_can_deploy_nothing():
+    # Any job of the repository can name the runner: its role must not be a deployer. Jobs
+    # deploy by assuming their GitHub environment's role through OIDC.
+    result = preview("prod")
+    [role] = [r for r in result.of_type("aws:iam/role:Role") if r.name == "ci-runner-role"]
+    [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Principal"] == {"Service": "codebuild.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnEquals": {
+            "aws:SourceArn": "arn:aws:codebuild:us-east-1:123456789012:project/platform-prod-runner"
+        },
+    }
+    [policy] = [
+        p for p in result.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == "ci-runner-role"
     ]
+    actions = {
+        action
+        for statement in json.loads(policy.inputs["policy"])["Statement"]
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+    }
+    services = {action.split(":")[0] for action in actions}
+    assert services == {"ec2", "logs", "codeconnections", "codestar-connections"}
+    assert {a for a in actions if a.startswith("ec2:")} <= {
+        "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeDhcpOptions",
+        "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
+        "ec2:DescribeVpcs", "ec2:CreateNetworkInterfacePermission",
+    }  # fmt: skip
+    admins = stack_setting("prod", "platform:cluster")["adminRoleArns"]
+    assert all(not arn.endswith(f"/{role.inputs['name']}") for arn in admins)
+
+
+def test_the_runner_outlives_the_longest_job_it_takes():
+    [project] = preview("prod").of_type(PROJECT)
+    assert project.inputs["buildTimeout"] == 300
 
 
 @pytest.mark.parametrize(

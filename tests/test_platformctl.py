@@ -25,6 +25,7 @@ from infra.deploy.world import World
 from infra.settings.delivery import DeliverySettings
 from tests.conftest import REPOSITORY
 from tests.release_world import (
+    ADMIN_SESSION,
     FAST_DELIVERY,
     RecordingHooks,
     RecordingTraffic,
@@ -116,6 +117,9 @@ class OfflineWorld(RealWorld):
         self.hooks_seen = RecordingHooks()
 
     lines: list[str] = []
+
+    def caller_arn(self, region: str) -> str:
+        return ADMIN_SESSION
 
     def stack(self, name: str) -> OfflineStack:
         if name not in self.stacks:

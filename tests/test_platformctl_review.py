@@ -32,7 +32,7 @@ from tests.anthropic_fakes import (
     verdict_message,
 )
 from tests.conftest import REPOSITORY
-from tests.release_world import make_project
+from tests.release_world import ADMIN_SESSION, make_project
 
 CLUSTER = (
     "urn:pulumi:staging::platform::platform:components:Cache"
@@ -80,6 +80,9 @@ class ReviewedWorld(RealWorld):
         super().__init__(project, {"PLATFORM_ACTOR": "dana"}, lambda line: None)
         self.changing = stack
         self.handler = handler
+
+    def caller_arn(self, region: str) -> str:
+        return ADMIN_SESSION
 
     def stack(self, name: str) -> Any:
         return self.changing

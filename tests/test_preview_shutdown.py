@@ -8,14 +8,13 @@ previews at a time, so the test runs that many, concurrently, and reads all thei
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPOSITORY
+from tests.test_preview_cli import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -31,16 +30,6 @@ def _project(directory: Path, stack_file: str) -> Path:
     )
     (directory / "Pulumi.dev.yaml").write_text(stack_file)
     return directory
-
-
-def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "infra.preview", *args],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_refusals_run_side_by_side_print_their_message_and_no_thread_traceback(tmp_path):
@@ -67,7 +56,7 @@ def test_refusals_run_side_by_side_print_their_message_and_no_thread_traceback(t
     }
     runs = [(kind, args) for kind, (args, _) in kinds.items() for _ in range(RUNS_PER_KIND)]
     with ThreadPoolExecutor(AT_ONCE) as pool:
-        results = list(pool.map(lambda run: (run[0], _run(run[1])), runs))
+        results = list(pool.map(lambda run: (run[0], run_cli(*run[1])), runs))
 
     for kind, result in results:
         expected = kinds[kind][1]

@@ -326,7 +326,7 @@ def test_jobs_that_change_a_stack_run_alone_on_it() -> None:
 
 
 def test_jobs_that_change_a_stack_run_behind_its_environment() -> None:
-    # For prod, its required reviewers.
+    # Its AWS role (assumed through OIDC, whatever the runner), and for prod its reviewers.
     for file, name, job in all_jobs():
         stack = changed_stack(file, job, CHANGING)
         if stack is None:
@@ -334,24 +334,40 @@ def test_jobs_that_change_a_stack_run_behind_its_environment() -> None:
         environment = job.get("environment")
         name_of = environment["name"] if isinstance(environment, dict) else environment
         assert name_of == stack, f"{file} {name}"
+        aws = [s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", "")]
+        assert [s["with"]["role-to-assume"] for s in aws] == ["${{ vars.AWS_DEPLOY_ROLE_ARN }}"]
+        assert "if" not in aws[0], f"{file} {name}: the role is assumed on every runner"
 
 
 RUNNER = "codebuild-platform-{stack}-runner-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}"
 
 
-def test_staging_and_prod_jobs_run_on_their_stacks_runner_and_dev_assumes_the_deploy_role():
-    # Their APIs answer CI only inside their VPCs; the runner's role is the deploy role.
+def test_staging_and_prod_jobs_run_on_their_stacks_runner():
+    # Their APIs answer CI only inside their VPCs.
     jobs = workflow("release.yml")["jobs"]
     for stack in ("staging", "prod"):
-        job = jobs[f"promote-{stack}"]
-        assert job["runs-on"] == RUNNER.format(stack=stack)
-        assert not [s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", "")]
-    [assume] = [s for s in jobs["release-dev"]["steps"] if "configure-aws" in s.get("uses", "")]
-    assert assume["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
-    command = workflow("command.yml")["jobs"]["command"]
-    assert "format('codebuild-platform-{0}-runner-{1}-{2}', inputs.stack" in command["runs-on"]
-    [assume] = [s for s in command["steps"] if "configure-aws" in s.get("uses", "")]
-    assert assume["if"] == "inputs.stack == 'dev'"
+        assert jobs[f"promote-{stack}"]["runs-on"] == RUNNER.format(stack=stack)
+    for file in ("command.yml", "up.yml"):
+        [job] = workflow(file)["jobs"].values()
+        assert "format('codebuild-platform-{0}-runner-{1}-{2}', inputs.stack" in job["runs-on"]
+    preview = workflow("preview.yml")["jobs"]["preview"]
+    runners = {e["stack"]: e["runner"] for e in preview["strategy"]["matrix"]["include"]}
+    assert runners["staging"] == RUNNER.format(stack="staging")
+    assert runners["prod"] == RUNNER.format(stack="prod")
+    # A pull request's job there gets only the read-only preview role.
+    [assume] = [s for s in preview["steps"] if "configure-aws" in s.get("uses", "")]
+    assert assume["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+
+
+def test_every_job_on_a_stacks_runner_ends_before_the_runner_is_stopped():
+    from tests.conftest import preview
+
+    for file, name, job in all_jobs():
+        if "codebuild" not in str(job.get("runs-on", "")) + str(job.get("strategy", "")):
+            continue
+        for stack in ("staging", "prod"):
+            [project] = preview(stack).of_type("aws:codebuild/project:Project")
+            assert job["timeout-minutes"] < project.inputs["buildTimeout"], f"{file} {name}"
 
 
 def test_the_runner_the_workflows_name_is_the_one_each_stack_creates():
@@ -360,12 +376,6 @@ def test_the_runner_the_workflows_name_is_the_one_each_stack_creates():
     for stack in ("staging", "prod"):
         project = preview(stack).outputs["ciRunnerProject"]
         assert RUNNER.format(stack=stack).startswith(f"codebuild-{project}-")
-
-
-def test_pull_request_previews_never_run_on_a_stacks_deploy_runner():
-    preview = workflow("preview.yml")["jobs"]["preview"]
-    runners = {entry["runner"] for entry in preview["strategy"]["matrix"]["include"]}
-    assert not any("codebuild" in runner for runner in runners)
 
 
 def test_prod_promotion_runs_behind_the_prod_environment_and_records_the_approval() -> None:

@@ -37,6 +37,7 @@ from infra.deploy import versions
 from infra.deploy.commands import NotTakenYet, send_command
 from infra.deploy.driver import ReleaseDriver
 from infra.deploy.gates import gate_problems
+from infra.deploy.identity import not_an_admin
 from infra.deploy.ledger import Ledger, record_summary
 from infra.deploy.machine import CONTROLS
 from infra.deploy.ports import DeployError, PreviewOutcome, StackPort
@@ -210,10 +211,12 @@ def run(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
     if args.command == "versions":
         return _versions(args, out, real)
     if args.command == "release":
+        _refuse_unless_admin(real, real.stack_file_settings(args.stack))
         driver = ReleaseDriver(real.world(args.stack, actor(real.environ)), args.service)
         record = driver.start(args.image, strategy=args.strategy, on_failure=args.on_failure)
         return _finish(record, out)
     if args.command == "promote":
+        _refuse_unless_admin(real, real.stack_file_settings(args.target))
         record = real.promote(
             args.service, args.source, args.target, args.approve, actor(real.environ)
         )
@@ -301,7 +304,19 @@ def _preview_or_up(args: argparse.Namespace, out: Output, real: RealWorld) -> in
             "which platformctl bootstrap alone sets, for one up (an up in that phase removes "
             "the Kubernetes resources of a complete stack); allowed: remove the key"
         )
+    if args.command == "up":
+        _refuse_unless_admin(real, settings)
     return _gated(args, out, real, stack, settings, apply=args.command == "up")
+
+
+def _refuse_unless_admin(real: RealWorld, settings: StackSettings) -> None:
+    """Before anything is applied: the caller must be one of the cluster's admins."""
+    cluster = settings.platform.cluster
+    problem = not_an_admin(
+        real.caller_arn(settings.region), cluster.admin_role_arns, settings.stack
+    )
+    if problem:
+        raise DeployError(problem)
 
 
 def _bootstrap(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
@@ -316,18 +331,18 @@ def _bootstrap(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
             f"remove its Kubernetes resources; allowed: platformctl up {args.stack} (from a "
             "machine that reaches its API: the stack's CI runner)"
         )
-    code = _gated(args, out, real, stack, settings, apply=True)
+    code = _gated(args, out, real, stack, settings, apply=True, only_creates=True)
     if code == EXIT_OK:
         runner = settings.platform.ci_runner
         where = (
-            f"the release workflow's {args.stack} job, on the runner "
-            f"codebuild-{settings.name_prefix}-runner"
+            f"gh workflow run up.yml -f stack={args.stack} (it runs on the stack's runner, "
+            f"codebuild-{settings.name_prefix}-runner)"
             if runner
-            else "a machine that reaches the cluster's API"
+            else f"platformctl up {args.stack} from a machine that reaches the cluster's API"
         )
         out.line(
             f"bootstrap of {args.stack} done: the network, data stores, cluster and CI runner "
-            f"exist. Next: platformctl up {args.stack} from {where} applies the rest."
+            f"exist. Next, to apply the Kubernetes resources: {where}."
         )
     return code
 
@@ -340,8 +355,11 @@ def _gated(
     settings: StackSettings,
     *,
     apply: bool,
+    only_creates: bool = False,
 ) -> int:
-    """Preview, the gates and the review, then (``apply``) the update."""
+    """Preview, the gates and the review, then (``apply``) the update. ``only_creates``
+    refuses a preview that would replace or delete anything (the bootstrap's: on a stack past
+    its foundation, its phase would remove the Kubernetes resources)."""
     review_settings = settings.platform.delivery.review
     reviews = ReleaseReviews(
         settings=review_settings,
@@ -355,6 +373,13 @@ def _gated(
         reviews.check_model()  # a bad PLATFORM_REVIEW_MODEL is a usage error, before the engine
     outcome = stack.preview(out.line)
     problems = gate_problems(outcome, set(args.allow_replace))
+    if only_creates:
+        problems += [
+            f"{c.operation} {c.urn}: a bootstrap never removes anything; this stack is past "
+            f"its foundation, so run platformctl up {args.stack} instead"
+            for c in outcome.changes
+            if c.operation in ("replace", "delete")
+        ]
     document = _preview_document(args.stack, outcome, problems)
     _report(out, outcome, problems)
     if problems:

@@ -67,6 +67,23 @@ class RealWorld:
         except (SettingsError, ProjectError) as error:
             raise DeployError(str(error)) from None
 
+    def caller_arn(self, region: str) -> str:
+        """The ARN of the identity AWS sees (STS GetCallerIdentity)."""
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            sts = boto3.session.Session(region_name=region).client(
+                "sts", config=Config(**AWS_CLIENT_CONFIG)
+            )
+            return str(sts.get_caller_identity()["Arn"])
+        except (BotoCoreError, ClientError) as error:
+            raise DeployError(
+                f"could not ask AWS who is running this ({error}); set AWS credentials "
+                "(AWS_PROFILE, or run where a role is assumed)"
+            ) from None
+
     def version_source(self, region: str) -> VersionSource:
         from infra.deploy.version_sources import published_versions
 

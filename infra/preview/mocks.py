@@ -367,7 +367,6 @@ class AwsMocks:
         return {
             "aws:index/getAvailabilityZones:getAvailabilityZones": self._availability_zones,
             "aws:index/getCallerIdentity:getCallerIdentity": self._caller_identity,
-            "aws:iam/getSessionContext:getSessionContext": self._session_context,
             "aws:index/getRegion:getRegion": self._region,
             "aws:index/getPartition:getPartition": self._partition,
         }
@@ -402,20 +401,6 @@ class AwsMocks:
             "accountId": account,
             "arn": self._session_arn(),
             "userId": "AROAOFFLINEPREVIEW:preview",
-        }
-
-    def _session_context(self, args: dict[str, Any]) -> dict[str, Any]:
-        # As IAM answers for an assumed-role session: the role behind it, path included.
-        if args.get("arn") != self._session_arn():
-            return {"arn": args.get("arn"), "issuerArn": args.get("arn"), "id": args.get("arn")}
-        role_name = self.caller_role.rsplit("/", 1)[-1]
-        return {
-            "id": self._session_arn(),
-            "arn": self._session_arn(),
-            "issuerArn": self.caller_role,
-            "issuerId": "AROAOFFLINEPREVIEW",
-            "issuerName": role_name,
-            "sessionName": "preview",
         }
 
     def _region(self, _args: dict[str, Any]) -> dict[str, Any]:

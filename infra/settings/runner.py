@@ -25,7 +25,6 @@ _CONNECTION_ARN = re.compile(
     r"arn:aws(-[a-z]+)*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/"
     r"[0-9a-f-]{36}"
 )
-_ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 RUNNER_IMAGE = "codebuild-runner"
 
 
@@ -34,13 +33,12 @@ class CiRunnerSettings(Model):
     repository: str
     # A CodeConnections connection to GitHub, created and authorised once (see the docs).
     connection_arn: str
-    # The role the runner's jobs run as: CodeBuild assumes it, so it trusts
-    # codebuild.amazonaws.com, and it is one of platform:cluster.adminRoleArns.
-    service_role_arn: str
     compute_type: Literal[
         "BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"
     ] = "BUILD_GENERAL1_MEDIUM"
-    build_timeout_minutes: Number = 120
+    # Longer than any job the runner takes (prod's promotion: 240 minutes): CodeBuild stops
+    # the runner at this limit, in the middle of whatever the job was doing.
+    build_timeout_minutes: Number = 300
 
     @property
     def image(self) -> str:
@@ -63,11 +61,6 @@ class CiRunnerSettings(Model):
             "(arn:aws:codeconnections:REGION:ACCOUNT:connection/UUID)",
         )
 
-    @field_validator("service_role_arn")
-    @classmethod
-    def _role(cls, arn: str) -> str:
-        return matching(arn, _ROLE_ARN, "an IAM role ARN such as arn:aws:iam::123456789012:role/ci")
-
     @field_validator("build_timeout_minutes")
     @classmethod
     def _timeout(cls, minutes: int) -> int:
@@ -75,7 +68,7 @@ class CiRunnerSettings(Model):
 
 
 def runner_problems(platform: PlatformConfig) -> list[Problem]:
-    """Who can reach the cluster's API, and the runner's place among its admins."""
+    """Who can reach the cluster's API."""
     cluster, runner = platform.cluster, platform.ci_runner
     problems = []
     if not cluster.public_access_cidrs and not cluster.private_access_cidrs and runner is None:
@@ -87,15 +80,6 @@ def runner_problems(platform: PlatformConfig) -> list[Problem]:
                 "nothing can reach the API, not even `pulumi up`; allowed: a platform:ciRunner "
                 "(CI inside the VPC), the private ranges operators connect from (a VPN), or "
                 "public ranges in publicAccessCidrs",
-            )
-        )
-    if runner is not None and runner.service_role_arn not in cluster.admin_role_arns:
-        problems.append(
-            Problem(
-                "platform:ciRunner.serviceRoleArn",
-                runner.service_role_arn,
-                "the runner applies the Kubernetes resources, so its role must be a cluster "
-                "admin; allowed: a role also listed in platform:cluster.adminRoleArns",
             )
         )
     return problems

@@ -181,25 +181,29 @@ def _deletion_protection(
     alb = _alb_of(ingress, annotations)
     # The controller merges the attributes of a group's Ingresses into one ALB, so one
     # Ingress may carry the protection for all (and only that one can then wedge a delete).
+    members: list[Resource] = []
     values: dict[str, str] = {}
     for member in stack.of_type(k8s.INGRESS):
         notes = alb_annotations(member.props)
         if notes is not None and _alb_of(member, notes) == alb:
+            members.append(member)
             value = lb_attributes(notes).get(DELETION_PROTECTION)
             if value is not None:
-                values[member.label] = value
+                values[member.urn] = value
     where = f"ALB group {alb[1]!r}" if alb[0] == "group" else "this Ingress's ALB"
-    if not values:
+    # Each finding once: a missing setting on the group's first Ingress, a wrong one where
+    # it is written.
+    if not values and ingress.urn == min(m.urn for m in members):
         yield (
             f"load-balancer-attributes {DELETION_PROTECTION} is not set on any Ingress of "
             f"{where}; expected true on one of them"
         )
-    for label, value in sorted(values.items()):
-        if value != "true":
-            yield (
-                f"load-balancer-attributes {DELETION_PROTECTION} is {json.dumps(value)} on "
-                f"{label}; expected true ({where} could be deleted by accident)"
-            )
+    if values.get(ingress.urn, "true") != "true":
+        yield (
+            f"load-balancer-attributes {DELETION_PROTECTION} is "
+            f"{json.dumps(values[ingress.urn])}; expected true ({where} could be deleted by "
+            "accident)"
+        )
 
 
 DELETION_PROTECTION = "deletion_protection.enabled"

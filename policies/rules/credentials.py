@@ -24,20 +24,25 @@ from policies.framework.rule import Compliance, Pack, ResourceRule
 from policies.framework.values import MISSING, as_list, get, is_unknown, unknown
 
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
-# What a credential-named variable may hold without being the credential itself: a number
-# or a yes/no (a length, a TTL), an ARN or a path (where the secret is), a URL without a
-# password (the content rules catch one with), or a reference to another variable.
+# What a credential-named variable may hold without being the credential itself: a short
+# number (a length, a TTL in seconds, minutes or hours) or true/false, an ARN or a file path
+# (where the secret is), a URL without a password (the content rules catch one with), or a
+# reference to another variable. A long run of digits is a PIN or a token, not a setting.
 _NOT_A_CREDENTIAL = re.compile(
-    r"-?\d+(\.\d+)?[a-z]{0,2}|true|false|yes|no|on|off"
-    r"|arn:[\w-]+:.*|/.*|[a-z][a-z0-9+.-]*://.*|\$\(.+\)|\$\{.+\}",
-    re.IGNORECASE | re.DOTALL,
+    r"\d{1,6}[smhd]?|true|false"
+    r"|arn:[\w-]+:.*|/[^/\s]+/\S*|[a-z][a-z0-9+.-]*://\S*|\$\(\w+\)|\$\{\w+\}",
+    re.IGNORECASE,
 )
 
 
 def _why(name: str, value: Any, where: str) -> str | None:
     """Why the literal ``value`` under ``name`` is a credential in plain text, or None."""
     if is_unknown(value):
-        raise unknown(value, where)
+        # Known only after another resource exists: under a credential's name it may be one
+        # (a generated password), otherwise its content cannot be a literal of the program.
+        if credential_name(name):
+            raise unknown(value, where)
+        return None
     if not isinstance(value, str) or not value.strip():
         return None
     if contains_credential(value):

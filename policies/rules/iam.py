@@ -104,11 +104,16 @@ def _pinned(statement: Statement, suffix: str, expected: str | None) -> str | No
     return None
 
 
-def _web_identity_trust(resource: Resource, settings: Mapping[str, Any]) -> Iterator[str]:
+def _trust(resource: Resource) -> list[Statement]:
+    """The statements of a role's trust policy (none when it has none)."""
     document = resource.get("assumeRolePolicy")
     if document is MISSING:
-        return
-    for statement in statements(json_document(document, "assumeRolePolicy")):
+        return []
+    return statements(json_document(document, "assumeRolePolicy"))
+
+
+def _web_identity_trust(resource: Resource, settings: Mapping[str, Any]) -> Iterator[str]:
+    for statement in _trust(resource):
         if not statement.allow or not statement.grants("sts:AssumeRoleWithWebIdentity"):
             continue
         federated = statement.principals.get("Federated", ())
@@ -167,32 +172,36 @@ PRINCIPAL_CONDITION_KEYS = frozenset(
 ASSUME_ACTIONS = ("sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity")
 
 
+# Operators that hold only when the key is present and matches one of the values; a Like
+# operator pins only with values that have no wildcard (arn:aws:iam::*:role/* pins nothing).
+_EXACT_OPERATORS = frozenset({"StringEquals", "StringEqualsIgnoreCase", "ArnEquals"})
+_PATTERN_OPERATORS = frozenset({"StringLike", "ArnLike"})
+
+
 def _pins_principal(statement: Statement) -> bool:
     """Whether a condition limits the statement to named organisations, accounts or ARNs.
-    Negated, ``IfExists`` and ``ForAllValues`` operators pass when the key is absent, and a
-    bare ``*`` value matches everyone: none of them limits anything."""
+    Negated, IfExists, ForAllValues, Null and Bool operators hold for keys that are absent or
+    merely present, and wildcard patterns match everyone: none of them limits anything."""
     for operator, block in statement.conditions.items():
-        op = str(operator)
-        if "Not" in op or op.endswith("IfExists") or op.startswith("ForAllValues:"):
-            continue
-        if not isinstance(block, Mapping):
+        op = str(operator).removeprefix("ForAnyValue:")
+        if op not in _EXACT_OPERATORS | _PATTERN_OPERATORS or not isinstance(block, Mapping):
             continue
         for key, raw in block.items():
             if str(key).lower() not in PRINCIPAL_CONDITION_KEYS:
                 continue
             values = as_list(raw)
             if any(is_unknown(v) for v in values):
-                raise unknown(values[0], f"Condition.{op}.{key}")
-            if values and all(isinstance(v, str) and v.strip("*") for v in values):
+                raise unknown(values[0], f"Condition.{operator}.{key}")
+            named = [v for v in values if isinstance(v, str) and v.strip()]
+            if op in _PATTERN_OPERATORS:
+                named = [v for v in named if "*" not in v and "?" not in v]
+            if values and len(named) == len(values):
                 return True
     return False
 
 
 def _trust_open(resource: Resource, settings: Mapping[str, Any]) -> Iterator[str]:
-    document = resource.get("assumeRolePolicy")
-    if document is MISSING:
-        return
-    for statement in statements(json_document(document, "assumeRolePolicy")):
+    for statement in _trust(resource):
         if not statement.allow or not statement.any_principal:
             continue
         if not any(statement.grants(action) for action in ASSUME_ACTIONS):

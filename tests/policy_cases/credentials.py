@@ -69,7 +69,25 @@ CASES = [
         config_map({"GITHUB_TOKEN": "not-really-a-ghp-but-a-literal"}),
         message="data key GITHUB_TOKEN is named like a credential and holds a literal value",
     ),
+    *(
+        violates(
+            RULE,
+            behaviour,
+            with_env({"name": name, "value": value}),
+            message=f"env {name} is named like a credential",
+        )
+        for behaviour, name, value in (
+            ("a token of digits is not a number setting", "API_TOKEN", "84712093847561029384"),
+            ("a password that starts with a slash is not a path", "DB_PASSWORD", "/hunter2"),
+            ("a secret that reads like a switch", "SESSION_SECRET", "off"),
+        )
+    ),
     passes(RULE, "plain settings", with_env({"name": "LOG_LEVEL", "value": "warn"})),
+    passes(
+        RULE,
+        "an endpoint known only once its resource exists",
+        with_env({"name": "DATABASE_HOST", "value": UNKNOWN}),
+    ),
     passes(
         RULE,
         "the credential comes from a Secret",

@@ -305,6 +305,21 @@ CASES = [
     ),
     violates(
         "iam-trust-named-principals",
+        "a pattern matching any account's roles",
+        trust({"AWS": "*"}, {"StringLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/*"}}),
+    ),
+    violates(
+        "iam-trust-named-principals",
+        "a pattern matching any account id",
+        trust({"AWS": "*"}, {"StringLike": {"aws:PrincipalAccount": "?*"}}),
+    ),
+    violates(
+        "iam-trust-named-principals",
+        "only that the principal is in some organisation",
+        trust({"AWS": "*"}, {"Null": {"aws:PrincipalOrgID": "false"}}),
+    ),
+    violates(
+        "iam-trust-named-principals",
         "any principal through a web identity",
         trust("*", action="sts:AssumeRoleWithWebIdentity"),
     ),
@@ -323,6 +338,14 @@ CASES = [
         "iam-trust-named-principals",
         "any principal of listed accounts (condition keys are case-insensitive)",
         trust({"AWS": "*"}, {"ForAnyValue:StringEquals": {"AWS:PrincipalAccount": [ACCOUNT]}}),
+    ),
+    passes(
+        "iam-trust-named-principals",
+        "roles of one account by an exact pattern",
+        trust(
+            {"AWS": "*"},
+            {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/deployer"}},
+        ),
     ),
     passes(
         "iam-trust-named-principals",
