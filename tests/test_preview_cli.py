@@ -17,13 +17,15 @@ from tests.conftest import REPOSITORY, preview
 pytestmark = pytest.mark.slow
 
 
-def run_cli(*args: str, cwd: Path = REPOSITORY) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path = REPOSITORY, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "infra.preview", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
 
 
