@@ -20,7 +20,7 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from infra.preview.engine import run_preview  # noqa: E402
+from offline_preview.engine import run_preview  # noqa: E402
 from tests.conftest import stack_setting  # noqa: E402
 from tests.fleet import fleet  # noqa: E402
 

@@ -7,7 +7,7 @@ printed apart); each run sends every resource to ``Analyze`` and the whole stack
 - a synthetic stack of N resources (default 5,000): copies of the prod stack with their own
   URNs and dependencies, so stack rules link each copy as they link prod (the last copy is
   partial: its resources whose keys or ACLs it lacks are reported, as they should be).
-And what the gate costs a user: the whole ``python -m infra.preview prod`` process with the
+And what the gate costs a user: the whole ``python -m offline_preview prod`` process with the
 packs and with ``--no-policies``, and the ratio.
 
     .venv/bin/python bench/policy_throughput.py [--runs N] [--resources 5000]
@@ -28,14 +28,14 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from infra.preview.engine import (  # noqa: E402
+from offline_preview.engine import (  # noqa: E402
     STACK_TYPE,
     CapturedResource,
     PreviewResult,
     run_preview,
 )
-from infra.preview.policy_run import PolicyPacks, PolicyPackSource  # noqa: E402
-from infra.preview.project import load_project, load_stack_config  # noqa: E402
+from offline_preview.policy_run import PolicyPacks, PolicyPackSource  # noqa: E402
+from offline_preview.project import load_project, load_stack_config  # noqa: E402
 
 PACKS = [REPOSITORY / "policies" / name for name in ("security", "quality")]
 
@@ -85,7 +85,7 @@ def measure(packs: PolicyPacks, result: PreviewResult, runs: int) -> tuple[float
 def whole_process(*extra: str) -> float:
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "infra.preview", "prod", "--json", *extra],
+        [sys.executable, "-m", "offline_preview", "prod", "--json", *extra],
         cwd=REPOSITORY,
         capture_output=True,
         check=True,

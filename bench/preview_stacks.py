@@ -1,7 +1,7 @@
 """Times the offline preview of each stack and prints resources per stack.
 
 Two figures per stack, measured in one run so they compare:
-- whole process: ``python -m infra.preview STACK --json --no-policies``, as a user or CI
+- whole process: ``python -m offline_preview STACK --json --no-policies``, as a user or CI
   runs it, without the policy gate (``bench/policy_throughput.py`` measures that);
 - in process: ``run_preview`` on an already warm interpreter, as the tests and (later) the
   policy gate and release driver call it.
@@ -24,13 +24,13 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from infra.preview.engine import run_preview  # noqa: E402
+from offline_preview.engine import run_preview  # noqa: E402
 
 
 def whole_process(stack: str) -> tuple[float, int]:
     started = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, "-m", "infra.preview", stack, "--json", "--no-policies"],
+        [sys.executable, "-m", "offline_preview", stack, "--json", "--no-policies"],
         cwd=REPOSITORY,
         capture_output=True,
         text=True,

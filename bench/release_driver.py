@@ -34,10 +34,10 @@ sys.path.insert(0, str(REPOSITORY))
 # gRPC notes every fork (Prometheus, hooks) while the packs' channels are open; not news.
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-from infra.deploy.driver import ReleaseDriver  # noqa: E402
-from infra.deploy.ports import Verdict  # noqa: E402
-from infra.deploy.world import SystemClock  # noqa: E402
-from infra.preview.policy_run import PolicyPackSource  # noqa: E402
+from offline_preview.policy_run import PolicyPackSource  # noqa: E402
+from platformctl.driver import ReleaseDriver  # noqa: E402
+from platformctl.ports import Verdict  # noqa: E402
+from platformctl.world import SystemClock  # noqa: E402
 from tests.release_world import FAST_DELIVERY, ReleaseWorld, release_world  # noqa: E402
 
 FOUR_STEPS = {**FAST_DELIVERY, "stepWeights": [5, 25, 50, 100]}
@@ -135,7 +135,7 @@ def detection_to_restored(runs: int) -> None:
         url = start_prometheus(Path(directory) / "prometheus", exporter.target)
         try:
             wait_for_scrape(url)
-            from infra.deploy.prometheus import PrometheusSource
+            from platformctl.prometheus import PrometheusSource
 
             source = PrometheusSource(url)
             for run in range(runs):

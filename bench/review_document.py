@@ -27,9 +27,9 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-from infra.deploy.offline_stack import OfflineStack  # noqa: E402
-from infra.deploy.ports import PreviewOutcome, PropertyChange, ResourceChange  # noqa: E402
-from infra.review.document import ReleasePlan, change_document  # noqa: E402
+from platformctl.changes import PreviewOutcome, PropertyChange, ResourceChange  # noqa: E402
+from platformctl.offline_stack import OfflineStack  # noqa: E402
+from platformctl.review.document import ReleasePlan, change_document  # noqa: E402
 from policies.rules.stack import STATEFUL_TYPES  # noqa: E402
 
 PLAN = ReleasePlan("chat-api", "canary", "1.6.0@sha256:" + "c" * 64, "1.5.0", "green",

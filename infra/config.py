@@ -1,7 +1,7 @@
 """Typed stack settings: one validated model per stack, built once at the edge.
 
-The program builds it from ``pulumi.Config`` (:func:`load_settings`); offline tools build it
-from the stack file (:func:`load_settings_from_stack_file`). Both go through
+The program builds it from ``pulumi.Config`` (:func:`load_settings`); the tools build it from
+the stack file (``platformctl.world.settings_from_stack_file``). Both go through
 :func:`parse_settings`, which reports every problem at once, one line each, naming the stack,
 the key, the bad value and what is allowed, before any resource is registered.
 Components never see ``pulumi.Config``: they receive the plain values held here.
@@ -14,11 +14,10 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
 
 from components.subnet_plan import (
     SubnetPlan,
@@ -27,21 +26,16 @@ from components.subnet_plan import (
     check_explicit_plan,
     plan_subnets,
 )
-from infra.aws_regions import REGION_ZONES
-from infra.settings.app import AppSettings, app_problems
-from infra.settings.base import Model, Number, Problem, tag_text
-from infra.settings.cluster import ClusterSettings
-from infra.settings.data import CacheSettings, DatabaseSettings
-from infra.settings.delivery import DeliverySettings
-from infra.settings.edge import FirewallSettings, RegistrySettings
+from infra.settings.app import app_problems
+from infra.settings.base import Problem
 from infra.settings.network import NetworkSettings
 from infra.settings.pins import pin_problems
-from infra.settings.profile import LOG_RETENTION_DAYS, environment_problems
-from infra.settings.runner import CiRunnerSettings, DeployPhase, runner_problems
+from infra.settings.platform_config import Environment, PlatformConfig
+from infra.settings.profile import environment_problems
+from infra.settings.runner import runner_problems
+from platform_common.aws_regions import REGION_ZONES
 
 NAMESPACE = "platform"
-
-Environment = Literal["dev", "staging", "prod"]
 
 
 class SettingsError(pulumi.RunError):
@@ -65,74 +59,6 @@ RETIRED_KEYS = {
         "465 days with execution plans)"
     ),
 }
-
-# Keys the standard tags own (infra/tagging.py); platform:tags may not redefine them.
-STANDARD_TAG_KEYS = ("project", "stack", "environment", "owner", "cost-center", "managed-by")
-
-
-class PlatformConfig(Model):
-    """Everything under the ``platform:`` namespace of a stack file."""
-
-    environment: Environment
-    owner: str
-    cost_center: str
-    tags: dict[str, str] = Field(default_factory=dict)
-    protect_resources: bool = True
-    log_retention_days: Number = 365
-    kms_key_deletion_window_days: Number = 30
-    network: NetworkSettings
-    database: DatabaseSettings
-    cache: CacheSettings
-    firewall: FirewallSettings = FirewallSettings()
-    registry: RegistrySettings
-    cluster: ClusterSettings
-    app: AppSettings
-    delivery: DeliverySettings = DeliverySettings()
-    ci_runner: CiRunnerSettings | None = None
-    # Set only by `platformctl bootstrap`, for one `up` (infra/settings/runner.py).
-    deploy_phase: DeployPhase = "complete"
-
-    @field_validator("owner", "cost_center")
-    @classmethod
-    def _tag_value(cls, value: str) -> str:
-        return tag_text(value, 256)
-
-    @field_validator("tags")
-    @classmethod
-    def _extra_tags(cls, tags: dict[str, str]) -> dict[str, str]:
-        for key, value in tags.items():
-            if key.lower().startswith("aws:"):
-                raise ValueError(f"tag key {key!r} uses the reserved aws: prefix")
-            if key in STANDARD_TAG_KEYS:
-                raise ValueError(
-                    f"tag key {key!r} is a standard tag set from the stack's settings; "
-                    f"allowed: any key but {', '.join(STANDARD_TAG_KEYS)}"
-                )
-            try:
-                tag_text(key, 128)
-            except ValueError as exc:
-                raise ValueError(f"tag key {key!r}: {exc}") from None
-            try:
-                tag_text(value, 256)
-            except ValueError as exc:
-                raise ValueError(f"value of tag {key!r}: {exc}") from None
-        return tags
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _cloudwatch_retention(cls, days: int) -> int:
-        if days not in LOG_RETENTION_DAYS:
-            raise ValueError(
-                "allowed (CloudWatch Logs): " + ", ".join(map(str, LOG_RETENTION_DAYS))
-            )
-        return days
-
-    @field_validator("kms_key_deletion_window_days")
-    @classmethod
-    def _kms_window(cls, days: int) -> int:
-        if not 7 <= days <= 30:
-            raise ValueError("allowed: 7 to 30 days")
-        return days
 
 
 @dataclass(frozen=True)
@@ -370,21 +296,6 @@ def load_settings() -> StackSettings:
         stack=stack,
         source=f"Pulumi.{stack}.yaml",
         secret_keys=secret_keys,
-    )
-
-
-def load_settings_from_stack_file(project_dir: Path, stack: str) -> StackSettings:
-    """Build the settings offline, from ``Pulumi.<stack>.yaml``, without a Pulumi engine."""
-    from infra.preview.project import load_project, load_stack_config
-
-    project = load_project(project_dir)
-    stack_config = load_stack_config(project, stack)
-    return parse_settings(
-        stack_config.values,
-        project=project.name,
-        stack=stack,
-        source=stack_config.path.name,
-        secret_keys=stack_config.secret_keys,
     )
 
 

@@ -25,10 +25,10 @@ from components.parts import LogArchive
 from components.registry import Registry, RegistryArgs
 from components.subnet_plan import Tier
 from components.workload import AccessLogTarget, Probes, Resources, ServiceArgs, Slot
-from infra.aws_regions import partition
 from infra.config import Problem, SettingsError, StackSettings
 from infra.settings.app import ServiceSettings
 from infra.tagging import standard_tags
+from platform_common.aws_regions import partition
 
 
 @dataclass(frozen=True)

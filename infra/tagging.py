@@ -11,8 +11,9 @@ from collections.abc import Mapping
 
 import pulumi
 
-from infra.aws_types import takes_tag_map
-from infra.config import STANDARD_TAG_KEYS, StackSettings
+from infra.config import StackSettings
+from infra.settings.platform_config import STANDARD_TAG_KEYS
+from platform_common.aws_types import takes_tag_map
 
 MANAGED_BY = "pulumi"
 
@@ -28,7 +29,7 @@ def standard_tags(settings: StackSettings) -> dict[str, str]:
         "cost-center": platform.cost_center,
         "managed-by": MANAGED_BY,
     }
-    assert set(STANDARD_TAG_KEYS) <= set(tags), "config.STANDARD_TAG_KEYS is out of date"
+    assert set(STANDARD_TAG_KEYS) <= set(tags), "platform_config.STANDARD_TAG_KEYS is out of date"
     return tags
 
 

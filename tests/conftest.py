@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.preview.engine import PreviewResult, run_preview
+from offline_preview.engine import PreviewResult, run_preview
 from tests.http_recorder import (  # noqa: F401  (fixtures: a recording HTTP server, a dead port)
     dead_url,
     server,

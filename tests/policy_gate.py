@@ -10,10 +10,10 @@ from typing import Any
 
 from google.protobuf import json_format, struct_pb2
 
-from infra.preview.engine import CapturedResource, PreviewResult
-from infra.preview.policy_report import PolicyReport, Violation
-from infra.preview.policy_run import PolicyPacks, PolicyPackSource
-from infra.preview.project import load_project, load_stack_config
+from offline_preview.engine import CapturedResource, PreviewResult
+from offline_preview.policy_report import PolicyReport, Violation
+from offline_preview.policy_run import PolicyPacks, PolicyPackSource
+from offline_preview.project import load_project, load_stack_config
 from tests.conftest import REPOSITORY
 
 PACKS = (REPOSITORY / "policies" / "security", REPOSITORY / "policies" / "quality")

@@ -3,7 +3,7 @@
 A case lists resources as the engine registers them: wire-form properties (camelCase),
 property dependencies naming other resources of the case, options. The harness builds the
 preview the engine would hold and drives the running packs through
-``infra.preview.policy_run`` exactly as an offline preview does: ``Configure`` with the
+``offline_preview.policy_run`` exactly as an offline preview does: ``Configure`` with the
 case's config, ``Analyze`` per resource, ``AnalyzeStack``. Nothing calls a rule directly.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.rpc import UNKNOWN
 
-from infra.preview.engine import STACK_TYPE, CapturedResource, PreviewResult
-from infra.preview.policy_report import Violation
-from infra.preview.policy_run import PolicyPacks, PolicyPackSource
+from offline_preview.engine import STACK_TYPE, CapturedResource, PreviewResult
+from offline_preview.policy_report import Violation
+from offline_preview.policy_run import PolicyPacks, PolicyPackSource
 from policies.framework.rule import Pack
 from policies.rules import CATALOGUE
 from tests.conftest import REPOSITORY

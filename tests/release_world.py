@@ -14,10 +14,12 @@ from typing import Any
 
 import yaml
 
-from infra.deploy.driver import ReleaseDriver
-from infra.deploy.ledger import Ledger
-from infra.deploy.offline_stack import OfflineStack
-from infra.deploy.ports import (
+from infra.settings.delivery import MetricCheck
+from offline_preview.policy_run import PolicyPackSource
+from platformctl.driver import ReleaseDriver
+from platformctl.ledger import Ledger
+from platformctl.offline_stack import OfflineStack
+from platformctl.ports import (
     AnalysisTarget,
     HookResult,
     Measurement,
@@ -25,9 +27,7 @@ from infra.deploy.ports import (
     TrafficExpectation,
     Verdict,
 )
-from infra.deploy.world import World
-from infra.preview.policy_run import PolicyPackSource
-from infra.settings.delivery import MetricCheck
+from platformctl.world import World
 from tests.conftest import REPOSITORY
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"

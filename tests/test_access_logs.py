@@ -7,8 +7,8 @@ import json
 import pytest
 
 from components.access_logs import AccessLogsArgs, delivery_policy
-from infra.preview.engine import PreviewResult
-from infra.preview.values import reveal
+from offline_preview.engine import PreviewResult
+from platform_common.pulumi_values import reveal
 from tests.conftest import STACKS, preview, stack_setting
 
 ATTRIBUTES = "alb.ingress.kubernetes.io/load-balancer-attributes"

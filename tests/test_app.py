@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from infra.preview.values import reveal
+from platform_common.pulumi_values import reveal
 from tests.conftest import preview, stack_setting
 from tests.fleet import fleet
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.preview.engine import ProgramError, run_preview
+from offline_preview.engine import ProgramError, run_preview
 from tests.conftest import REPOSITORY, stack_setting
 from tests.test_config import BASE, problems_for, settings_with
 

@@ -26,7 +26,7 @@ from pulumi.automation import errors as auto_errors
 from pulumi.automation._cmd import CommandResult
 from pulumi.automation.events import EngineEvent
 
-from infra.deploy.automation import (
+from platformctl.automation import (
     INSTALL_URL,
     AutomationStack,
     EngineEventTranslator,
@@ -36,7 +36,7 @@ from infra.deploy.automation import (
     shown_backend_url,
     translate_error,
 )
-from infra.deploy.ports import DeployError, StackPort
+from platformctl.ports import DeployError, StackPort
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.deploy import cli
-from infra.deploy.automation import repository_policy_packs
-from infra.deploy.ledger import Ledger
-from infra.deploy.offline_stack import OfflineStack
-from infra.deploy.ports import StackPort
-from infra.deploy.wiring import RealWorld
-from infra.preview.policy_run import PolicyPackSource
+from offline_preview.policy_run import PolicyPackSource
+from platformctl import cli
+from platformctl.automation import repository_policy_packs
+from platformctl.ledger import Ledger
+from platformctl.offline_stack import OfflineStack
+from platformctl.ports import StackPort
+from platformctl.wiring import RealWorld
 from tests.conftest import REPOSITORY
 from tests.release_world import ADMIN_SESSION
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.preview.values import is_secret, reveal
+from platform_common.pulumi_values import is_secret, reveal
 from tests.conftest import key_arn, preview, subnet_ids
 
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"

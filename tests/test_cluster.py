@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from infra.preview.engine import run_preview
-from infra.preview.values import is_secret, reveal
+from offline_preview.engine import run_preview
+from platform_common.pulumi_values import is_secret, reveal
 from tests.conftest import REPOSITORY, key_arn, preview, stack_setting, subnet_ids
 
 CLUSTER = "platform:components:Cluster"

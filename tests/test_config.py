@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from infra.aws_types import _module_source, _tag_map_annotation, takes_tag_map
-from infra.config import SettingsError, load_settings_from_stack_file, parse_settings
-from infra.preview.engine import ProgramError, run_preview
+from infra.config import SettingsError, parse_settings
+from offline_preview.engine import ProgramError, run_preview
+from platform_common.aws_types import _module_source, _tag_map_annotation, takes_tag_map
+from platformctl.world import settings_from_stack_file
 from tests.conftest import REPOSITORY, STACKS, preview
 
 BASE: dict[str, Any] = {
@@ -89,13 +90,13 @@ def problems_for(config: dict[str, Any], stack: str = "staging") -> list[str]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_each_shipped_stack_file_is_valid(stack):
-    settings = load_settings_from_stack_file(REPOSITORY, stack)
+    settings = settings_from_stack_file(REPOSITORY, stack)
     assert settings.stack == stack
     assert settings.platform.environment == stack
 
 
 def test_profiles_differ_as_the_environments_demand():
-    dev, staging, prod = (load_settings_from_stack_file(REPOSITORY, s) for s in STACKS)
+    dev, staging, prod = (settings_from_stack_file(REPOSITORY, s) for s in STACKS)
     assert dev.platform.network.availability_zone_count == 2
     assert dev.platform.network.nat_gateways == "single"
     assert staging.platform.network.availability_zone_count == 3
@@ -303,7 +304,7 @@ def test_an_empty_value_in_the_stack_file_counts_as_missing(tmp_path):
         stack_file.replace("platform:owner: platform-team", "platform:owner:")
     )
     with pytest.raises(SettingsError, match="platform:owner: required key is missing"):
-        load_settings_from_stack_file(tmp_path, "dev")
+        settings_from_stack_file(tmp_path, "dev")
 
 
 def test_an_unknown_region_stored_as_a_secret_is_not_shown():

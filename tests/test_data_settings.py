@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from infra.config import parse_settings
-from infra.preview.engine import ProgramError, run_preview
 from infra.settings.windows import overlaps
+from offline_preview.engine import ProgramError, run_preview
 from tests.conftest import REPOSITORY
 from tests.test_config import BASE, problems_for, settings_with
 

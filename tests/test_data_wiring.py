@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infra.preview.values import is_secret, reveal
+from platform_common.pulumi_values import is_secret, reveal
 from tests.conftest import key_arn, preview
 
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.preview.engine import ProgramError
-from infra.preview.values import is_secret, reveal
+from offline_preview.engine import ProgramError
+from platform_common.pulumi_values import is_secret, reveal
 from tests.conftest import key_arn, preview, stack_setting, subnet_ids
 
 CLUSTER = "aws:rds/cluster:Cluster"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from infra.config import SettingsError, load_settings_from_stack_file, parse_settings
+from infra.config import SettingsError, parse_settings
 from infra.settings.delivery import DEFAULT_METRICS, render_query
+from platformctl.world import settings_from_stack_file
 from tests.conftest import REPOSITORY, stack_setting
 
 
@@ -56,7 +57,7 @@ def test_a_bad_delivery_setting_names_its_key_and_what_is_allowed(delivery, key,
 
 def test_the_shipped_stacks_differ_in_how_carefully_they_release():
     dev, staging, prod = (
-        load_settings_from_stack_file(REPOSITORY, s).platform.delivery
+        settings_from_stack_file(REPOSITORY, s).platform.delivery
         for s in ("dev", "staging", "prod")
     )
     assert dev.weights == (10, 100) and dev.bake_seconds == 120

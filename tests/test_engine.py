@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.preview.engine import ProgramError, run_preview
-from infra.preview.project import ProjectError
-from infra.preview.values import is_secret
+from offline_preview.engine import ProgramError, run_preview
+from offline_preview.project import ProjectError
+from platform_common.pulumi_values import is_secret
 from tests.conftest import REPOSITORY
 
 

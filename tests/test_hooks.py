@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.deploy import hooks as hooks_module
-from infra.deploy.hooks import HookRunner, redact_url
 from infra.settings.delivery import Hooks as HookSettings
+from platformctl import hooks as hooks_module
+from platformctl.hooks import HookRunner, redact_url
 from tests.http_recorder import Recorder
 
 PYTHON = sys.executable

@@ -15,9 +15,9 @@ from botocore.config import Config
 from botocore.stub import ANY, Stubber
 from moto.server import ThreadedMotoServer
 
-from infra.deploy.cloudwatch import NAMESPACE, CloudWatchSource
-from infra.deploy.ports import AnalysisTarget, DeployError, Verdict
 from infra.settings.delivery import CLOUDWATCH_STATISTICS, MetricCheck
+from platformctl.cloudwatch import NAMESPACE, CloudWatchSource
+from platformctl.ports import AnalysisTarget, DeployError, Verdict
 
 WINDOW_SECONDS = 300
 # No retries: an unreachable endpoint answers at once, and the driver retries by interval.

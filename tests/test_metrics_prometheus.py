@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.deploy.ports import AnalysisTarget, Measurement, Verdict
-from infra.deploy.prometheus import PrometheusSource
 from infra.settings.delivery import DEFAULT_METRICS, MetricCheck
+from platformctl.ports import AnalysisTarget, Measurement, Verdict
+from platformctl.prometheus import PrometheusSource
 from tests.prometheus_server import RunningPrometheus, start_prometheus, stop_prometheus
 
 # The session fixture, until tests/conftest.py imports it for every module; then drop this

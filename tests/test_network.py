@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from infra.aws_types import takes_tag_map
-from infra.preview.values import is_unknown
+from platform_common.aws_types import takes_tag_map
+from platform_common.pulumi_values import is_unknown
 from tests.conftest import preview, stack_setting
 
 SUBNET = "aws:ec2/subnet:Subnet"

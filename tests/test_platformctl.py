@@ -16,13 +16,13 @@ import pytest
 import yaml
 
 from infra.config import StackSettings
-from infra.deploy import cli
-from infra.deploy.ledger import Control, Ledger
-from infra.deploy.offline_stack import OfflineStack
-from infra.deploy.ports import PreviewOutcome, ResourceChange, UpOutcome
-from infra.deploy.wiring import RealWorld
-from infra.deploy.world import World
 from infra.settings.delivery import DeliverySettings
+from platformctl import cli
+from platformctl.changes import PreviewOutcome, ResourceChange, UpOutcome
+from platformctl.ledger import Control, Ledger
+from platformctl.offline_stack import OfflineStack
+from platformctl.wiring import RealWorld
+from platformctl.world import World
 from tests.conftest import REPOSITORY
 from tests.release_world import (
     ADMIN_SESSION,
@@ -289,7 +289,7 @@ def test_promoting_a_service_the_source_lacks_names_the_services_it_has(stacks, 
 DRIVEN_RELEASE = """
 import sys
 from pathlib import Path
-from infra.deploy.world import SystemClock
+from platformctl.world import SystemClock
 from tests.release_world import FAST_DELIVERY, release_world
 
 world = release_world(Path(sys.argv[1]), delivery={**FAST_DELIVERY, "stepBakeSeconds": 600,
@@ -340,7 +340,7 @@ def test_abort_from_another_machine_without_the_cli_stops_a_running_release_at_o
 
 
 def test_the_gate_guards_exactly_the_types_the_policy_requires_protected():
-    from infra.deploy.gates import unapproved_destruction
+    from platformctl.gates import unapproved_destruction
 
     # The VPC is on the policy's list (and was not on the gate's own, before they shared it).
     vpc = ResourceChange("urn:pulumi:prod::platform::aws:ec2/vpc:Vpc::network", "aws:ec2/vpc:Vpc",

@@ -9,19 +9,14 @@ from typing import Any
 
 import pytest
 
-from infra.deploy import cli
-from infra.deploy.offline_stack import OfflineStack
-from infra.deploy.ports import (
-    DeployError,
-    PreviewOutcome,
-    PropertyChange,
-    ResourceChange,
-    UpOutcome,
-)
-from infra.deploy.wiring import RealWorld
-from infra.review.client import ClaudeReviewer
-from infra.review.model import Reviewer
 from infra.settings.review import ReviewSettings
+from platformctl import cli
+from platformctl.changes import PreviewOutcome, PropertyChange, ResourceChange, UpOutcome
+from platformctl.offline_stack import OfflineStack
+from platformctl.ports import DeployError
+from platformctl.review.client import ClaudeReviewer
+from platformctl.review.model import Reviewer
+from platformctl.wiring import RealWorld
 from tests.anthropic_fakes import (
     FAKE_API_KEY,
     RecordingHandler,

@@ -11,7 +11,7 @@ import pytest
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import analyzer_pb2
 
-from infra.preview.analyzer_process import AnalyzerProcess, read_manifest
+from offline_preview.analyzer_process import AnalyzerProcess, read_manifest
 from policies.catalogue import coverage_table
 from policies.framework.rule import Pack
 from policies.rules import ALL_RULES, CATALOGUE, rules_for

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.preview.values import reveal
+from platform_common.pulumi_values import reveal
 from tests.conftest import REPOSITORY, preview
 from tests.test_preview_cli import run_cli, write_project
 
@@ -284,7 +284,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGKILL], ids=["TERM", "KILL"])
 def test_stopping_the_preview_stops_its_policy_packs(signal_number):
     preview_process = subprocess.Popen(
-        [sys.executable, "-m", "infra.preview", "prod"],
+        [sys.executable, "-m", "offline_preview", "prod"],
         cwd=REPOSITORY,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from infra.preview.engine import PreviewResult
+from offline_preview.engine import PreviewResult
 from tests.conftest import REPOSITORY, STACKS, preview, stack_setting
 from tests.policy_gate import Gate, findings, mutated, with_resource, without
 

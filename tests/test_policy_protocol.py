@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.preview.policy_run import PolicyPacks, PolicyPackSource
+from offline_preview.policy_run import PolicyPacks, PolicyPackSource
 from tests.policy_harness import PROJECT, STACK, Res, preview_of
 
 PROBE_PACK = """

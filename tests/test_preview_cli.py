@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.preview.values import reveal
+from platform_common.pulumi_values import reveal
 from tests.conftest import REPOSITORY, preview
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ def run_cli(
     *args: str, cwd: Path = REPOSITORY, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "infra.preview", *args],
+        [sys.executable, "-m", "offline_preview", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -144,6 +144,24 @@ def test_any_pulumi_python_project_can_be_previewed(tmp_path):
     # provider does (logical name plus a random suffix).
     assert document["outputs"]["bucketArn"] == f"arn:aws:s3:::{bucket['inputs']['bucket']}"
     assert bucket["inputs"]["bucket"].startswith("assets-")
+
+
+def test_a_project_with_its_own_infra_package_is_previewed_with_its_own(tmp_path):
+    # The engine imports nothing of this repository's program, so another project's
+    # top-level `infra` package is the one its program imports.
+    project = tmp_path / "other"
+    (project / "infra").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text("name: other\nruntime: python\nmain: infra/\n")
+    (project / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    (project / "infra" / "__init__.py").write_text("NAME = 'the other project'\n")
+    (project / "infra" / "__main__.py").write_text(
+        "import pulumi\nimport pulumi_aws as aws\nfrom infra import NAME\n"
+        "aws.s3.Bucket('logs', tags={'owner': NAME})\n"
+    )
+    result = run_cli("dev", "--project-dir", str(project), "--no-policies", "--json")
+    assert result.returncode == 0, result.stderr
+    [bucket] = [r for r in json.loads(result.stdout)["resources"] if r["name"] == "logs"]
+    assert bucket["inputs"]["tags"] == {"owner": "the other project"}
 
 
 def test_secrets_print_as_secret_and_encrypted_config_is_never_decrypted(tmp_path):

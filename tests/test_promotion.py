@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from infra.deploy.ledger import Ledger
-from infra.deploy.ports import DeployError, Measurement, Verdict
-from infra.deploy.promotion import (
+from platformctl.ledger import Ledger
+from platformctl.ports import DeployError, Measurement, Verdict
+from platformctl.promotion import (
     approval,
     health_problem,
     promotable_image,
     promotion_path_problem,
 )
-from infra.deploy.record import Phase, ReleaseRecord
+from platformctl.record import Phase, ReleaseRecord
 
 IMAGE = "1.6.0@sha256:" + "a" * 64
 HOUR = 3600.0
@@ -109,7 +109,7 @@ def test_a_services_history_never_includes_another_service_with_a_longer_name(tm
 
 
 def test_a_canary_rolled_back_after_taking_every_request_restarts_the_soak():
-    from infra.deploy.record import Step, StepKind
+    from platformctl.record import Step, StepKind
 
     steps = [Step(StepKind.SET_WEIGHT, weight=100), Step(StepKind.ANALYSE, seconds=60)]
     history = [

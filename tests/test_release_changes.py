@@ -4,7 +4,7 @@ scaled down, that slot's Deployment, autoscaler and disruption budget)."""
 
 from __future__ import annotations
 
-from infra.preview.diff import diff_previews
+from offline_preview.diff import diff_previews
 from tests.conftest import preview, stack_setting
 from tests.test_app import with_release
 

@@ -9,9 +9,9 @@ import json
 import pytest
 import yaml
 
-from infra.deploy.ledger import Control
-from infra.deploy.ports import DeployError, HookResult, TrafficCheck, Verdict
-from infra.deploy.record import Phase
+from platformctl.ledger import Control
+from platformctl.ports import DeployError, HookResult, TrafficCheck, Verdict
+from platformctl.record import Phase
 from tests.release_world import (
     FAST_DELIVERY,
     INGRESS,
@@ -349,8 +349,8 @@ def test_an_image_already_live_or_invalid_is_refused_before_anything_is_written(
 
 
 def test_a_webhook_receives_a_json_event_for_every_phase_change(tmp_path, server):
-    from infra.deploy.hooks import HookRunner
     from infra.settings.delivery import Hooks
+    from platformctl.hooks import HookRunner
 
     world = release_world(tmp_path)
     runner = HookRunner(Hooks.model_validate({"notify": [server.base + "/events"]}))
@@ -540,8 +540,8 @@ def test_a_stack_file_behind_the_deployed_stack_refuses_a_release(tmp_path):
 
 
 def test_a_failing_webhook_is_noted_and_never_stops_the_release(tmp_path):
-    from infra.deploy.hooks import HookRunner
     from infra.settings.delivery import Hooks
+    from platformctl.hooks import HookRunner
 
     world = release_world(tmp_path)
     runner = HookRunner(Hooks.model_validate({"notify": ["${UNSET_WEBHOOK}"]}), environ={})

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.deploy.ledger import Control, Ledger, ledger_directory
-from infra.deploy.ports import DeployError
-from infra.deploy.record import Phase
+from platformctl.ledger import Control, Ledger, ledger_directory
+from platformctl.ports import DeployError
+from platformctl.record import Phase
 from tests.conftest import REPOSITORY
 from tests.release_world import FAST_DELIVERY, release_world
 
@@ -29,8 +29,8 @@ ENV = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
 def hold_lock(directory: Path, seconds: float) -> subprocess.Popen[str]:
     script = textwrap.dedent(f"""
         import sys, time
-        from infra.deploy.ledger import Ledger
-        from infra.deploy.ports import DeployError
+        from platformctl.ledger import Ledger
+        from platformctl.ports import DeployError
         try:
             with Ledger({str(directory)!r}).lock("prod", "chat-api", "release 9.9.9"):
                 print("locked", flush=True)
@@ -66,7 +66,7 @@ def test_two_releases_started_at_once_get_one_lock(tmp_path):
 def test_commands_from_many_processes_all_arrive_whole(tmp_path):
     script = textwrap.dedent(f"""
         import sys
-        from infra.deploy.ledger import Control, Ledger
+        from platformctl.ledger import Control, Ledger
         ledger = Ledger({str(tmp_path)!r})
         for n in range(100):
             control = Control("pause", f"p{{sys.argv[1]}}-{{n}}", 0.0, "x" * 200)
@@ -194,8 +194,8 @@ def test_lock_text_left_by_a_dead_holder_on_another_machine_names_no_holder(tmp_
 
 
 def test_a_command_to_a_running_release_reports_whether_it_was_carried_out(tmp_path):
-    from infra.deploy.commands import send_command
-    from infra.deploy.world import SystemClock
+    from platformctl.commands import send_command
+    from platformctl.world import SystemClock
 
     world = release_world(tmp_path, delivery={**FAST_DELIVERY, "stepBakeSeconds": 600,
                           "analysis": {"intervalSeconds": 1, "windowSeconds": 1}})  # fmt: skip

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from infra.deploy import machine
-from infra.deploy.ports import Measurement, Verdict
-from infra.deploy.record import AnalysisCounters, Phase, ReleaseRecord, StepKind
 from infra.settings.delivery import AnalysisSettings, DeliverySettings
+from platformctl import machine
+from platformctl.ports import Measurement, Verdict
+from platformctl.record import AnalysisCounters, Phase, ReleaseRecord, StepKind
 
 
 def delivery(**settings) -> DeliverySettings:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.deploy.prometheus import PrometheusSource
-from infra.deploy.record import Phase, StepKind
-from infra.deploy.world import SystemClock
+from platformctl.prometheus import PrometheusSource
+from platformctl.record import Phase, StepKind
+from platformctl.world import SystemClock
 from tests.prometheus_server import RunningPrometheus
 from tests.release_world import ReleaseWorld, release_world
 

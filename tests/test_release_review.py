@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.deploy.ports import DeployError, Verdict
-from infra.deploy.record import Phase
-from infra.review.client import ClaudeReviewer
+from platformctl.ports import DeployError, Verdict
+from platformctl.record import Phase
+from platformctl.review.client import ClaudeReviewer
 from tests.anthropic_fakes import (
     FAKE_API_KEY,
     RecordingHandler,
@@ -250,7 +250,7 @@ def test_a_release_killed_during_its_review_is_resumed_and_asked_again(tmp_path)
 
 
 def test_the_release_json_carries_its_reviews(tmp_path, capsys):
-    from infra.deploy import cli
+    from platformctl import cli
 
     handler = RecordingHandler(answer("high", "hold"))
     record = reviewed(tmp_path, "staging", handler).driver().start("1.6.0")
@@ -271,7 +271,7 @@ class _SlowReviewer:
     def review(self, document):
         self.asked += 1
         self.release.wait(30)
-        from infra.review.model import Review, ReviewStatus
+        from platformctl.review.model import Review, ReviewStatus
 
         return Review(document.kind, ReviewStatus.UNAVAILABLE, reason="slow")
 
@@ -280,7 +280,7 @@ class _SlowReviewer:
 
 
 def test_an_abort_during_a_slow_review_takes_effect_at_once_with_nothing_applied(tmp_path):
-    from infra.deploy.ledger import Control
+    from platformctl.ledger import Control
 
     slow = _SlowReviewer()
     world = release_world(tmp_path, "staging", delivery())
@@ -328,7 +328,7 @@ def test_a_paused_release_resumed_reuses_the_verdict_it_already_has(tmp_path):
 
 
 def test_a_bad_review_model_variable_never_stops_a_rollback(tmp_path):
-    from infra.deploy.wiring import RealWorld
+    from platformctl.wiring import RealWorld
 
     world = release_world(tmp_path, "staging", delivery())
     bad = RealWorld(tmp_path, {"PLATFORM_REVIEW_MODEL": "Not A Model!"}, lambda line: None)
@@ -347,8 +347,8 @@ def test_a_bad_review_model_variable_never_stops_a_rollback(tmp_path):
 
 
 def test_status_shows_the_concerns_an_approver_is_asked_to_approve(tmp_path, capsys):
-    from infra.deploy import cli
-    from infra.deploy.ledger import record_summary
+    from platformctl import cli
+    from platformctl.ledger import record_summary
 
     world = reviewed(tmp_path, "staging", RecordingHandler(answer("high", "hold")))
     record = world.driver().start("1.6.0")

@@ -15,8 +15,9 @@ import httpx2
 import pytest
 from pydantic import BaseModel
 
-from infra.review.attempts import MAX_BACKOFF_SECONDS, backoff_seconds
-from infra.review.client import (
+from infra.settings.review import MODEL_ALLOWED, MODEL_ENV, ReviewSettings
+from platformctl.review.attempts import MAX_BACKOFF_SECONDS, backoff_seconds
+from platformctl.review.client import (
     API_KEY_ENV,
     REVIEW_MARGIN_SECONDS,
     ClaudeReviewer,
@@ -25,7 +26,7 @@ from infra.review.client import (
     review_model,
     reviewer_from_environment,
 )
-from infra.review.model import (
+from platformctl.review.model import (
     ChangeDocument,
     Explanation,
     Recommendation,
@@ -34,14 +35,13 @@ from infra.review.model import (
     Risk,
     Verdict,
 )
-from infra.review.prompts import (
+from platformctl.review.prompts import (
     EXPLAIN_SYSTEM_PROMPT,
     EXPLANATION_TOOL,
     SYSTEM_PROMPT,
     VERDICT_TOOL,
     _tool_schema,
 )
-from infra.settings.review import MODEL_ALLOWED, MODEL_ENV, ReviewSettings
 from tests.anthropic_fakes import (
     FAKE_API_KEY,
     RecordingHandler,

@@ -12,24 +12,18 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from infra.deploy.ports import (
-    Measurement,
-    PolicyFinding,
-    PreviewOutcome,
-    PropertyChange,
-    ResourceChange,
-    Verdict,
-)
-from infra.preview.values import as_secret
-from infra.review.document import (
+from infra.settings.review import ReviewSettings
+from platform_common.pulumi_values import as_secret
+from platformctl.changes import PolicyFinding, PreviewOutcome, PropertyChange, ResourceChange
+from platformctl.ports import Measurement, Verdict
+from platformctl.review.document import (
     VALUE_LIMIT,
     ReleasePlan,
     canary_document,
     change_document,
     failure_document,
 )
-from infra.review.model import ReviewKind
-from infra.settings.review import ReviewSettings
+from platformctl.review.model import ReviewKind
 
 CLUSTER = "aws:rds/cluster:Cluster"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
-from infra.review.gate import Friction, approved, decide
-from infra.review.model import (
+from platformctl.review.gate import Friction, approved, decide
+from platformctl.review.model import (
     Concern,
     Recommendation,
     Review,

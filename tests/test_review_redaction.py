@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pulumi.runtime.rpc import UNKNOWN, _special_output_value_sig, _special_sig_key
 
-from infra.preview.values import as_secret
-from infra.review.redact import REDACTED, Redactor, secret_key
+from platform_common.pulumi_values import as_secret
+from platformctl.review.redact import REDACTED, Redactor, secret_key
 
 # --- keys -----------------------------------------------------------------------------------
 

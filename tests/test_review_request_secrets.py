@@ -9,11 +9,11 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from infra.deploy.ports import PolicyFinding, PreviewOutcome, PropertyChange, ResourceChange
-from infra.deploy.reviews import ReleaseReviews
-from infra.review.client import ClaudeReviewer
-from infra.review.document import ReleasePlan
 from infra.settings.review import ReviewSettings
+from platformctl.changes import PolicyFinding, PreviewOutcome, PropertyChange, ResourceChange
+from platformctl.review.client import ClaudeReviewer
+from platformctl.review.document import ReleasePlan
+from platformctl.reviews import ReleaseReviews
 from tests.anthropic_fakes import (
     FAKE_API_KEY,
     RecordingHandler,

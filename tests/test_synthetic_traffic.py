@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from infra.deploy.record import Phase
-from infra.deploy.synthetic import synthetic_traffic
-from infra.deploy.world import SystemClock
+from platformctl.record import Phase
+from platformctl.synthetic import synthetic_traffic
+from platformctl.world import SystemClock
 from tests.http_recorder import Recorder
 from tests.release_world import FAST_DELIVERY, release_world
 from tests.test_delivery_settings import problems_for

@@ -26,13 +26,13 @@ from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 
 from components.workload import SERVICE_PORT, slot_service_name
-from infra.deploy.elbv2 import (
+from platformctl.elbv2 import (
     CLUSTER_TAG,
     RESOURCE_TAG,
     ElbTrafficVerifier,
     wait_for_traffic,
 )
-from infra.deploy.ports import DeployError, TrafficCheck, TrafficExpectation
+from platformctl.ports import DeployError, TrafficCheck, TrafficExpectation
 
 REGION = "eu-west-1"
 CLUSTER = "platform-staging"

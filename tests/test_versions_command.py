@@ -20,11 +20,11 @@ import pytest
 import yaml
 from botocore.stub import Stubber
 
-from infra.deploy import cli
-from infra.deploy.version_sources import CHART_INDEX, PublishedVersions
-from infra.deploy.versions import VersionSource
-from infra.deploy.wiring import RealWorld
 from infra.settings.cluster import ADDON_KEYS
+from platformctl import cli
+from platformctl.version_sources import CHART_INDEX, PublishedVersions
+from platformctl.versions import VersionSource
+from platformctl.wiring import RealWorld
 from tests.conftest import REPOSITORY
 
 PLATFORMCTL = str(REPOSITORY / ".venv" / "bin" / "platformctl")

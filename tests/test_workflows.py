@@ -161,7 +161,7 @@ def test_platformctl_calls_use_only_commands_and_flags_the_cli_accepts(
 def test_platformctl_calls_parse_with_the_cli_itself(
     file: str, job_name: str, job: dict[str, Any]
 ) -> None:
-    from infra.deploy.cli import parse_args
+    from platformctl.cli import parse_args
 
     for call, _ in platformctl_calls(job):
         for words in command_lines(file, call):

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, field_validator
 
 from infra.settings.base import Model, Number, Problem, matching, within
-from infra.settings.credentials import credential_name
 from infra.settings.network import RFC1918
+from platform_common.credentials import credential_name
 
 if TYPE_CHECKING:
-    from infra.config import PlatformConfig
+    from infra.settings.platform_config import PlatformConfig
 
 SLOTS = ("blue", "green")
 STRATEGIES = ("canary", "blue-green")

@@ -3,7 +3,7 @@
 The knobs carry the names Argo Rollouts and Flagger use (``stepWeights``, ``failureLimit``,
 ``inconclusiveLimit``, ``consecutiveErrorLimit``, ``thresholdRange``, ``scaleDownDelaySeconds``,
 ``autoPromotionSeconds``); ``profile`` picks one of CodeDeploy's predefined configurations.
-The program validates this block like every other; only the driver (infra/deploy) acts on it.
+The program validates this block like every other; only the driver (platformctl) acts on it.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from infra.settings.base import Problem
 
 if TYPE_CHECKING:
-    from infra.config import PlatformConfig
+    from infra.settings.platform_config import PlatformConfig
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (

@@ -27,7 +27,7 @@ class ReviewSettings(Model):
     explain_failures: bool = False
     model: str = "claude-sonnet-5-5"
     # Per attempt, wall clock; the longest a review can take is
-    # infra.review.client.longest_review_seconds (107 s with these defaults).
+    # platformctl.review.client.longest_review_seconds (107 s with these defaults).
     timeout_seconds: Number = 30
     max_retries: Number = 2
     # The change document is summarised deterministically to fit (never cut mid-value).

@@ -13,7 +13,7 @@ from infra.settings.base import Model, Number, Problem, matching, within
 from infra.settings.versions import catalogue
 
 if TYPE_CHECKING:
-    from infra.config import PlatformConfig
+    from infra.settings.platform_config import PlatformConfig
 
 # foundation: every AWS resource, but nothing that needs the Kubernetes API (the controller's
 # chart, the app), so a stack whose API answers only inside its VPC can be created from

@@ -22,7 +22,7 @@ from pulumi.runtime.proto import analyzer_pb2_grpc
 from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
-from infra.preview.values import whole_numbers
+from platform_common.pulumi_values import whole_numbers
 from policies.framework.config import config_problems
 from policies.framework.rule import Pack, Rule, to_policy
 

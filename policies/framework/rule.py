@@ -26,7 +26,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from infra.preview.values import whole_numbers
+from platform_common.pulumi_values import whole_numbers
 from policies.framework.params import Param
 from policies.framework.resources import Resource, StackView, each
 from policies.framework.values import Undecidable, unknown

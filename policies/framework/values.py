@@ -19,7 +19,7 @@ from pulumi_policy import proxy
 from pulumi_policy.deserialize import serialize_properties
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from infra.preview.values import whole_numbers
+from platform_common.pulumi_values import whole_numbers
 
 # The SDK's sentinels for an unknown value of each kind (string, number, object, ...).
 _UNKNOWNS = frozenset(

@@ -16,8 +16,8 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from infra.review.redact_text import contains_credential
-from infra.settings.credentials import credential_name
+from platform_common.credentials import credential_name
+from platform_common.redaction.redact_text import contains_credential
 from policies.framework import kubernetes as k8s
 from policies.framework.resources import Resource
 from policies.framework.rule import Compliance, Pack, ResourceRule

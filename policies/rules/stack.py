@@ -8,7 +8,7 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from infra.aws_types import takes_tag_map
+from platform_common.aws_types import takes_tag_map
 from policies.framework import kubernetes as k8s
 from policies.framework import params
 from policies.framework.resources import Resource, StackView, each

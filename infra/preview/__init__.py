@@ -1,5 +1,0 @@
-"""Offline preview engine: runs a real Pulumi Python program against Pulumi's mock runtime.
-
-``python -m infra.preview STACK`` prints what ``pulumi preview`` would create, with no
-Pulumi CLI, no cloud account and no network. See :func:`infra.preview.engine.run_preview`.
-"""
