@@ -15,6 +15,7 @@ import os
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 import argparse
+import asyncio
 import json
 import signal
 import sys
@@ -128,26 +129,35 @@ class _Terminated(KeyboardInterrupt):
     this preview started are stopped on the way out."""
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise _Terminated
+# The signal that asked this process to stop. Once it is recorded, whatever failure the
+# unwinding produces is reported as the stop it is.
+_stopped_by: list[int] = []
+
+
+def _stop(signum: int, frame: object) -> None:
+    if _stopped_by:
+        return  # already unwinding: a second signal must not cut the packs' cleanup short
+    _stopped_by.append(signum)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        raise _Terminated if signum == signal.SIGTERM else KeyboardInterrupt from None
+    # Inside the program's event loop an exception raised here can land in an SDK task that
+    # swallows it, and the loop then waits forever: stop the loop instead, and the preview
+    # unwinds from there.
+    loop.call_soon_threadsafe(loop.stop)
 
 
 def main(argv: list[str] | None = None) -> int:
     # Behave like other CLI tools when piped into `head`: stop quietly.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     args = parse_args(argv)
     try:
         result, report = preview_with_policies(args)
-    except (ProjectError, ProgramError, PolicyPackError, PolicyConfigError) as exc:
-        return _error(args, str(exc), exc.details if isinstance(exc, ProgramError) else "")
-    except KeyboardInterrupt as exc:
-        print("error: interrupted", file=sys.stderr)
-        return 128 + (signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT)
-    except Exception as exc:
-        # A defect of this tool, not a mistake of the user: still one line and exit 2.
-        details = "".join(traceback.format_exception(exc))
-        return _error(args, f"internal error: {type(exc).__name__}: {exc}", details)
+    except BaseException as exc:
+        return _failed(args, exc)
     if args.json:
         print(json.dumps(to_json(result, report), indent=2))
     else:
@@ -155,6 +165,19 @@ def main(argv: list[str] | None = None) -> int:
         if report is not None:
             print(render_policies(report))
     return EXIT_BLOCKED if report is not None and report.blocked else EXIT_OK
+
+
+def _failed(args: argparse.Namespace, exc: BaseException) -> int:
+    if _stopped_by or isinstance(exc, KeyboardInterrupt):
+        print("error: interrupted", file=sys.stderr)
+        return 128 + (_stopped_by[0] if _stopped_by else signal.SIGINT)
+    if isinstance(exc, ProjectError | ProgramError | PolicyPackError | PolicyConfigError):
+        return _error(args, str(exc), exc.details if isinstance(exc, ProgramError) else "")
+    if not isinstance(exc, Exception):
+        raise exc
+    # A defect of this tool, not a mistake of the user: still one line and exit 2.
+    details = "".join(traceback.format_exception(exc))
+    return _error(args, f"internal error: {type(exc).__name__}: {exc}", details)
 
 
 def _error(args: argparse.Namespace, message: str, details: str) -> int:

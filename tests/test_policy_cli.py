@@ -305,6 +305,53 @@ def test_stopping_the_preview_stops_its_policy_packs(signal_number):
         assert preview_process.returncode == 128 + signal.SIGTERM
 
 
+# A busy task that swallows every exception, as an SDK task may: a stop signal raised as an
+# exception inside it would be lost and the event loop would wait for ever.
+SWALLOWING_PROGRAM = """
+    import asyncio
+    from pathlib import Path
+
+    import pulumi
+
+    async def busy() -> str:
+        Path("running").write_text("yes")
+        while True:
+            try:
+                sum(range(200_000))
+            except BaseException:
+                pass
+            await asyncio.sleep(0)
+
+    pulumi.export("never", pulumi.Output.from_input(busy()))
+"""
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_a_stop_signal_during_the_program_ends_the_preview_even_if_a_task_swallows_it(
+    tmp_path, signal_number
+):
+    project = write_project(tmp_path / "busy", SWALLOWING_PROGRAM, "config: {}\n")
+    preview_process = subprocess.Popen(
+        [sys.executable, "-m", "offline_preview", "dev", "--project-dir", str(project)],
+        cwd=REPOSITORY,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (project / "running").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (project / "running").exists(), "the program did not start"
+    preview_process.send_signal(signal_number)
+    try:
+        _, stderr = preview_process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        preview_process.kill()
+        pytest.fail("the preview ignored the signal")
+    assert preview_process.returncode == 128 + signal_number
+    assert stderr.strip() == "error: interrupted"
+
+
 def test_a_policy_config_that_is_not_text_exits_2(tmp_path):
     config = tmp_path / "binary.json"
     config.write_bytes(b"\xff\xfe{}")
