@@ -57,7 +57,6 @@ class Cache(pulumi.ComponentResource):
         group_id = f"{args.name_prefix}-cache"
         if len(group_id) > 40:
             raise ValueError(f"replication group id {group_id!r} is longer than 40 characters")
-        highly_available = args.node_count > 1
 
         subnet_group = aws.elasticache.SubnetGroup(
             f"{name}-subnets",
@@ -74,7 +73,44 @@ class Cache(pulumi.ComponentResource):
             client_security_group_ids=args.client_security_group_ids,
             parent=self,
         )
-        parameters = aws.elasticache.ParameterGroup(
+        parameters = self._parameters(name, args, group_id)
+        # Log delivery lists each destination group in the account's CloudWatch Logs
+        # resource policy (5,120 characters per region, shared by every stack); groups
+        # under /aws/vendedlogs/ are covered by one wildcard entry instead.
+        slow_log = log_group(
+            f"{name}-slow-log",
+            name=f"{VENDED_LOGS_PREFIX}/elasticache/{group_id}/slow-log",
+            archive=args.logs,
+            protect=args.protect,
+            parent=self,
+        )
+        token, secret = self._auth_token(name, args, group_id)
+        group = self._group(
+            name, args, group_id,
+            subnet_group=subnet_group, security_group=security_group,
+            parameters=parameters, slow_log=slow_log, token=token,
+        )  # fmt: skip
+
+        self.primary_endpoint = group.primary_endpoint_address
+        self.reader_endpoint = group.reader_endpoint_address
+        self.port = PORT
+        self.auth_secret_arn = secret.arn
+        self.security_group_id = security_group.id
+        self.register_outputs(
+            {
+                "primaryEndpoint": self.primary_endpoint,
+                "readerEndpoint": self.reader_endpoint,
+                "port": self.port,
+                "authSecretArn": self.auth_secret_arn,
+                "securityGroupId": self.security_group_id,
+            }
+        )
+
+    def _parameters(
+        self, name: str, args: CacheArgs, group_id: str
+    ) -> aws.elasticache.ParameterGroup:
+        child = pulumi.ResourceOptions(parent=self)
+        return aws.elasticache.ParameterGroup(
             f"{name}-params",
             family=f"redis{args.engine_version.split('.')[0]}",
             description=f"Eviction and slow log settings for {group_id}",
@@ -89,16 +125,11 @@ class Cache(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        # Log delivery lists each destination group in the account's CloudWatch Logs
-        # resource policy (5,120 characters per region, shared by every stack); groups
-        # under /aws/vendedlogs/ are covered by one wildcard entry instead.
-        slow_log = log_group(
-            f"{name}-slow-log",
-            name=f"{VENDED_LOGS_PREFIX}/elasticache/{group_id}/slow-log",
-            archive=args.logs,
-            protect=args.protect,
-            parent=self,
-        )
+
+    def _auth_token(
+        self, name: str, args: CacheArgs, group_id: str
+    ) -> tuple[random.RandomPassword, aws.secretsmanager.Secret]:
+        child = pulumi.ResourceOptions(parent=self)
         # Letters and digits only: AUTH tokens refuse some punctuation, and 64 characters
         # of this alphabet is far beyond guessing.
         token = random.RandomPassword(f"{name}-auth-token", length=64, special=False, opts=child)
@@ -115,7 +146,21 @@ class Cache(pulumi.ComponentResource):
             secret_string=token.result,
             opts=child,
         )
+        return token, secret
 
+    def _group(
+        self,
+        name: str,
+        args: CacheArgs,
+        group_id: str,
+        *,
+        subnet_group: aws.elasticache.SubnetGroup,
+        security_group: aws.ec2.SecurityGroup,
+        parameters: aws.elasticache.ParameterGroup,
+        slow_log: aws.cloudwatch.LogGroup,
+        token: random.RandomPassword,
+    ) -> aws.elasticache.ReplicationGroup:
+        highly_available = args.node_count > 1
         final_snapshot_identifier = (
             final_snapshot_name(f"{name}-final-snapshot", prefix=group_id, parent=self)
             if args.final_snapshot
@@ -126,7 +171,7 @@ class Cache(pulumi.ComponentResource):
             args.availability_zones[i % len(args.availability_zones)]
             for i in range(args.node_count)
         ]
-        group = aws.elasticache.ReplicationGroup(
+        return aws.elasticache.ReplicationGroup(
             f"{name}-redis",
             replication_group_id=group_id,
             description=f"Redis of {args.name_prefix}",
@@ -162,19 +207,4 @@ class Cache(pulumi.ComponentResource):
             ],
             tags={"Name": group_id},
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-        )
-
-        self.primary_endpoint = group.primary_endpoint_address
-        self.reader_endpoint = group.reader_endpoint_address
-        self.port = PORT
-        self.auth_secret_arn = secret.arn
-        self.security_group_id = security_group.id
-        self.register_outputs(
-            {
-                "primaryEndpoint": self.primary_endpoint,
-                "readerEndpoint": self.reader_endpoint,
-                "port": self.port,
-                "authSecretArn": self.auth_secret_arn,
-                "securityGroupId": self.security_group_id,
-            }
         )

@@ -54,8 +54,33 @@ class CiRunner(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CiRunnerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:components:CiRunner", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         self.project_name = f"{args.name_prefix}-runner"
+        group = self._security_group(name, args)
+        # CodeBuild creates /aws/codebuild/<project> on first write, unencrypted and kept
+        # forever; the project writes to this one instead.
+        build_logs = log_group(
+            f"{name}-logs",
+            name=f"/aws/codebuild/{self.project_name}",
+            archive=args.logs,
+            protect=args.protect,
+            parent=self,
+        )
+        role, grants = self._role(name, args, build_logs)
+        project = self._project(name, args, role, group, build_logs, grants)
+        self._webhook(name, project)
+        self.security_group_id = group.id
+        run = "${{ github.run_id }}-${{ github.run_attempt }}"
+        self.runs_on = f"codebuild-{self.project_name}-{run}"
+        self.register_outputs(
+            {
+                "securityGroupId": self.security_group_id,
+                "projectName": self.project_name,
+                "runsOn": self.runs_on,
+            }
+        )
+
+    def _security_group(self, name: str, args: CiRunnerArgs) -> aws.ec2.SecurityGroup:
+        child = pulumi.ResourceOptions(parent=self)
         group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             description=f"GitHub Actions runner of {args.name_prefix}: HTTPS out only",
@@ -73,16 +98,12 @@ class CiRunner(pulumi.ComponentResource):
             cidr_ipv4="0.0.0.0/0",
             opts=child,
         )
-        # CodeBuild creates /aws/codebuild/<project> on first write, unencrypted and kept
-        # forever; the project writes to this one instead.
-        build_logs = log_group(
-            f"{name}-logs",
-            name=f"/aws/codebuild/{self.project_name}",
-            archive=args.logs,
-            protect=args.protect,
-            parent=self,
-        )
-        role, grants = role_with_policies(
+        return group
+
+    def _role(
+        self, name: str, args: CiRunnerArgs, build_logs: aws.cloudwatch.LogGroup
+    ) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        return role_with_policies(
             f"{name}-role",
             description=f"CodeBuild runner of {args.name_prefix}: runs the runner, deploys nothing",
             assume_role_policy=service_trust_policy(
@@ -98,7 +119,17 @@ class CiRunner(pulumi.ComponentResource):
             ),
             parent=self,
         )
-        project = aws.codebuild.Project(
+
+    def _project(
+        self,
+        name: str,
+        args: CiRunnerArgs,
+        role: aws.iam.Role,
+        group: aws.ec2.SecurityGroup,
+        build_logs: aws.cloudwatch.LogGroup,
+        grants: list[pulumi.Resource],
+    ) -> aws.codebuild.Project:
+        return aws.codebuild.Project(
             f"{name}-project",
             name=self.project_name,
             description=f"GitHub Actions runner for {args.repository} inside {args.name_prefix}",
@@ -132,6 +163,9 @@ class CiRunner(pulumi.ComponentResource):
             tags={"Name": self.project_name},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[build_logs, *grants]),
         )
+
+    def _webhook(self, name: str, project: aws.codebuild.Project) -> None:
+        child = pulumi.ResourceOptions(parent=self)
         # One build per queued workflow job that names this project in its runs-on label.
         aws.codebuild.Webhook(
             f"{name}-webhook",
@@ -147,16 +181,6 @@ class CiRunner(pulumi.ComponentResource):
                 )
             ],
             opts=child,
-        )
-        self.security_group_id = group.id
-        run = "${{ github.run_id }}-${{ github.run_attempt }}"
-        self.runs_on = f"codebuild-{self.project_name}-{run}"
-        self.register_outputs(
-            {
-                "securityGroupId": self.security_group_id,
-                "projectName": self.project_name,
-                "runsOn": self.runs_on,
-            }
         )
 
     def _project_arn(self, args: CiRunnerArgs) -> str:

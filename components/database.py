@@ -72,15 +72,12 @@ class Database(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:components:Database", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         identifier = f"{args.name_prefix}-db"
-        major = args.engine_version.split(".")[0]
-
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets",
             description=f"Isolated subnets of {args.name_prefix}",
             subnet_ids=args.subnet_ids,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         security_group = security_group_for_clients(
             f"{name}-sg",
@@ -91,7 +88,50 @@ class Database(pulumi.ComponentResource):
             client_security_group_ids=args.client_security_group_ids,
             parent=self,
         )
-        parameters = aws.rds.ClusterParameterGroup(
+        parameters = self._parameters(name, args, identifier)
+        # Created before the cluster so its exported logs are retained and encrypted.
+        postgres_logs = log_group(
+            f"{name}-logs",
+            name=f"/aws/rds/cluster/{identifier}/postgresql",
+            archive=args.logs,
+            protect=args.protect,
+            parent=self,
+        )
+        monitoring_role, monitoring_policy = self._monitoring_role(name, args)
+        cluster = self._cluster(
+            name,
+            args,
+            identifier,
+            subnet_group=subnet_group,
+            security_group=security_group,
+            parameters=parameters,
+            postgres_logs=postgres_logs,
+        )
+        self._instances(
+            name, args, identifier, cluster, subnet_group, (monitoring_role, monitoring_policy)
+        )
+
+        self.endpoint = cluster.endpoint
+        self.reader_endpoint = cluster.reader_endpoint
+        self.port = PORT
+        self.secret_arn = cluster.master_user_secrets.apply(_managed_secret_arn)
+        self.security_group_id = security_group.id
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint,
+                "readerEndpoint": self.reader_endpoint,
+                "port": self.port,
+                "secretArn": self.secret_arn,
+                "securityGroupId": self.security_group_id,
+            }
+        )
+
+    def _parameters(
+        self, name: str, args: DatabaseArgs, identifier: str
+    ) -> aws.rds.ClusterParameterGroup:
+        major = args.engine_version.split(".")[0]
+        child = pulumi.ResourceOptions(parent=self)
+        return aws.rds.ClusterParameterGroup(
             f"{name}-params",
             family=f"aurora-postgresql{major}",
             description=f"TLS only and statement logging for {identifier}",
@@ -112,16 +152,18 @@ class Database(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        # Created before the cluster so its exported logs are retained and encrypted.
-        postgres_logs = log_group(
-            f"{name}-logs",
-            name=f"/aws/rds/cluster/{identifier}/postgresql",
-            archive=args.logs,
-            protect=args.protect,
-            parent=self,
-        )
-        monitoring_role, monitoring_policy = self._monitoring_role(name, args)
 
+    def _cluster(
+        self,
+        name: str,
+        args: DatabaseArgs,
+        identifier: str,
+        *,
+        subnet_group: aws.rds.SubnetGroup,
+        security_group: aws.ec2.SecurityGroup,
+        parameters: aws.rds.ClusterParameterGroup,
+        postgres_logs: aws.cloudwatch.LogGroup,
+    ) -> aws.rds.Cluster:
         final_snapshot_identifier = (
             final_snapshot_name(f"{name}-final-snapshot", prefix=identifier, parent=self)
             if args.final_snapshot
@@ -135,7 +177,7 @@ class Database(pulumi.ComponentResource):
                 min_capacity=capacity.serverless_min_acus,
                 max_capacity=capacity.serverless_max_acus,
             )
-        cluster = aws.rds.Cluster(
+        return aws.rds.Cluster(
             f"{name}-cluster",
             cluster_identifier=identifier,
             engine=ENGINE,
@@ -179,6 +221,18 @@ class Database(pulumi.ComponentResource):
                 ignore_changes=["engineVersion"],
             ),
         )
+
+    def _instances(
+        self,
+        name: str,
+        args: DatabaseArgs,
+        identifier: str,
+        cluster: aws.rds.Cluster,
+        subnet_group: aws.rds.SubnetGroup,
+        monitoring: tuple[aws.iam.Role, aws.iam.RolePolicyAttachment],
+    ) -> None:
+        capacity = args.capacity
+        monitoring_role, monitoring_policy = monitoring
         for index in range(capacity.instance_count):
             # Spread round-robin over the zones: the writer and each reader in another zone.
             zone = args.availability_zones[index % len(args.availability_zones)]
@@ -209,21 +263,6 @@ class Database(pulumi.ComponentResource):
                     parent=self, protect=args.protect, depends_on=[monitoring_policy]
                 ),
             )
-
-        self.endpoint = cluster.endpoint
-        self.reader_endpoint = cluster.reader_endpoint
-        self.port = PORT
-        self.secret_arn = cluster.master_user_secrets.apply(_managed_secret_arn)
-        self.security_group_id = security_group.id
-        self.register_outputs(
-            {
-                "endpoint": self.endpoint,
-                "readerEndpoint": self.reader_endpoint,
-                "port": self.port,
-                "secretArn": self.secret_arn,
-                "securityGroupId": self.security_group_id,
-            }
-        )
 
     def _monitoring_role(
         self, name: str, args: DatabaseArgs

@@ -112,27 +112,7 @@ def pod_template(
     version: str,
     settings_hash: pulumi.Input[str],
 ) -> k8s.core.v1.PodTemplateSpecArgsDict:
-    http = "http"
     selector = labels(service.name, slot)
-    container_security: k8s.core.v1.SecurityContextArgsDict = {
-        "run_as_non_root": True,
-        "run_as_user": RUN_AS,
-        "run_as_group": RUN_AS,
-        "allow_privilege_escalation": False,
-        "privileged": False,
-        "read_only_root_filesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccomp_profile": {"type": "RuntimeDefault"},
-    }
-
-    def probe(path: str, period: int, failures: int) -> k8s.core.v1.ProbeArgsDict:
-        return {
-            "http_get": {"path": path, "port": http},
-            "period_seconds": period,
-            "timeout_seconds": 2,
-            "failure_threshold": failures,
-        }
-
     return {
         "metadata": {
             "labels": {**selector, "version": version},
@@ -162,34 +142,58 @@ def pod_template(
                 }
                 for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
             ],
-            "containers": [
-                {
-                    "name": service.name,
-                    "image": image,
-                    "ports": [{"name": http, "container_port": service.port}],
-                    "env_from": [{"config_map_ref": {"name": config_map_name(service.name)}}],
-                    "resources": {
-                        "requests": {
-                            "cpu": service.resources.cpu_request,
-                            "memory": service.resources.memory_request,
-                        },
-                        "limits": {
-                            "cpu": service.resources.cpu_limit,
-                            "memory": service.resources.memory_limit,
-                        },
-                    },
-                    # A slow first start is not a failure; after it, liveness takes over.
-                    "startup_probe": probe(service.probes.startup, 5, 30),
-                    "readiness_probe": probe(service.probes.readiness, 5, 3),
-                    "liveness_probe": probe(service.probes.liveness, 15, 3),
-                    # The ALB keeps sending requests until the target is deregistered.
-                    "lifecycle": {"pre_stop": {"sleep": {"seconds": 15}}},
-                    "security_context": container_security,
-                    "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
-                }
-            ],
+            "containers": [_container(service, image)],
             "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "256Mi"}}],
         },
+    }
+
+
+_HTTP = "http"
+_CONTAINER_SECURITY: k8s.core.v1.SecurityContextArgsDict = {
+    "run_as_non_root": True,
+    "run_as_user": RUN_AS,
+    "run_as_group": RUN_AS,
+    "allow_privilege_escalation": False,
+    "privileged": False,
+    "read_only_root_filesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccomp_profile": {"type": "RuntimeDefault"},
+}
+
+
+def _container(service: ServiceArgs, image: pulumi.Input[str]) -> k8s.core.v1.ContainerArgsDict:
+    return {
+        "name": service.name,
+        "image": image,
+        "ports": [{"name": _HTTP, "container_port": service.port}],
+        "env_from": [{"config_map_ref": {"name": config_map_name(service.name)}}],
+        "resources": {
+            "requests": {
+                "cpu": service.resources.cpu_request,
+                "memory": service.resources.memory_request,
+            },
+            "limits": {
+                "cpu": service.resources.cpu_limit,
+                "memory": service.resources.memory_limit,
+            },
+        },
+        # A slow first start is not a failure; after it, liveness takes over.
+        "startup_probe": _probe(service.probes.startup, 5, 30),
+        "readiness_probe": _probe(service.probes.readiness, 5, 3),
+        "liveness_probe": _probe(service.probes.liveness, 15, 3),
+        # The ALB keeps sending requests until the target is deregistered.
+        "lifecycle": {"pre_stop": {"sleep": {"seconds": 15}}},
+        "security_context": _CONTAINER_SECURITY,
+        "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
+    }
+
+
+def _probe(path: str, period: int, failures: int) -> k8s.core.v1.ProbeArgsDict:
+    return {
+        "http_get": {"path": path, "port": _HTTP},
+        "period_seconds": period,
+        "timeout_seconds": 2,
+        "failure_threshold": failures,
     }
 
 

@@ -99,8 +99,43 @@ def parse_settings(
     """
 
     problems: list[Problem] = _name_problems(project, stack)
-    platform_raw: dict[str, Any] = {}
+    platform_raw, secret_settings, value_problems = _platform_values(config, secret_keys)
+    region, region_problems = _region(config, secret_keys)
+    problems += value_problems + region_problems
+    platform: PlatformConfig | None = None
+    try:
+        platform = PlatformConfig.model_validate(platform_raw)
+    except ValidationError as exc:
+        problems += [
+            problem
+            for problem in map(_problem_from_pydantic, exc.errors())
+            if not (problem.missing and problem.key in secret_settings)
+        ]
+
+    plan: SubnetPlan | None = None
+    if platform is not None:
+        problems += environment_problems(platform)
+        problems += app_problems(platform, region)
+        problems += pin_problems(platform.cluster, platform.database, platform.cache)
+        problems += runner_problems(platform)
+        plan, plan_problems = _network_plan(platform.network, region)
+        problems += plan_problems
+
+    if problems:
+        raise SettingsError(stack, source, problems)
+    assert platform is not None and plan is not None and region is not None
+    return StackSettings(
+        project=project, stack=stack, region=region, platform=platform, subnet_plan=plan
+    )
+
+
+def _platform_values(
+    config: Mapping[str, Any], secret_keys: frozenset[str]
+) -> tuple[dict[str, Any], set[str], list[Problem]]:
+    """The ``platform:`` keys without their namespace, and the ones wrongly set as secrets."""
+    values: dict[str, Any] = {}
     secret_settings: set[str] = set()
+    problems: list[Problem] = []
     for full_key, value in config.items():
         namespace, _, key = full_key.partition(":")
         if namespace != NAMESPACE:
@@ -117,64 +152,48 @@ def parse_settings(
                 )
             )
             continue
-        platform_raw[key] = _decode(value)
+        values[key] = _decode(value)
+    return values, secret_settings, problems
 
+
+def _region(
+    config: Mapping[str, Any], secret_keys: frozenset[str]
+) -> tuple[str | None, list[Problem]]:
+    """``aws:region`` when it is a known region, else None and why."""
     region = config.get("aws:region")
-    if region is not None and not isinstance(region, str):
-        problems.append(Problem("aws:region", region, "allowed: a region name such as us-east-1"))
-        region = None
-    elif region is None:
-        problems.append(
+    if region is None:
+        return None, [
             Problem(
                 "aws:region",
                 None,
                 "required key is missing; allowed: an AWS region such as us-east-1",
                 missing=True,
             )
-        )
-    elif region not in REGION_ZONES:
-        shown = "[secret]" if "aws:region" in secret_keys else region
-        problems.append(
-            Problem("aws:region", shown, "unknown region; allowed: " + ", ".join(REGION_ZONES))
-        )
-
-    platform: PlatformConfig | None = None
-    try:
-        platform = PlatformConfig.model_validate(platform_raw)
-    except ValidationError as exc:
-        problems += [
-            problem
-            for problem in map(_problem_from_pydantic, exc.errors())
-            if not (problem.missing and problem.key in secret_settings)
         ]
+    if not isinstance(region, str):
+        return None, [Problem("aws:region", region, "allowed: a region name such as us-east-1")]
+    if region not in REGION_ZONES:
+        shown = "[secret]" if "aws:region" in secret_keys else region
+        return None, [
+            Problem("aws:region", shown, "unknown region; allowed: " + ", ".join(REGION_ZONES))
+        ]
+    return region, []
 
-    plan: SubnetPlan | None = None
-    if platform is not None:
-        problems += environment_problems(platform)
-        problems += app_problems(platform, region if region in REGION_ZONES else None)
-        problems += pin_problems(platform.cluster, platform.database, platform.cache)
-        problems += runner_problems(platform)
-        network = platform.network
-        if region in REGION_ZONES and network.availability_zone_count > len(REGION_ZONES[region]):
-            problems.append(
-                Problem(
-                    "platform:network.availabilityZoneCount",
-                    network.availability_zone_count,
-                    f"{region} offers {len(REGION_ZONES[region])} availability zones; "
-                    f"allowed: 2 to {len(REGION_ZONES[region])}",
-                )
+
+def _network_plan(
+    network: NetworkSettings, region: str | None
+) -> tuple[SubnetPlan | None, list[Problem]]:
+    if region is not None and network.availability_zone_count > len(REGION_ZONES[region]):
+        return None, [
+            Problem(
+                "platform:network.availabilityZoneCount",
+                network.availability_zone_count,
+                f"{region} offers {len(REGION_ZONES[region])} availability zones; "
+                f"allowed: 2 to {len(REGION_ZONES[region])}",
             )
-        else:
-            plan, plan_problem = _subnet_plan(network)
-            if plan_problem:
-                problems.append(plan_problem)
-
-    if problems:
-        raise SettingsError(stack, source, problems)
-    assert platform is not None and plan is not None and region is not None
-    return StackSettings(
-        project=project, stack=stack, region=region, platform=platform, subnet_plan=plan
-    )
+        ]
+    plan, plan_problem = _subnet_plan(network)
+    return plan, [plan_problem] if plan_problem else []
 
 
 # Resource names start with "<project>-<stack>"; the tightest limit is ElastiCache's

@@ -1,12 +1,8 @@
-"""Composes the platform's components from the stack's settings.
-
-Network and keys first; then the database, the cache, the firewall and the registry, each
-of which depends only on those two, so the engine creates them side by side.
-"""
+"""Composes the platform's components from the stack's settings, one function per layer."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
@@ -27,6 +23,7 @@ from components.subnet_plan import Tier
 from components.workload import AccessLogTarget, Probes, Resources, ServiceArgs, Slot
 from infra.config import Problem, SettingsError, StackSettings
 from infra.settings.app import ServiceSettings
+from infra.settings.cluster import NodeGroupSettings
 from infra.tagging import standard_tags
 from platform_common.aws_regions import partition
 
@@ -45,24 +42,77 @@ class Platform:
     app: App | None  # None in the bootstrap's foundation phase
 
 
-def build_platform(settings: StackSettings) -> Platform:
-    caller = aws.get_caller_identity()
-    account_id = caller.account_id
-    zones = availability_zones(settings)
-    platform = settings.platform
-    aws_partition = partition(settings.region)
-    protect = platform.protect_resources
+@dataclass(frozen=True)
+class _Context:
+    """What every layer reads: the settings and the account they are applied to."""
 
+    settings: StackSettings
+    account_id: str
+    partition: str
+    zones: list[str]
+
+    @property
+    def protect(self) -> bool:
+        return self.settings.platform.protect_resources
+
+
+@dataclass(frozen=True)
+class _Foundation:
+    keys: EncryptionKeys
+    logs: LogArchive
+    network: Network
+
+    @property
+    def clients(self) -> list[pulumi.Output[str]]:
+        """Security groups allowed to reach the data stores: the workloads'."""
+        return [self.network.workload_security_group_id]
+
+
+def build_platform(settings: StackSettings) -> Platform:
+    """Layer by layer, as the architecture sketch draws it: foundation (keys, logs,
+    network), data (database, cache), compute (registry, CI runner, cluster), edge (access
+    logs, firewall) and the app. Data and compute depend only on the foundation, so the
+    engine creates them side by side."""
+    context = _Context(
+        settings,
+        account_id=aws.get_caller_identity().account_id,
+        partition=partition(settings.region),
+        zones=availability_zones(settings),
+    )
+    foundation = _foundation(context)
+    database, cache = _database(context, foundation), _cache(context, foundation)
+    registry = _registry(context, foundation)
+    ci_runner = _ci_runner(context, foundation)
+    cluster = _cluster(context, foundation, ci_runner)
+    access_logs = _access_logs(context)
+    built = Platform(
+        foundation.keys, foundation.network, database, cache, None, registry, cluster,
+        access_logs, ci_runner, None,
+    )  # fmt: skip
+    if cluster.provider is None:
+        # Nothing the app alone uses either: the web ACL would protect no Ingress yet.
+        pulumi.log.warn(
+            "platform:deployPhase is foundation (platformctl bootstrap): the Kubernetes "
+            "resources are not registered; an `up` of a complete stack in this phase would "
+            "delete them"
+        )
+        return built
+    built = replace(built, firewall=_firewall(context, foundation))
+    return replace(built, app=_app(context, foundation, built))
+
+
+def _foundation(context: _Context) -> _Foundation:
+    settings, platform = context.settings, context.settings.platform
     keys = EncryptionKeys(
         "keys",
         EncryptionKeysArgs(
             name_prefix=settings.name_prefix,
-            account_id=account_id,
+            account_id=context.account_id,
             region=settings.region,
-            partition=aws_partition,
+            partition=context.partition,
             purposes=list(KeyPurpose),
             deletion_window_days=platform.kms_key_deletion_window_days,
-            protect=protect,
+            protect=context.protect,
         ),
     )
     logs = LogArchive(platform.log_retention_days, keys.arn(KeyPurpose.LOGS))
@@ -72,25 +122,28 @@ def build_platform(settings: StackSettings) -> Platform:
         NetworkArgs(
             name_prefix=settings.name_prefix,
             region=settings.region,
-            partition=aws_partition,
-            account_id=account_id,
-            availability_zones=zones,
+            partition=context.partition,
+            account_id=context.account_id,
+            availability_zones=context.zones,
             subnet_plan=settings.subnet_plan,
             nat_gateways=network_settings.nat_gateways,
             flow_logs=FlowLogArgs(network_settings.flow_log_traffic_type, logs),
             s3_gateway_endpoint=network_settings.s3_gateway_endpoint,
             interface_endpoints=network_settings.interface_endpoints,
-            protect=protect,
+            protect=context.protect,
         ),
     )
-    clients = [network.workload_security_group_id]
+    return _Foundation(keys, logs, network)
 
-    db = platform.database
-    database = Database(
+
+def _database(context: _Context, foundation: _Foundation) -> Database:
+    db = context.settings.platform.database
+    network = foundation.network
+    return Database(
         "database",
         DatabaseArgs(
-            name_prefix=settings.name_prefix,
-            partition=aws_partition,
+            name_prefix=context.settings.name_prefix,
+            partition=context.partition,
             engine_version=db.engine_version,
             capacity=DatabaseCapacity(
                 instance_class=db.instance_class,
@@ -100,10 +153,10 @@ def build_platform(settings: StackSettings) -> Platform:
             ),
             vpc_id=network.vpc_id,
             subnet_ids=network.isolated_subnet_ids,
-            availability_zones=zones,
-            client_security_group_ids=clients,
-            kms_key_arn=keys.arn(KeyPurpose.DATABASE),
-            logs=logs,
+            availability_zones=context.zones,
+            client_security_group_ids=foundation.clients,
+            kms_key_arn=foundation.keys.arn(KeyPurpose.DATABASE),
+            logs=foundation.logs,
             database_name=db.database_name,
             master_username=db.master_username,
             backup_retention_days=db.backup_retention_days,
@@ -115,122 +168,125 @@ def build_platform(settings: StackSettings) -> Platform:
             monitoring_interval_seconds=db.monitoring_interval_seconds,
             log_min_duration_statement_ms=db.log_min_duration_statement_ms,
             log_statement=db.log_statement,
-            protect=protect,
+            protect=context.protect,
         ),
     )
 
-    cache_settings = platform.cache
-    cache = Cache(
+
+def _cache(context: _Context, foundation: _Foundation) -> Cache:
+    cache = context.settings.platform.cache
+    return Cache(
         "cache",
         CacheArgs(
-            name_prefix=settings.name_prefix,
-            engine_version=cache_settings.engine_version,
-            node_type=cache_settings.node_type,
-            node_count=cache_settings.node_count,
-            vpc_id=network.vpc_id,
-            subnet_ids=network.isolated_subnet_ids,
-            availability_zones=zones,
-            client_security_group_ids=clients,
-            kms_key_arn=keys.arn(KeyPurpose.CACHE),
-            logs=logs,
-            snapshot_retention_days=cache_settings.snapshot_retention_days,
-            snapshot_window=cache_settings.snapshot_window,
-            maintenance_window=cache_settings.maintenance_window,
-            maxmemory_policy=cache_settings.maxmemory_policy,
-            final_snapshot=not cache_settings.skip_final_snapshot,
-            apply_immediately=cache_settings.apply_immediately,
-            protect=protect,
+            name_prefix=context.settings.name_prefix,
+            engine_version=cache.engine_version,
+            node_type=cache.node_type,
+            node_count=cache.node_count,
+            vpc_id=foundation.network.vpc_id,
+            subnet_ids=foundation.network.isolated_subnet_ids,
+            availability_zones=context.zones,
+            client_security_group_ids=foundation.clients,
+            kms_key_arn=foundation.keys.arn(KeyPurpose.CACHE),
+            logs=foundation.logs,
+            snapshot_retention_days=cache.snapshot_retention_days,
+            snapshot_window=cache.snapshot_window,
+            maintenance_window=cache.maintenance_window,
+            maxmemory_policy=cache.maxmemory_policy,
+            final_snapshot=not cache.skip_final_snapshot,
+            apply_immediately=cache.apply_immediately,
+            protect=context.protect,
         ),
     )
 
-    registry = Registry(
+
+def _registry(context: _Context, foundation: _Foundation) -> Registry:
+    registry = context.settings.platform.registry
+    return Registry(
         "registry",
         RegistryArgs(
-            name_prefix=settings.name_prefix,
-            repositories=platform.registry.repositories,
-            kms_key_arn=keys.arn(KeyPurpose.REGISTRY),
-            keep_images=platform.registry.keep_images,
-            untagged_expiry_days=platform.registry.untagged_expiry_days,
-            protect=protect,
+            name_prefix=context.settings.name_prefix,
+            repositories=registry.repositories,
+            kms_key_arn=foundation.keys.arn(KeyPurpose.REGISTRY),
+            keep_images=registry.keep_images,
+            untagged_expiry_days=registry.untagged_expiry_days,
+            protect=context.protect,
         ),
     )
-    ci_runner = _ci_runner(settings, account_id, network, logs)
-    cluster_settings = platform.cluster
-    cluster = Cluster(
+
+
+def _cluster(context: _Context, foundation: _Foundation, ci_runner: CiRunner | None) -> Cluster:
+    settings = context.settings
+    cluster = settings.platform.cluster
+    return Cluster(
         "cluster",
         ClusterArgs(
             name_prefix=settings.name_prefix,
             region=settings.region,
-            partition=aws_partition,
-            kubernetes_version=cluster_settings.kubernetes_version,
-            vpc_id=network.vpc_id,
-            subnet_ids=network.private_subnet_ids,
-            public_access_cidrs=[str(c) for c in cluster_settings.public_access_cidrs],
-            private_access_cidrs=[str(c) for c in cluster_settings.private_access_cidrs],
+            partition=context.partition,
+            kubernetes_version=cluster.kubernetes_version,
+            vpc_id=foundation.network.vpc_id,
+            subnet_ids=foundation.network.private_subnet_ids,
+            public_access_cidrs=[str(c) for c in cluster.public_access_cidrs],
+            private_access_cidrs=[str(c) for c in cluster.private_access_cidrs],
             api_client_security_group_ids=[ci_runner.security_group_id] if ci_runner else [],
-            admin_role_arns=cluster_settings.admin_role_arns,
-            node_security_group_ids=clients,
-            node_groups=[
-                NodeGroupArgs(
-                    name=group.name,
-                    instance_types=group.instance_types,
-                    architecture=group.architecture,
-                    capacity_type=group.capacity_type,
-                    min_size=group.min_size,
-                    desired_size=group.desired_size,
-                    max_size=group.max_size,
-                    disk_size_gib=group.disk_size_gib,
-                    max_unavailable=group.max_unavailable,
-                    labels=group.labels,
-                    taints=[(t.key, t.value, t.effect) for t in group.taints],
-                )
-                for group in cluster_settings.node_groups
-            ],
-            metadata_hop_limit=cluster_settings.metadata_hop_limit,
+            admin_role_arns=cluster.admin_role_arns,
+            node_security_group_ids=foundation.clients,
+            node_groups=[_node_group_args(group) for group in cluster.node_groups],
+            metadata_hop_limit=cluster.metadata_hop_limit,
             addon_versions={
-                "vpc-cni": cluster_settings.addons.vpc_cni,
-                "coredns": cluster_settings.addons.coredns,
-                "kube-proxy": cluster_settings.addons.kube_proxy,
-                "aws-ebs-csi-driver": cluster_settings.addons.aws_ebs_csi_driver,
-                "metrics-server": cluster_settings.addons.metrics_server,
+                "vpc-cni": cluster.addons.vpc_cni,
+                "coredns": cluster.addons.coredns,
+                "kube-proxy": cluster.addons.kube_proxy,
+                "aws-ebs-csi-driver": cluster.addons.aws_ebs_csi_driver,
+                "metrics-server": cluster.addons.metrics_server,
             },
-            load_balancer_controller_chart_version=(
-                cluster_settings.load_balancer_controller_chart_version
-            ),
-            secrets_kms_key_arn=keys.arn(KeyPurpose.EKS),
-            logs=logs,
+            load_balancer_controller_chart_version=cluster.load_balancer_controller_chart_version,
+            secrets_kms_key_arn=foundation.keys.arn(KeyPurpose.EKS),
+            logs=foundation.logs,
             resource_tags=standard_tags(settings),
-            kubernetes_api=platform.deploy_phase == "complete",
-            protect=protect,
+            kubernetes_api=settings.platform.deploy_phase == "complete",
+            protect=context.protect,
         ),
     )
 
-    access_logs = AccessLogs(
+
+def _node_group_args(group: NodeGroupSettings) -> NodeGroupArgs:
+    return NodeGroupArgs(
+        name=group.name,
+        instance_types=group.instance_types,
+        architecture=group.architecture,
+        capacity_type=group.capacity_type,
+        min_size=group.min_size,
+        desired_size=group.desired_size,
+        max_size=group.max_size,
+        disk_size_gib=group.disk_size_gib,
+        max_unavailable=group.max_unavailable,
+        labels=group.labels,
+        taints=[(t.key, t.value, t.effect) for t in group.taints],
+    )
+
+
+def _access_logs(context: _Context) -> AccessLogs:
+    settings = context.settings
+    return AccessLogs(
         "access-logs",
         AccessLogsArgs(
             name_prefix=settings.name_prefix,
             region=settings.region,
-            partition=aws_partition,
-            account_id=account_id,
-            retention_days=platform.log_retention_days,
-            protect=protect,
+            partition=context.partition,
+            account_id=context.account_id,
+            retention_days=settings.platform.log_retention_days,
+            protect=context.protect,
         ),
     )
-    if cluster.provider is None:
-        # Nothing the app alone uses either: the web ACL would protect no Ingress yet.
-        pulumi.log.warn(
-            "platform:deployPhase is foundation (platformctl bootstrap): the Kubernetes "
-            "resources are not registered; an `up` of a complete stack in this phase would "
-            "delete them"
-        )
-        return Platform(
-            keys, network, database, cache, None, registry, cluster, access_logs, ci_runner, None
-        )  # fmt: skip
-    waf = platform.firewall
-    firewall = Firewall(
+
+
+def _firewall(context: _Context, foundation: _Foundation) -> Firewall:
+    waf = context.settings.platform.firewall
+    return Firewall(
         "firewall",
         FirewallArgs(
-            name_prefix=settings.name_prefix,
+            name_prefix=context.settings.name_prefix,
             rate_limit=waf.rate_limit,
             rate_limit_window_seconds=waf.rate_limit_window_seconds,
             managed_rule_groups=waf.managed_rule_groups,
@@ -239,25 +295,32 @@ def build_platform(settings: StackSettings) -> Platform:
             allowed_countries=waf.allowed_countries,
             blocked_ip_cidrs=[str(cidr) for cidr in waf.blocked_ip_cidrs],
             allowed_ip_cidrs=[str(cidr) for cidr in waf.allowed_ip_cidrs],
-            logs=logs,
-            protect=protect,
+            logs=foundation.logs,
+            protect=context.protect,
         ),
     )
 
-    app_settings = platform.app
-    app = App(
+
+def _app(context: _Context, foundation: _Foundation, built: Platform) -> App:
+    """The app on the cluster, behind the firewall, reading the data stores."""
+    settings = context.settings
+    app = settings.platform.app
+    keys, database, cache = foundation.keys, built.database, built.cache
+    provider = built.cluster.provider
+    assert built.firewall is not None and provider is not None  # the complete phase only
+    return App(
         "app",
         AppArgs(
             name_prefix=settings.name_prefix,
             region=settings.region,
-            host=app_settings.host,
-            preview_host=app_settings.preview_host,
-            preview_allowed_cidrs=[str(c) for c in app_settings.preview_allowed_cidrs],
-            certificate_arn=app_settings.certificate_arn,
-            web_acl_arn=firewall.web_acl_arn,
-            vpc_cidr=str(network_settings.cidr),
+            host=app.host,
+            preview_host=app.preview_host,
+            preview_allowed_cidrs=[str(c) for c in app.preview_allowed_cidrs],
+            certificate_arn=app.certificate_arn,
+            web_acl_arn=built.firewall.web_acl_arn,
+            vpc_cidr=str(settings.platform.network.cidr),
             data_subnet_cidrs=settings.subnet_plan.cidrs(Tier.ISOLATED),
-            issuer=cluster.issuer,
+            issuer=built.cluster.issuer,
             database=DataStore(
                 host=database.endpoint,
                 reader_host=database.reader_endpoint,
@@ -265,7 +328,7 @@ def build_platform(settings: StackSettings) -> Platform:
                 secret_arn=database.secret_arn,
                 kms_key_arn=keys.arn(KeyPurpose.DATABASE),
             ),
-            database_name=db.database_name,
+            database_name=settings.platform.database.database_name,
             cache=DataStore(
                 host=cache.primary_endpoint,
                 reader_host=cache.reader_endpoint,
@@ -274,31 +337,27 @@ def build_platform(settings: StackSettings) -> Platform:
                 kms_key_arn=keys.arn(KeyPurpose.CACHE),
             ),
             services=[
-                _service_args(service, registry.repository_urls[service.repository])
-                for service in app_settings.services
+                _service_args(service, built.registry.repository_urls[service.repository])
+                for service in app.services
             ],
-            provider=cluster.provider,
+            provider=provider,
             tags=standard_tags(settings),
-            access_logs=AccessLogTarget(access_logs.bucket_name, access_logs.prefix),
+            access_logs=AccessLogTarget(built.access_logs.bucket_name, built.access_logs.prefix),
             load_balancer_deletion_protection=(
-                protect
-                if app_settings.load_balancer_deletion_protection is None
-                else app_settings.load_balancer_deletion_protection
+                context.protect
+                if app.load_balancer_deletion_protection is None
+                else app.load_balancer_deletion_protection
             ),
-            protect=protect,
+            protect=context.protect,
         ),
         # Pods need nodes, and the load balancer controller's webhooks must answer before
         # Services and Ingresses are admitted.
-        opts=pulumi.ResourceOptions(depends_on=[cluster]),
-    )
-    return Platform(
-        keys, network, database, cache, firewall, registry, cluster, access_logs, ci_runner, app
+        opts=pulumi.ResourceOptions(depends_on=[built.cluster]),
     )
 
 
-def _ci_runner(
-    settings: StackSettings, account_id: str, network: Network, logs: LogArchive
-) -> CiRunner | None:
+def _ci_runner(context: _Context, foundation: _Foundation) -> CiRunner | None:
+    settings = context.settings
     runner = settings.platform.ci_runner
     if runner is None:
         return None
@@ -307,17 +366,17 @@ def _ci_runner(
         CiRunnerArgs(
             name_prefix=settings.name_prefix,
             region=settings.region,
-            partition=partition(settings.region),
-            account_id=account_id,
+            partition=context.partition,
+            account_id=context.account_id,
             repository=runner.repository,
             connection_arn=runner.connection_arn,
-            vpc_id=network.vpc_id,
-            subnet_ids=network.private_subnet_ids,
+            vpc_id=foundation.network.vpc_id,
+            subnet_ids=foundation.network.private_subnet_ids,
             compute_type=runner.compute_type,
             image=runner.image,
             build_timeout_minutes=runner.build_timeout_minutes,
-            logs=logs,
-            protect=settings.platform.protect_resources,
+            logs=foundation.logs,
+            protect=context.protect,
         ),
     )
 

@@ -65,7 +65,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="platformctl", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _stack_commands(commands, common)
+    _release_commands(commands, common)
+    return parser.parse_args(argv)
 
+
+def _stack_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    """preview, up and bootstrap: a whole stack through the gates."""
     preview = commands.add_parser("preview", parents=[common], help="preview with the gates")
     preview.add_argument("stack")
     preview.add_argument(
@@ -102,6 +110,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             help="go on past the AI review shown for this exact change (the digest it printed)",
         )
 
+
+def _release_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    """A service's releases: start, promote, look, check pins, and steer a running one."""
     release = commands.add_parser("release", parents=[common], help="a progressive release")
     release.add_argument("stack")
     release.add_argument("service")
@@ -137,7 +150,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         control.add_argument("stack")
         control.add_argument("service")
         control.add_argument("--reason", default="", help="recorded in the ledger")
-    return parser.parse_args(argv)
 
 
 def _digest(text: str) -> str:

@@ -187,7 +187,7 @@ def published_versions(region: str) -> PublishedVersions:
     import boto3
     from botocore.config import Config
 
-    from platformctl.wiring import AWS_CLIENT_CONFIG
+    from platformctl.aws_clients import AWS_CLIENT_CONFIG
 
     config = Config(**AWS_CLIENT_CONFIG)
     session = boto3.session.Session(region_name=region)

@@ -12,6 +12,7 @@ from infra.config import StackSettings
 from infra.settings.delivery import DeliverySettings
 from infra.settings.review import ReviewSettings
 from offline_preview.project import ProjectError, load_project
+from platformctl.aws_clients import AWS_CLIENT_CONFIG
 from platformctl.driver import ReleaseDriver
 from platformctl.ledger import Ledger, ledger_directory
 from platformctl.ports import (
@@ -36,14 +37,6 @@ from platformctl.world import World, service_index, settings_from_stack_file, st
 
 if TYPE_CHECKING:
     from platformctl.elbv2 import ElbTrafficVerifier
-
-# Short timeouts and no hidden retries: the driver retries on its own interval, and a dead
-# endpoint must cost seconds, not minutes.
-AWS_CLIENT_CONFIG: dict[str, Any] = {
-    "connect_timeout": 5,
-    "read_timeout": 10,
-    "retries": {"total_max_attempts": 2, "mode": "standard"},
-}
 
 
 class RealWorld:

@@ -362,6 +362,11 @@ def _service_problems(
                 f"exceeds memoryLimit {resources.memory_limit}; allowed: at most the limit",
             )
         )
+    return problems + _release_problems(key, service, environment)
+
+
+def _release_problems(key: str, service: ServiceSettings, environment: str) -> list[Problem]:
+    """The slots and weights of a service's release: what the release driver relies on."""
     release = service.release
     live, candidate = release.slot(release.live), release.slot(release.candidate)
     checks: list[tuple[bool, str, object, str]] = [
@@ -420,10 +425,7 @@ def _service_problems(
                 "image nobody reviewed; allowed: a version tag or a digest",
             )
         )
-    problems += [
-        Problem(k, v, message, missing=v is None) for failed, k, v, message in checks if failed
-    ]
-    return problems
+    return [Problem(k, v, message, missing=v is None) for failed, k, v, message in checks if failed]
 
 
 def _tag(image: str) -> str | None:

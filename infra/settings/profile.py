@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING
 from infra.settings.base import Problem
 
 if TYPE_CHECKING:
+    from infra.settings.data import CacheSettings, DatabaseSettings
     from infra.settings.platform_config import PlatformConfig
+
+# A requirement: (failed, key, value shown, what is allowed).
+_Check = tuple[bool, str, object, str]
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (
@@ -58,8 +62,17 @@ def _cluster_endpoint_problems(platform: PlatformConfig) -> list[Problem]:
 
 
 def _prod_problems(platform: PlatformConfig) -> list[Problem]:
-    network, database, cache = platform.network, platform.database, platform.cache
     checks = [
+        *_prod_platform_checks(platform),
+        *_prod_data_checks(platform.database, platform.cache),
+        *_prod_capacity_checks(platform),
+    ]
+    return [Problem(key, value, message) for failed, key, value, message in checks if failed]
+
+
+def _prod_platform_checks(platform: PlatformConfig) -> list[_Check]:
+    network = platform.network
+    return [
         (
             network.nat_gateways == "single" and not network.allow_single_nat_gateway,
             "platform:network.natGateways",
@@ -81,6 +94,11 @@ def _prod_problems(platform: PlatformConfig) -> list[Problem]:
             f"prod keeps logs for at least {PROD_MIN_LOG_RETENTION_DAYS} days; allowed: "
             + ", ".join(str(d) for d in LOG_RETENTION_DAYS if d >= PROD_MIN_LOG_RETENTION_DAYS),
         ),
+    ]
+
+
+def _prod_data_checks(database: DatabaseSettings, cache: CacheSettings) -> list[_Check]:
+    return [
         (
             database.instance_count < PROD_MIN_DATABASE_INSTANCES,
             "platform:database.instanceCount",
@@ -121,8 +139,11 @@ def _prod_problems(platform: PlatformConfig) -> list[Problem]:
             "prod keeps daily cache snapshots; allowed: 1 to 35",
         ),
     ]
+
+
+def _prod_capacity_checks(platform: PlatformConfig) -> list[_Check]:
     untainted_min = sum(g.min_size for g in platform.cluster.node_groups if not g.taints)
-    checks.append(
+    checks: list[_Check] = [
         (
             untainted_min < PROD_MIN_NODES,
             "platform:cluster.nodeGroups",
@@ -131,7 +152,7 @@ def _prod_problems(platform: PlatformConfig) -> list[Problem]:
             "one does not stop CoreDNS and the ingress controller; allowed: "
             f"{PROD_MIN_NODES} or more",
         )
-    )
+    ]
     for index, service in enumerate(platform.app.services):
         for slot_name in ("blue", "green"):
             replicas = service.release.slot(slot_name).replicas
@@ -145,4 +166,4 @@ def _prod_problems(platform: PlatformConfig) -> list[Problem]:
                     "or more",
                 )
             )
-    return [Problem(key, value, message) for failed, key, value, message in checks if failed]
+    return checks

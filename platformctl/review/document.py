@@ -324,6 +324,7 @@ def _plural(count: int, noun: str) -> str:
 # --- canary ------------------------------------------------------------------------------
 
 
+# long: the ladder's rungs close over one series; split apart they would pass it all around
 def canary_document(
     *,
     stack: str,
