@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from infra.settings.base import Model, Number, Problem, matching, within
+from infra.settings.base import Model, Number, Problem, matching, reference, within
 from infra.settings.network import RFC1918
 from platform_common.credentials import credential_name
 
@@ -54,6 +54,19 @@ _CERTIFICATE_ARN = re.compile(
 )
 _CPU = re.compile(r"(\d+)m|(\d+(\.\d{1,3})?)")
 _MEMORY = re.compile(r"(\d+)(Mi|Gi)")
+_STEPS_PATH = "platformctl/driver_steps.py"  # the release driver's preview requests
+_PATH_ALLOWED = "an absolute URL path such as /healthz (lowercase, no trailing /)"
+_CPU_ALLOWED = "millicores (250m) or cores (1, 1.5), at least 1m"
+_MEMORY_ALLOWED = "Mi or Gi, such as 256Mi, at least 16Mi"
+_HOST_ALLOWED = "a lowercase DNS name such as chat.example.com, other than "
+# Files that act on a service's release block: the program, and the release driver (which
+# reads it and edits it).
+_RELEASE_READERS = (
+    "components/app.py",
+    "components/workload.py",
+    "platformctl/driver_base.py",
+    "platformctl/machine.py",
+)
 
 
 def millicores(quantity: str) -> int:
@@ -72,9 +85,25 @@ class HealthPaths(Model):
     """HTTP paths the kubelet probes: startup (slow boot), readiness (take traffic), liveness
     (restart). The ALB health check uses the readiness path."""
 
-    startup: str = "/healthz"
-    readiness: str = "/readyz"
-    liveness: str = "/healthz"
+    READ_BY: ClassVar[tuple[str, ...]] = ("components/workload.py",)
+
+    startup: str = Field(
+        default="/healthz",
+        description="The startup probe's path: a slow boot gets time before the other probes "
+        "begin.",
+        json_schema_extra=reference(allowed=_PATH_ALLOWED),
+    )
+    readiness: str = Field(
+        default="/readyz",
+        description="The readiness probe's path, which decides whether a pod takes traffic; "
+        "also the load balancer's health check.",
+        json_schema_extra=reference(allowed=_PATH_ALLOWED),
+    )
+    liveness: str = Field(
+        default="/healthz",
+        description="The liveness probe's path; a container that keeps failing it is restarted.",
+        json_schema_extra=reference(allowed=_PATH_ALLOWED),
+    )
 
     @field_validator("startup", "readiness", "liveness")
     @classmethod
@@ -83,10 +112,28 @@ class HealthPaths(Model):
 
 
 class ContainerResources(Model):
-    cpu_request: str = "250m"
-    cpu_limit: str = "1"
-    memory_request: str = "256Mi"
-    memory_limit: str = "512Mi"
+    READ_BY: ClassVar[tuple[str, ...]] = ("components/workload.py",)
+
+    cpu_request: str = Field(
+        default="250m",
+        description="The CPU reserved for each pod, and the base of the autoscaler's target.",
+        json_schema_extra=reference(allowed=f"{_CPU_ALLOWED}, at most cpuLimit"),
+    )
+    cpu_limit: str = Field(
+        default="1",
+        description="The most CPU each pod may use; it is throttled beyond that.",
+        json_schema_extra=reference(allowed=_CPU_ALLOWED),
+    )
+    memory_request: str = Field(
+        default="256Mi",
+        description="The memory reserved for each pod.",
+        json_schema_extra=reference(allowed=f"{_MEMORY_ALLOWED}, at most memoryLimit"),
+    )
+    memory_limit: str = Field(
+        default="512Mi",
+        description="The most memory each pod may use; beyond it the container is killed.",
+        json_schema_extra=reference(allowed=_MEMORY_ALLOWED),
+    )
 
     @field_validator("cpu_request", "cpu_limit")
     @classmethod
@@ -106,8 +153,19 @@ class ContainerResources(Model):
 
 
 class Scaling(Model):
-    max_replicas: Number = 6
-    target_cpu_percent: Number = 70
+    READ_BY: ClassVar[tuple[str, ...]] = ("components/app.py",)
+
+    max_replicas: Number = Field(
+        default=6,
+        description="The most pods the autoscaler runs in each slot.",
+        json_schema_extra=reference(allowed="1 to 500, at least each slot's replicas"),
+    )
+    target_cpu_percent: Number = Field(
+        default=70,
+        description="The average CPU use, in percent of cpuRequest, the autoscaler keeps the "
+        "pods at.",
+        json_schema_extra=reference(allowed="10 to 95"),
+    )
 
     @field_validator("max_replicas")
     @classmethod
@@ -123,9 +181,32 @@ class Scaling(Model):
 class SlotSettings(Model):
     """One slot's Deployment: its image (tag, digest or both) and how many pods it keeps."""
 
-    image: str | None = None
-    replicas: Number = 2
-    scaled_down: bool = False
+    image: str | None = Field(
+        default=None,
+        description="The image the slot runs, by tag, digest or both; the repository is the "
+        "service's.",
+        json_schema_extra=reference(
+            allowed="a tag (1.4.2: up to 63 letters, digits and _.-), sha256:<64 hex> or "
+            "tag@sha256:<64 hex>; required on the live slot; `latest` only in dev"
+        ),
+    )
+    replicas: Number = Field(
+        default=2,
+        description="How many pods the slot keeps while it runs: the autoscaler's floor.",
+        json_schema_extra=reference(
+            allowed="1 to 500, at most scaling.maxReplicas; prod: at least 2",
+            read_by=("components/app.py",),
+        ),
+    )
+    scaled_down: bool = Field(
+        default=False,
+        description="Scales the slot to no pods; the release driver does so to the old slot "
+        "once a release is done.",
+        json_schema_extra=reference(
+            allowed="`true`, `false`; `true` only on the idle slot",
+            read_by=("components/app.py", "components/workload.py", "platformctl/machine.py"),
+        ),
+    )
 
     @field_validator("image")
     @classmethod
@@ -155,11 +236,38 @@ class SlotSettings(Model):
 
 
 class ReleaseSettings(Model):
-    live: Literal["blue", "green"]
-    strategy: str = "canary"
-    candidate_weight: Number = 0
-    blue: SlotSettings = SlotSettings()
-    green: SlotSettings = SlotSettings()
+    READ_BY: ClassVar[tuple[str, ...]] = _RELEASE_READERS
+
+    live: Literal["blue", "green"] = Field(
+        description="The slot that takes the live traffic.",
+    )
+    strategy: str = Field(
+        default="canary",
+        description="How a release moves traffic: `canary` in weighted steps, `blue-green` "
+        "all at once by flipping `live`.",
+        json_schema_extra=reference(
+            allowed=", ".join(f"`{s}`" for s in STRATEGIES),
+            read_by=("components/app.py", "platformctl/driver_base.py"),
+        ),
+    )
+    candidate_weight: Number = Field(
+        default=0,
+        description="The percent of traffic the idle (candidate) slot takes; the release "
+        "driver sets it at each canary step.",
+        json_schema_extra=reference(
+            allowed="0 to 100; above 0 only with an image on the candidate slot, not scaled "
+            "down; blue-green: 0",
+            read_by=("components/workload.py", "platformctl/machine.py"),
+        ),
+    )
+    blue: SlotSettings = Field(
+        default=SlotSettings(),
+        description="The blue slot's Deployment: its image and pods.",
+    )
+    green: SlotSettings = Field(
+        default=SlotSettings(),
+        description="The green slot's Deployment: its image and pods.",
+    )
 
     @property
     def candidate(self) -> Literal["blue", "green"]:
@@ -182,16 +290,73 @@ class ReleaseSettings(Model):
 
 
 class ServiceSettings(Model):
-    name: str
-    repository: str
-    port: Number
-    path: str = "/"
-    health: HealthPaths = HealthPaths()
-    resources: ContainerResources = ContainerResources()
-    scaling: Scaling = Scaling()
-    env: dict[str, str] = Field(default_factory=dict)
-    secrets: tuple[SecretSource, ...] = SECRET_SOURCES
-    release: ReleaseSettings
+    READ_BY: ClassVar[tuple[str, ...]] = ("components/app.py", "components/workload.py")
+
+    name: str = Field(
+        description="The service's name, which is also its Kubernetes namespace and names its "
+        "slots.",
+        json_schema_extra=reference(
+            allowed="1 to 24 lowercase letters, digits and hyphens (a DNS label), unique "
+            "among the services; not " + ", ".join(RESERVED_NAMESPACES)
+        ),
+    )
+    repository: str = Field(
+        description="The stack's ECR repository the service's images come from.",
+        json_schema_extra=reference(
+            allowed="one of platform:registry.repositories",
+            read_by=("infra/platform.py", "components/app.py"),
+        ),
+    )
+    port: Number = Field(
+        description="The port the service's container listens on.",
+        json_schema_extra=reference(allowed="1024 to 65535, unique among the services"),
+    )
+    path: str = Field(
+        default="/",
+        description="The URL path the load balancer sends to the service; longer paths are "
+        "matched first, so `/` takes what no other service claims.",
+        json_schema_extra=reference(
+            allowed="an absolute URL path such as /api (lowercase, no trailing /), unique "
+            "among the services",
+            read_by=("components/app.py", "components/workload.py", _STEPS_PATH),
+        ),
+    )
+    health: HealthPaths = Field(
+        default=HealthPaths(),
+        description="The HTTP paths the kubelet probes.",
+    )
+    resources: ContainerResources = Field(
+        default=ContainerResources(),
+        description="The CPU and memory each pod requests and may use.",
+    )
+    scaling: Scaling = Field(
+        default=Scaling(),
+        description="How the autoscaler sizes each running slot.",
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Plain settings for the service's environment, beside the ones the "
+        "platform sets (endpoints, region, port).",
+        json_schema_extra=reference(
+            allowed="names of capitals, digits and _ (up to 128, not starting with a digit); "
+            "not the platform's own (" + ", ".join(PLATFORM_ENV) + ") and none that "
+            "looks like a credential (PASSWORD, SECRET, TOKEN, API_KEY, AUTH, ...)",
+            read_by=("components/app.py",),
+        ),
+    )
+    secrets: tuple[SecretSource, ...] = Field(
+        default=SECRET_SOURCES,
+        description="The data stores the service uses: its role may read their secrets, and "
+        "it gets their endpoints and network access.",
+        json_schema_extra=reference(
+            allowed=", ".join(f"`{s}`" for s in SECRET_SOURCES) + ", each at most once",
+            read_by=("components/app.py",),
+        ),
+    )
+    release: ReleaseSettings = Field(
+        description="The service's release state, which the release driver edits: the live "
+        "slot, the candidate's share of traffic and each slot's image.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -239,16 +404,55 @@ class ServiceSettings(Model):
 
 
 class AppSettings(Model):
-    host: str
-    preview_host: str
-    certificate_arn: str
+    READ_BY: ClassVar[tuple[str, ...]] = ("components/app.py",)
+
+    host: str = Field(
+        description="The public host name the app is served on.",
+        json_schema_extra=reference(allowed=_HOST_ALLOWED + "previewHost"),
+    )
+    preview_host: str = Field(
+        description="The host name that reaches only the idle slots, where a candidate is "
+        "checked before it takes live traffic.",
+        json_schema_extra=reference(
+            allowed=_HOST_ALLOWED + "host", read_by=("components/app.py", _STEPS_PATH)
+        ),
+    )
+    certificate_arn: str = Field(
+        description="The ACM certificate the load balancer serves; it must cover both hosts.",
+        json_schema_extra=reference(
+            allowed="an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID) in "
+            "the stack's region"
+        ),
+    )
     # Who may open the preview host, by public address (the ALB is internet-facing): it
     # serves builds that have not passed analysis yet.
-    preview_allowed_cidrs: tuple[ipaddress.IPv4Network, ...]
-    services: tuple[ServiceSettings, ...]
+    preview_allowed_cidrs: tuple[ipaddress.IPv4Network, ...] = Field(
+        description="Who may open the preview host, by public address: it serves builds that "
+        "have not passed analysis yet.",
+        json_schema_extra=reference(
+            allowed=f"1 to {MAX_PREVIEW_CIDRS} IPv4 CIDRs outside 10.0.0.0/8, 172.16.0.0/12 "
+            "and 192.168.0.0/16 (the load balancer sees public client addresses, and a rule "
+            "holds five condition values)"
+        ),
+    )
+    services: tuple[ServiceSettings, ...] = Field(
+        description="The services the platform runs, each as a blue and a green slot behind "
+        "the shared load balancer.",
+        json_schema_extra=reference(
+            allowed="the keys below; at least one; names, ports and paths unique"
+        ),
+    )
     # The ALB's deletion protection (default: platform:protectResources). Turned off, in
     # its own `up`, before the whole app is removed or the group renamed.
-    load_balancer_deletion_protection: bool | None = None
+    load_balancer_deletion_protection: bool | None = Field(
+        default=None,
+        description="The load balancer's deletion protection; turn it off in an `up` of its "
+        "own before removing the whole app or renaming the group.",
+        json_schema_extra=reference(
+            allowed="`true`, `false`; unset: as platform:protectResources",
+            read_by=("infra/platform.py", "components/app.py"),
+        ),
+    )
 
     @field_validator("host", "preview_host")
     @classmethod

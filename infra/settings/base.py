@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -15,6 +15,22 @@ class Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid", alias_generator=to_camel, validate_by_alias=True, frozen=True
     )
+    # The files that act on this model's settings (a component, or platformctl): the
+    # configuration reference's "read by". A nested model without its own inherits its
+    # parent's; a field may name others with ``reference(read_by=...)``.
+    READ_BY: ClassVar[tuple[str, ...]] = ()
+
+
+def reference(*, allowed: str | None = None, read_by: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A setting's entry in the configuration reference beyond its description: what it
+    accepts, where its type alone does not say (a Literal or a bool does), and who reads it
+    when that is not its model's READ_BY. Pass as ``Field(json_schema_extra=...)``."""
+    extra: dict[str, Any] = {}
+    if allowed is not None:
+        extra["allowed"] = allowed
+    if read_by:
+        extra["readBy"] = list(read_by)
+    return extra
 
 
 def _not_a_bool(value: Any) -> Any:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from infra.settings.base import Model, Number, matching, within
+from infra.settings.base import Model, Number, matching, reference, within
 from infra.settings.versions import SHOWN_PATH, catalogue
 
 # Kubernetes minor versions in EKS standard support, as versions.yaml lists them: EKS charges
@@ -34,12 +34,28 @@ _LABEL_KEY = re.compile(
 )
 _LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
 RESERVED_LABEL_PREFIXES = ("kubernetes.io/", "k8s.io/", "eks.amazonaws.com/")
+_LABEL_VALUE_ALLOWED = (
+    "up to 63 letters, digits and -_., starting and ending with a letter or digit, or empty"
+)
+_ADDON_ALLOWED = (
+    f"`vX.Y.Z-eksbuild.N`, a version {SHOWN_PATH} lists for the cluster's Kubernetes minor"
+)
 
 
 class NodeTaint(Model):
-    key: str
-    value: str = ""
-    effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]
+    key: str = Field(
+        description="The taint's key, which a pod's toleration names.",
+        json_schema_extra=reference(allowed="a Kubernetes label key such as workload/gpu"),
+    )
+    value: str = Field(
+        default="",
+        description="The taint's value, which a toleration may match.",
+        json_schema_extra=reference(allowed=_LABEL_VALUE_ALLOWED),
+    )
+    effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"] = Field(
+        description="What happens to pods without a matching toleration: never scheduled "
+        "there, also evicted, or scheduled there only when nothing else fits.",
+    )
 
     @field_validator("key")
     @classmethod
@@ -53,16 +69,68 @@ class NodeTaint(Model):
 
 
 class NodeGroupSettings(Model):
-    name: str
-    instance_types: tuple[str, ...]
-    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
-    min_size: Number
-    desired_size: Number
-    max_size: Number
-    disk_size_gib: Number = 50
-    max_unavailable: Number = 1
-    labels: dict[str, str] = Field(default_factory=dict)
-    taints: tuple[NodeTaint, ...] = ()
+    name: str = Field(
+        description="The node group's name, unique in the cluster.",
+        json_schema_extra=reference(
+            allowed="a lowercase letter, then up to 19 lowercase letters, digits and hyphens"
+        ),
+    )
+    instance_types: tuple[str, ...] = Field(
+        description="The EC2 instance types the group may launch; Graviton types get the ARM "
+        "machine image.",
+        json_schema_extra=reference(
+            allowed="1 to 20 EC2 instance types such as m7g.large, all of one architecture "
+            "(Graviton or x86_64)"
+        ),
+    )
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = Field(
+        default="ON_DEMAND",
+        description="On-demand instances, or cheaper Spot instances that AWS may take back at "
+        "short notice.",
+    )
+    min_size: Number = Field(
+        description="The fewest nodes the group keeps.",
+        json_schema_extra=reference(
+            allowed="0 to 450, at most desiredSize; prod: the untainted groups' minSize adds "
+            "up to at least 2"
+        ),
+    )
+    desired_size: Number = Field(
+        description="How many nodes the group runs to begin with.",
+        json_schema_extra=reference(allowed="0 to 450, from minSize to maxSize"),
+    )
+    max_size: Number = Field(
+        description="The most nodes the group scales to.",
+        json_schema_extra=reference(allowed="1 to 450, at least desiredSize"),
+    )
+    disk_size_gib: Number = Field(
+        default=50,
+        description="The size of each node's root volume, in GiB.",
+        json_schema_extra=reference(allowed="20 to 16,384"),
+    )
+    max_unavailable: Number = Field(
+        default=1,
+        description="How many nodes an update of the group may take out of service at once.",
+        json_schema_extra=reference(allowed="1 to maxSize, at most 100 (EKS's limit)"),
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Kubernetes labels put on the group's nodes, for pods to select them by.",
+        json_schema_extra=reference(
+            allowed="Kubernetes label keys (an optional prefix/ and a name of up to 63 "
+            "characters), not under "
+            + ", ".join(RESERVED_LABEL_PREFIXES)
+            + "; values "
+            + _LABEL_VALUE_ALLOWED
+        ),
+    )
+    taints: tuple[NodeTaint, ...] = Field(
+        default=(),
+        description="Taints on the group's nodes, so that only pods that tolerate them run there.",
+        json_schema_extra=reference(
+            allowed="the keys below; at least one node group of the cluster has none"
+        ),
+    )
 
     @property
     def architecture(self) -> Literal["arm64", "x86_64"]:
@@ -132,11 +200,30 @@ def instance_architecture(instance_type: str) -> Literal["arm64", "x86_64"]:
 class AddonVersions(Model):
     """Versions of the EKS managed add-ons, pinned so an upgrade is a reviewed change."""
 
-    vpc_cni: str
-    coredns: str
-    kube_proxy: str
-    aws_ebs_csi_driver: str
-    metrics_server: str  # the autoscalers' CPU figures: without it no HPA ever scales
+    vpc_cni: str = Field(
+        description="The version of the Amazon VPC CNI add-on, which gives pods their VPC "
+        "addresses.",
+        json_schema_extra=reference(allowed=_ADDON_ALLOWED),
+    )
+    coredns: str = Field(
+        description="The version of the CoreDNS add-on, the cluster's DNS.",
+        json_schema_extra=reference(allowed=_ADDON_ALLOWED),
+    )
+    kube_proxy: str = Field(
+        description="The version of the kube-proxy add-on, which routes Service traffic on "
+        "each node.",
+        json_schema_extra=reference(allowed=_ADDON_ALLOWED),
+    )
+    aws_ebs_csi_driver: str = Field(
+        description="The version of the Amazon EBS CSI driver add-on, which provides "
+        "persistent volumes.",
+        json_schema_extra=reference(allowed=_ADDON_ALLOWED),
+    )
+    metrics_server: str = Field(
+        description="The version of the metrics-server add-on: the autoscalers' CPU figures, "
+        "without which no pod autoscaler ever scales.",
+        json_schema_extra=reference(allowed=_ADDON_ALLOWED),
+    )
 
     def by_addon(self) -> dict[str, str]:
         """Version by EKS add-on name."""
@@ -154,20 +241,72 @@ class AddonVersions(Model):
 
 
 class ClusterSettings(Model):
-    kubernetes_version: str
+    READ_BY: ClassVar[tuple[str, ...]] = ("components/cluster.py",)
+
+    kubernetes_version: str = Field(
+        description="The Kubernetes version of the EKS control plane and its node groups.",
+        json_schema_extra=reference(
+            allowed=", ".join(KUBERNETES_VERSIONS)
+            + f": the versions in EKS standard support that {SHOWN_PATH} lists"
+        ),
+    )
     # Addresses allowed to reach the public API endpoint; none means the endpoint is
     # private only (reached from inside the VPC, by CI runners there or over a VPN).
-    public_access_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
+    public_access_cidrs: tuple[ipaddress.IPv4Network, ...] = Field(
+        default=(),
+        description="Addresses allowed to reach the public API endpoint; empty keeps the "
+        "endpoint private, reached only from inside the VPC.",
+        json_schema_extra=reference(
+            allowed="IPv4 CIDRs; 0.0.0.0/0 only in dev; prod: must be empty"
+        ),
+    )
     # Addresses inside the network (CI runners, a VPN) allowed to the private endpoint: the
     # cluster's own security group admits only its members.
-    private_access_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
-    admin_role_arns: tuple[str, ...] = ()
+    private_access_cidrs: tuple[ipaddress.IPv4Network, ...] = Field(
+        default=(),
+        description="Private ranges (a VPN, a connected network) admitted on port 443 to the "
+        "private API endpoint; the stack's CI runner is admitted without one.",
+        json_schema_extra=reference(
+            allowed="private IPv4 CIDRs; may be empty only with publicAccessCidrs or a "
+            "platform:ciRunner (otherwise nothing could reach the API)"
+        ),
+    )
+    admin_role_arns: tuple[str, ...] = Field(
+        default=(),
+        description="IAM roles given cluster admin, each through an access entry of its own; "
+        "`platformctl up`, `release` and `promote` refuse any other caller.",
+        json_schema_extra=reference(
+            allowed="IAM role ARNs (paths allowed), each once",
+            read_by=("components/cluster.py", "platformctl/cli.py", "platformctl/identity.py"),
+        ),
+    )
     # 1 keeps pods from reaching the node's instance role through the metadata service;
     # pods get AWS credentials from their own IRSA role instead.
-    metadata_hop_limit: Number = 1
-    node_groups: tuple[NodeGroupSettings, ...]
-    addons: AddonVersions
-    load_balancer_controller_chart_version: str
+    metadata_hop_limit: Number = Field(
+        default=1,
+        description="The nodes' instance metadata hop limit: 1 keeps pods away from the node "
+        "role's credentials (pods use their own IRSA roles).",
+        json_schema_extra=reference(allowed="1 to 2"),
+    )
+    node_groups: tuple[NodeGroupSettings, ...] = Field(
+        description="The managed node groups the cluster's pods run on.",
+        json_schema_extra=reference(
+            allowed="the keys below; at least one group, names unique, not every group "
+            "tainted; prod: at least 2 untainted nodes (the sum of their minSize)"
+        ),
+    )
+    addons: AddonVersions = Field(
+        description="The versions of the EKS managed add-ons, pinned so that an upgrade is a "
+        "reviewed change.",
+    )
+    load_balancer_controller_chart_version: str = Field(
+        description="The version of the aws-load-balancer-controller Helm chart, which "
+        "turns the app's Ingresses into the load balancer.",
+        json_schema_extra=reference(
+            allowed=f"a chart version such as 3.5.0 that {SHOWN_PATH} lists under "
+            f"charts.{LOAD_BALANCER_CONTROLLER_CHART}"
+        ),
+    )
 
     @field_validator("kubernetes_version")
     @classmethod

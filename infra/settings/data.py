@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from infra.settings.base import Decimal, Model, Number, matching, within
+from infra.settings.base import Decimal, Model, Number, matching, reference, within
 from infra.settings.windows import daily_window, weekly_window, windows_apart
 
 SERVERLESS_CLASS = "db.serverless"
@@ -45,13 +45,25 @@ MAXMEMORY_POLICIES = (
     "volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-random",
     "allkeys-random", "volatile-ttl", "noeviction",
 )  # fmt: skip
+_IDENTIFIER_ALLOWED = "a lowercase letter, then up to 62 of a-z, 0-9 and _"
+_PAUSE_VERSIONS = ", ".join(f"{major}.{minor}" for major, minor in PAUSE_FROM_MINOR.items())
 
 
 class ServerlessCapacity(Model):
     """Aurora Serverless v2 capacity range in ACUs (0 lets the instance pause when idle)."""
 
-    min_capacity: Decimal
-    max_capacity: Decimal
+    min_capacity: Decimal = Field(
+        description="The least capacity, in ACUs, the instances scale down to; 0 lets them "
+        "pause when idle.",
+        json_schema_extra=reference(
+            allowed=f"0 to 256 in steps of 0.5, at most maxCapacity; 0 needs engineVersion "
+            f"{_PAUSE_VERSIONS} or later in its major, or a major above {max(PAUSE_FROM_MINOR)}"
+        ),
+    )
+    max_capacity: Decimal = Field(
+        description="The most capacity, in ACUs, the instances scale up to.",
+        json_schema_extra=reference(allowed="1 to 256 in steps of 0.5, at least minCapacity"),
+    )
 
     @field_validator("min_capacity", "max_capacity")
     @classmethod
@@ -73,24 +85,114 @@ class ServerlessCapacity(Model):
 
 
 class DatabaseSettings(Model):
-    engine_version: str
-    instance_class: str = SERVERLESS_CLASS
-    instance_count: Number = 1
-    serverless: ServerlessCapacity | None = None
-    database_name: str = "app"
-    master_username: str = "platform_admin"
-    backup_retention_days: Number = 7
-    backup_window: str = "03:00-04:00"
-    maintenance_window: str = "sun:04:30-sun:05:30"
-    skip_final_snapshot: bool = False
-    apply_immediately: bool = False
+    READ_BY: ClassVar[tuple[str, ...]] = ("components/database.py",)
+
+    engine_version: str = Field(
+        description="The Aurora PostgreSQL version a new cluster is created with; RDS then "
+        "applies minor versions itself, and the program ignores the difference.",
+        json_schema_extra=reference(
+            allowed="a `major.minor` version that infra/settings/versions.yaml lists under "
+            "engines.aurora-postgresql"
+        ),
+    )
+    instance_class: str = Field(
+        default=SERVERLESS_CLASS,
+        description="The class of every instance: `db.serverless` scales with the load "
+        "(within `serverless`), a provisioned class has a fixed size.",
+        json_schema_extra=reference(
+            allowed=f"`{SERVERLESS_CLASS}`, or `db.<family>.<size>` such as db.r7g.large, "
+            "family one of " + ", ".join(AURORA_FAMILIES) + " (t3 and t4g: medium or large)"
+        ),
+    )
+    instance_count: Number = Field(
+        default=1,
+        description="How many instances the cluster runs: one writer, the others readers "
+        "spread over the zones for failover and reads.",
+        json_schema_extra=reference(allowed="1 to 16; prod: at least 2"),
+    )
+    serverless: ServerlessCapacity | None = Field(
+        default=None,
+        description="The Aurora Serverless v2 capacity range of the instances.",
+        json_schema_extra=reference(
+            allowed=f"the keys below; required with instanceClass `{SERVERLESS_CLASS}`, "
+            "refused with any other class"
+        ),
+    )
+    database_name: str = Field(
+        default="app",
+        description="The database created in the cluster, given to the services as DATABASE_NAME.",
+        json_schema_extra=reference(
+            allowed=_IDENTIFIER_ALLOWED,
+            read_by=("components/database.py", "components/app.py"),
+        ),
+    )
+    master_username: str = Field(
+        default="platform_admin",
+        description="The master user's name; RDS generates its password and keeps it in "
+        "Secrets Manager.",
+        json_schema_extra=reference(allowed=_IDENTIFIER_ALLOWED),
+    )
+    backup_retention_days: Number = Field(
+        default=7,
+        description="Days the automated backups (point-in-time recovery) are kept.",
+        json_schema_extra=reference(allowed="1 to 35; prod: at least 14"),
+    )
+    backup_window: str = Field(
+        default="03:00-04:00",
+        description="The daily window in which the automated backup is taken.",
+        json_schema_extra=reference(
+            allowed="`hh:mm-hh:mm` in UTC, at least 30 minutes, not overlapping maintenanceWindow"
+        ),
+    )
+    maintenance_window: str = Field(
+        default="sun:04:30-sun:05:30",
+        description="The weekly window in which RDS applies maintenance and minor version "
+        "upgrades.",
+        json_schema_extra=reference(
+            allowed="`ddd:hh:mm-ddd:hh:mm` in UTC (mon to sun), at least 30 minutes"
+        ),
+    )
+    skip_final_snapshot: bool = Field(
+        default=False,
+        description="Deletes the cluster without a final snapshot, for stacks whose data is "
+        "disposable.",
+        json_schema_extra=reference(allowed="`true`, `false`; prod: must be `false`"),
+    )
+    apply_immediately: bool = Field(
+        default=False,
+        description="Applies changes at once instead of in the next maintenance window, which "
+        "may restart instances during the day.",
+    )
     # CloudWatch Database Insights, which replaced the Performance Insights console in July
     # 2026: advanced keeps 15 months of history with execution plans and on-demand analysis,
     # standard the free 7 days.
-    insights: Literal["standard", "advanced"] = "advanced"
-    monitoring_interval_seconds: Number = 60
-    log_min_duration_statement_ms: Number = 1000
-    log_statement: Literal["none", "ddl", "mod", "all"] = "ddl"
+    insights: Literal["standard", "advanced"] = Field(
+        default="advanced",
+        description="CloudWatch Database Insights: `standard` keeps 7 days of history for free, "
+        "`advanced` 465 days with execution plans and on-demand analysis.",
+        json_schema_extra=reference(
+            allowed="`standard`, `advanced`; an existing cluster moves to advanced in two steps "
+            "(first its Performance Insights retention to 465 days with the AWS CLI, then this "
+            "setting), since RDS refuses both changes in one call"
+        ),
+    )
+    monitoring_interval_seconds: Number = Field(
+        default=60,
+        description="Seconds between Enhanced Monitoring samples of each instance's operating "
+        "system.",
+        json_schema_extra=reference(allowed=", ".join(map(str, MONITORING_INTERVALS))),
+    )
+    log_min_duration_statement_ms: Number = Field(
+        default=1000,
+        description="Statements that run longer than this many milliseconds are logged "
+        "(PostgreSQL's log_min_duration_statement).",
+        json_schema_extra=reference(allowed="-1 (off) to 2147483647"),
+    )
+    log_statement: Literal["none", "ddl", "mod", "all"] = Field(
+        default="ddl",
+        description="Which statements PostgreSQL logs whatever their duration: none, schema "
+        "changes, also data changes, or all.",
+    )
 
     @property
     def engine_major(self) -> int:
@@ -186,15 +288,67 @@ class DatabaseSettings(Model):
 
 
 class CacheSettings(Model):
-    engine_version: str = "7.1"
-    node_type: str = "cache.t4g.micro"
-    node_count: Number = 1
-    snapshot_retention_days: Number = 1
-    snapshot_window: str = "05:00-06:00"
-    maintenance_window: str = "sun:06:30-sun:07:30"
-    maxmemory_policy: str = "volatile-lru"
-    skip_final_snapshot: bool = False
-    apply_immediately: bool = False
+    READ_BY: ClassVar[tuple[str, ...]] = ("components/cache.py",)
+
+    engine_version: str = Field(
+        default="7.1",
+        description="The Redis OSS version of the replication group (7.x has the redis7 "
+        "parameter family and TLS `required` mode).",
+        json_schema_extra=reference(
+            allowed="a Redis OSS 7 version (`7.x`) that infra/settings/versions.yaml lists "
+            "under engines.redis"
+        ),
+    )
+    node_type: str = Field(
+        default="cache.t4g.micro",
+        description="The node type of every cache node.",
+        json_schema_extra=reference(
+            allowed="`cache.<family>.<size>` such as cache.t4g.micro, family one of "
+            + ", ".join(CACHE_FAMILIES)
+            + " (those with encryption at rest and in transit)"
+        ),
+    )
+    node_count: Number = Field(
+        default=1,
+        description="How many nodes: a primary and replicas; two or more turn on Multi-AZ and "
+        "automatic failover.",
+        json_schema_extra=reference(allowed="1 to 6; prod: at least 2"),
+    )
+    snapshot_retention_days: Number = Field(
+        default=1,
+        description="Days the daily snapshots are kept; 0 takes none.",
+        json_schema_extra=reference(allowed="0 to 35; prod: at least 1"),
+    )
+    snapshot_window: str = Field(
+        default="05:00-06:00",
+        description="The daily window in which the snapshot is taken.",
+        json_schema_extra=reference(
+            allowed="`hh:mm-hh:mm` in UTC, at least 60 minutes, not overlapping maintenanceWindow"
+        ),
+    )
+    maintenance_window: str = Field(
+        default="sun:06:30-sun:07:30",
+        description="The weekly window in which ElastiCache applies maintenance.",
+        json_schema_extra=reference(
+            allowed="`ddd:hh:mm-ddd:hh:mm` in UTC (mon to sun), at least 60 minutes"
+        ),
+    )
+    maxmemory_policy: str = Field(
+        default="volatile-lru",
+        description="Which keys Redis evicts when its memory is full (maxmemory-policy).",
+        json_schema_extra=reference(allowed=", ".join(MAXMEMORY_POLICIES)),
+    )
+    skip_final_snapshot: bool = Field(
+        default=False,
+        description="Deletes the cache without a final snapshot, for stacks whose data is "
+        "disposable.",
+        json_schema_extra=reference(allowed="`true`, `false`; prod: must be `false`"),
+    )
+    apply_immediately: bool = Field(
+        default=False,
+        description="Applies changes at once instead of in the next maintenance window, which "
+        "may interrupt the cache during the day.",
+    )
 
     @property
     def engine_major(self) -> int:

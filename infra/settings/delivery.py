@@ -9,11 +9,11 @@ The program validates this block like every other; only the driver (platformctl)
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from infra.settings.base import Decimal, Model, Number, within
+from infra.settings.base import Decimal, Model, Number, reference, within
 from infra.settings.review import ReviewSettings
 
 # CodeDeploy's predefined configurations (plus one four-step canary of our own): the
@@ -39,6 +39,12 @@ _URL = re.compile(r"https?://[^\s]+")
 # `${NAME}` stands for the URL in environment variable NAME, read when the hook runs.
 ENV_REFERENCE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 _URL_ALLOWED = "an http:// or https:// URL, or ${VARIABLE} naming one in the environment"
+_SECONDS_ALLOWED = "0 to 604,800 (7 days)"
+# Files of the release driver that act on a block's settings (the configuration reference).
+_MACHINE = "platformctl/machine.py"
+_HOOKS = "platformctl/hooks.py"
+_STEPS = "platformctl/driver_steps.py"
+_BASE = "platformctl/driver_base.py"
 
 
 def _url_or_reference(url: str) -> str:
@@ -56,8 +62,16 @@ def render_query(query: str, values: dict[str, str]) -> str:
 class Range(Model):
     """Flagger's ``thresholdRange``: a measurement passes when ``min <= value <= max``."""
 
-    min: Decimal | None = None
-    max: Decimal | None = None
+    min: Decimal | None = Field(
+        default=None,
+        description="The least value that passes; unset: no lower bound.",
+        json_schema_extra=reference(allowed="a number; at least one of min and max, min <= max"),
+    )
+    max: Decimal | None = Field(
+        default=None,
+        description="The greatest value that passes; unset: no upper bound.",
+        json_schema_extra=reference(allowed="a number; at least one of min and max, min <= max"),
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Range:
@@ -82,10 +96,39 @@ class MetricCheck(Model):
     statistics (CloudWatch). ``thresholdRange`` bounds the candidate's value;
     ``ratioToLive`` bounds candidate / live, measured with the same query on the live slot."""
 
-    name: str
-    query: str
-    threshold_range: Range | None = None
-    ratio_to_live: Range | None = None
+    READ_BY: ClassVar[tuple[str, ...]] = ("platformctl/judge.py",)
+
+    name: str = Field(
+        description="The metric's name in the release's events and verdicts.",
+        json_schema_extra=reference(
+            allowed="a lowercase letter, then up to 62 lowercase letters, digits and hyphens; "
+            "unique among the metrics"
+        ),
+    )
+    query: str = Field(
+        description="What is measured: PromQL with {service}, {namespace}, {slot} and "
+        "{window} placeholders (Prometheus), or a target-group statistic (CloudWatch).",
+        json_schema_extra=reference(
+            allowed="PromQL using only those placeholders; with provider cloudwatch one of "
+            + ", ".join(CLOUDWATCH_STATISTICS),
+            read_by=("platformctl/prometheus.py", "platformctl/cloudwatch.py"),
+        ),
+    )
+    threshold_range: Range | None = Field(
+        default=None,
+        description="Bounds on the candidate's value; a round fails outside them.",
+        json_schema_extra=reference(
+            allowed="the keys below; at least one of thresholdRange and ratioToLive"
+        ),
+    )
+    ratio_to_live: Range | None = Field(
+        default=None,
+        description="Bounds on candidate / live, the same query measured on the live slot, "
+        "so the candidate is judged against what serves now.",
+        json_schema_extra=reference(
+            allowed="the keys below; at least one of thresholdRange and ratioToLive"
+        ),
+    )
 
     @field_validator("name")
     @classmethod
@@ -147,9 +190,23 @@ class SyntheticTraffic(Model):
     """Requests sent through the preview route (``path`` appended to it), or to ``url``,
     during every bake before promotion."""
 
-    requests_per_second: Decimal = 5
-    path: str = "/"
-    url: str | None = None
+    requests_per_second: Decimal = Field(
+        default=5,
+        description="How many requests per second are sent.",
+        json_schema_extra=reference(
+            allowed="0.1 to 100", read_by=(_STEPS, "platformctl/synthetic.py")
+        ),
+    )
+    path: str = Field(
+        default="/",
+        description="The path appended to the service's preview route.",
+        json_schema_extra=reference(allowed="an absolute URL path (from /, no spaces)"),
+    )
+    url: str | None = Field(
+        default=None,
+        description="A URL the requests go to instead of the preview route.",
+        json_schema_extra=reference(allowed=_URL_ALLOWED),
+    )
 
     @field_validator("requests_per_second")
     @classmethod
@@ -172,19 +229,74 @@ class SyntheticTraffic(Model):
 
 
 class AnalysisSettings(Model):
-    provider: str = "prometheus"
-    prometheus_url: str = "http://prometheus-server.monitoring.svc:80"
-    interval_seconds: Number = 60
+    READ_BY: ClassVar[tuple[str, ...]] = (_STEPS,)
+
+    provider: str = Field(
+        default="prometheus",
+        description="Where the measurements come from: Prometheus (PromQL queries) or "
+        "CloudWatch (the load balancer's target-group statistics).",
+        json_schema_extra=reference(
+            allowed=", ".join(f"`{p}`" for p in PROVIDERS), read_by=("platformctl/wiring.py",)
+        ),
+    )
+    prometheus_url: str = Field(
+        default="http://prometheus-server.monitoring.svc:80",
+        description="The Prometheus server the queries go to; by default the one in the cluster.",
+        json_schema_extra=reference(
+            allowed="an http:// or https:// URL",
+            read_by=("platformctl/wiring.py", "platformctl/prometheus.py"),
+        ),
+    )
+    interval_seconds: Number = Field(
+        default=60,
+        description="Seconds between analysis rounds.",
+        json_schema_extra=reference(allowed="1 to 3600"),
+    )
     # The range each query looks back over; at least the interval, so rounds do not miss
     # requests between them.
-    window_seconds: Number = 60
-    failure_limit: Number = 0
-    inconclusive_limit: Number = 1
-    consecutive_error_limit: Number = 2
+    window_seconds: Number = Field(
+        default=60,
+        description="The range, in seconds, each query looks back over; at least the interval, "
+        "so that no requests fall between rounds.",
+        json_schema_extra=reference(
+            allowed="1 to 86,400, at least intervalSeconds",
+            read_by=(_STEPS, "platformctl/prometheus.py", "platformctl/cloudwatch.py"),
+        ),
+    )
+    failure_limit: Number = Field(
+        default=0,
+        description="Failed rounds an analysis tolerates; one more fails it.",
+        json_schema_extra=reference(allowed="0 to 100", read_by=(_MACHINE,)),
+    )
+    inconclusive_limit: Number = Field(
+        default=1,
+        description="Inconclusive rounds an analysis tolerates; one more makes it inconclusive.",
+        json_schema_extra=reference(allowed="0 to 100", read_by=(_MACHINE,)),
+    )
+    consecutive_error_limit: Number = Field(
+        default=2,
+        description="Rounds in a row that may fail to reach the metrics source; one more makes "
+        "the analysis inconclusive.",
+        json_schema_extra=reference(allowed="0 to 100", read_by=(_MACHINE,)),
+    )
     # What to do when inconclusive results pass the limit: roll back, or stop for a human.
-    on_inconclusive: Literal["rollback", "pause"] = "rollback"
-    metrics: tuple[MetricCheck, ...] = DEFAULT_METRICS
-    synthetic_traffic: SyntheticTraffic | None = None
+    on_inconclusive: Literal["rollback", "pause"] = Field(
+        default="rollback",
+        description="What an inconclusive analysis does: roll the release back, or pause it "
+        "for a human.",
+        json_schema_extra=reference(read_by=(_BASE, _MACHINE)),
+    )
+    metrics: tuple[MetricCheck, ...] = Field(
+        default=DEFAULT_METRICS,
+        description="The checks of every analysis round; by default a success rate of at "
+        "least 0.99 and a p95 latency of at most 0.5 s and 1.5 times the live slot's.",
+        json_schema_extra=reference(allowed="the keys below; at least one, names unique"),
+    )
+    synthetic_traffic: SyntheticTraffic | None = Field(
+        default=None,
+        description="Requests sent to the candidate during every bake before promotion, so "
+        "the analysis has traffic to measure even when users send little.",
+    )
 
     @field_validator("provider")
     @classmethod
@@ -247,10 +359,36 @@ class HttpCheck(Model):
     """A pre-rollout check: an HTTP GET (``url``; ``{preview}`` is the preview route) that
     must answer 2xx, or a command that must exit 0."""
 
-    name: str
-    url: str | None = None
-    command: tuple[str, ...] | None = None
-    timeout_seconds: Number = 60
+    READ_BY: ClassVar[tuple[str, ...]] = (_HOOKS,)
+
+    name: str = Field(
+        description="The check's name in the release's events.",
+        json_schema_extra=reference(
+            allowed="a lowercase letter, then up to 62 lowercase letters, digits and hyphens"
+        ),
+    )
+    url: str | None = Field(
+        default=None,
+        description="A URL that must answer a GET with 2xx; {preview} stands for the "
+        "service's preview route.",
+        json_schema_extra=reference(
+            allowed="an http:// or https:// URL, which may hold {preview}, or ${VARIABLE} naming "
+            "one in the environment; exactly one of url and command"
+        ),
+    )
+    command: tuple[str, ...] | None = Field(
+        default=None,
+        description="A command, as a program and its arguments, that must exit 0; it gets "
+        "the preview route as PREVIEW_URL.",
+        json_schema_extra=reference(
+            allowed="a non-empty list of arguments; exactly one of url and command"
+        ),
+    )
+    timeout_seconds: Number = Field(
+        default=60,
+        description="How long the check may take before it counts as failed.",
+        json_schema_extra=reference(allowed="1 to 7200"),
+    )
 
     @field_validator("name")
     @classmethod
@@ -284,8 +422,19 @@ class ConfirmGate(Model):
     """Manual judgement before promotion: wait for `platformctl approve` (or a 2xx from
     ``url``, as Flagger's confirm-promotion webhook) until ``timeoutSeconds``, then roll back."""
 
-    url: str | None = None
-    timeout_seconds: Number = 3600
+    READ_BY: ClassVar[tuple[str, ...]] = (_HOOKS,)
+
+    url: str | None = Field(
+        default=None,
+        description="A URL whose 2xx answer confirms the promotion, as Flagger's "
+        "confirm-promotion webhook; without it only `platformctl approve` does.",
+        json_schema_extra=reference(allowed=_URL_ALLOWED),
+    )
+    timeout_seconds: Number = Field(
+        default=3600,
+        description="How long the release waits for the confirmation before it rolls back.",
+        json_schema_extra=reference(allowed="1 to 604,800 (7 days)", read_by=(_MACHINE,)),
+    )
 
     @field_validator("timeout_seconds")
     @classmethod
@@ -299,10 +448,26 @@ class ConfirmGate(Model):
 
 
 class Hooks(Model):
-    pre_rollout: tuple[HttpCheck, ...] = ()
-    confirm_promotion: ConfirmGate | None = None
+    READ_BY: ClassVar[tuple[str, ...]] = (_HOOKS,)
+
+    pre_rollout: tuple[HttpCheck, ...] = Field(
+        default=(),
+        description="Checks of the candidate before it takes any traffic, in order; the first "
+        "that fails stops the rest and fails the step.",
+        json_schema_extra=reference(read_by=(_HOOKS, _MACHINE)),
+    )
+    confirm_promotion: ConfirmGate | None = Field(
+        default=None,
+        description="A manual gate before promotion: the release waits for an approval.",
+        json_schema_extra=reference(read_by=(_HOOKS, _MACHINE)),
+    )
     # Every phase change is POSTed as JSON to each of these.
-    notify: tuple[str, ...] = ()
+    notify: tuple[str, ...] = Field(
+        default=(),
+        description="URLs every phase change of a release is POSTed to as JSON (a chat "
+        "webhook, say).",
+        json_schema_extra=reference(allowed=f"{_URL_ALLOWED} (for a URL that holds a token)"),
+    )
 
     @field_validator("notify")
     @classmethod
@@ -315,8 +480,19 @@ class Hooks(Model):
 class PromotionSettings(Model):
     """What a promotion *into* this stack requires of the image in the source stack."""
 
-    source_soak_minutes: Number = 0
-    require_approval: bool = False
+    READ_BY: ClassVar[tuple[str, ...]] = ("platformctl/wiring.py", "platformctl/promotion.py")
+
+    source_soak_minutes: Number = Field(
+        default=0,
+        description="How long the image must have been live in the source stack before it may "
+        "be promoted into this one.",
+        json_schema_extra=reference(allowed="0 to 43,200 minutes (30 days)"),
+    )
+    require_approval: bool = Field(
+        default=False,
+        description="Whether a promotion into this stack needs a recorded approval "
+        "(`--approve`, or the approver of a CI environment).",
+    )
 
     @field_validator("source_soak_minutes")
     @classmethod
@@ -325,25 +501,103 @@ class PromotionSettings(Model):
 
 
 class DeliverySettings(Model):
-    profile: str = "Progressive5-25-50-100"
-    step_weights: tuple[Number, ...] | None = None
-    step_bake_seconds: Number | None = None
-    analysis: AnalysisSettings = AnalysisSettings()
-    on_failure: Literal["rollback", "pause"] = "rollback"
-    ready_timeout_seconds: Number = 600
-    scale_down_delay_seconds: Number = 600
+    READ_BY: ClassVar[tuple[str, ...]] = (_MACHINE,)
+
+    profile: str = Field(
+        default="Progressive5-25-50-100",
+        description="The canary's steps and bake time, as one of CodeDeploy's predefined "
+        "configurations or Progressive5-25-50-100 (5, 25, 50, 100 %, 5 minutes each).",
+        json_schema_extra=reference(allowed=", ".join(f"`{p}`" for p in PROFILES)),
+    )
+    step_weights: tuple[Number, ...] | None = Field(
+        default=None,
+        description="The candidate's share of traffic at each canary step, in place of the "
+        "profile's.",
+        json_schema_extra=reference(
+            allowed="strictly rising percents from 1 to 100 that end at 100, such as "
+            "[5, 25, 50, 100]; unset: the profile's"
+        ),
+    )
+    step_bake_seconds: Number | None = Field(
+        default=None,
+        description="How long each canary step is analysed before the next, in place of the "
+        "profile's time.",
+        json_schema_extra=reference(allowed=f"{_SECONDS_ALLOWED}; unset: the profile's"),
+    )
+    analysis: AnalysisSettings = Field(
+        default=AnalysisSettings(),
+        description="How a release is measured: the metrics source, the checks, and how many "
+        "bad rounds are tolerated.",
+        json_schema_extra=reference(read_by=(_STEPS, _MACHINE)),
+    )
+    on_failure: Literal["rollback", "pause"] = Field(
+        default="rollback",
+        description="What a release does when a step fails: roll back, or pause for a human; "
+        "`release --on-failure` overrides it for one release.",
+        json_schema_extra=reference(read_by=(_BASE, _MACHINE)),
+    )
+    ready_timeout_seconds: Number = Field(
+        default=600,
+        description="How long the candidate may take to become healthy at the load balancer "
+        "before the step fails.",
+        json_schema_extra=reference(allowed=_SECONDS_ALLOWED, read_by=(_STEPS,)),
+    )
+    scale_down_delay_seconds: Number = Field(
+        default=600,
+        description="How long the old slot stays warm after promotion, for an instant "
+        "rollback, before it is scaled down.",
+        json_schema_extra=reference(allowed=_SECONDS_ALLOWED),
+    )
     # Blue-green: analyse the preview route before the switch and the live route after it;
     # autoPromotionSeconds is the least time the candidate stays in preview first.
-    pre_promotion_analysis_seconds: Number = 300
-    post_promotion_analysis_seconds: Number = 300
-    auto_promotion_seconds: Number = 0
+    pre_promotion_analysis_seconds: Number = Field(
+        default=300,
+        description="Blue-green: how long the candidate is analysed on the preview route "
+        "before the switch; autoPromotionSeconds instead when that is longer.",
+        json_schema_extra=reference(allowed=_SECONDS_ALLOWED),
+    )
+    post_promotion_analysis_seconds: Number = Field(
+        default=300,
+        description="Blue-green: how long the new live slot is analysed after the switch.",
+        json_schema_extra=reference(allowed=_SECONDS_ALLOWED),
+    )
+    auto_promotion_seconds: Number = Field(
+        default=0,
+        description="Blue-green: the least time the candidate stays on the preview route "
+        "before the switch.",
+        json_schema_extra=reference(allowed=_SECONDS_ALLOWED),
+    )
     # Argo's --aws-verify-target-group: read the ALB's listener rule and target health
     # before a bake starts, since the controller applies Ingress annotations asynchronously.
-    verify_target_group: bool = True
-    verify_timeout_seconds: Number = 300
-    hooks: Hooks = Hooks()
-    promotion: PromotionSettings = PromotionSettings()
-    review: ReviewSettings = ReviewSettings()
+    verify_target_group: bool = Field(
+        default=True,
+        description="Checks the load balancer's weights and target health before each bake, "
+        "since the controller applies Ingress changes asynchronously.",
+        json_schema_extra=reference(read_by=("platformctl/driver_acts.py",)),
+    )
+    verify_timeout_seconds: Number = Field(
+        default=300,
+        description="How long the load balancer may take to show the expected weights and "
+        "healthy targets after a change.",
+        json_schema_extra=reference(
+            allowed=_SECONDS_ALLOWED, read_by=(_STEPS, "platformctl/driver_rollback.py")
+        ),
+    )
+    hooks: Hooks = Field(
+        default=Hooks(),
+        description="Checks before the rollout, a manual gate before promotion, and "
+        "notifications of every phase change.",
+        json_schema_extra=reference(read_by=(_HOOKS, _MACHINE)),
+    )
+    promotion: PromotionSettings = Field(
+        default=PromotionSettings(),
+        description="What a promotion into this stack requires of the image in the source stack.",
+    )
+    review: ReviewSettings = Field(
+        default=ReviewSettings(),
+        description="The advisory AI review: before a release, after each passing analysis "
+        "step, and of a failed `up`.",
+    )
 
     @field_validator("profile")
     @classmethod

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import ClassVar
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from infra.settings.base import Model, Number, matching, within
+from infra.settings.base import Model, Number, matching, reference, within
 
 # AWS managed rule groups this platform knows how to place, in evaluation order.
 MANAGED_RULE_GROUPS = (
@@ -33,17 +34,67 @@ RATE_WINDOWS_SECONDS = (60, 120, 300, 600)
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _RULE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _REPOSITORY = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*")
+_COUNTRIES_ALLOWED = (
+    "ISO 3166 alpha-2 country codes in capitals, such as DE; a code in at most one of "
+    "blockedCountries and allowedCountries"
+)
+_CIDRS_ALLOWED = "IPv4 CIDRs with a prefix of /1 to /32 (not 0.0.0.0/0)"
 
 
 class FirewallSettings(Model):
-    rate_limit: Number = 2000
-    rate_limit_window_seconds: Number = 300
-    managed_rule_groups: tuple[str, ...] = DEFAULT_MANAGED_RULE_GROUPS
-    count_only_rules: tuple[str, ...] = DEFAULT_COUNT_ONLY_RULES
-    blocked_countries: tuple[str, ...] = ()
-    allowed_countries: tuple[str, ...] = ()
-    blocked_ip_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
-    allowed_ip_cidrs: tuple[ipaddress.IPv4Network, ...] = ()
+    READ_BY: ClassVar[tuple[str, ...]] = ("components/firewall.py",)
+
+    rate_limit: Number = Field(
+        default=2000,
+        description="Requests one client IP address may send per window before the firewall "
+        "blocks it.",
+        json_schema_extra=reference(
+            allowed=f"{RATE_LIMIT_MIN} to {RATE_LIMIT_MAX:,} (what WAF accepts)"
+        ),
+    )
+    rate_limit_window_seconds: Number = Field(
+        default=300,
+        description="The window, in seconds, over which the per-IP rate limit counts requests.",
+        json_schema_extra=reference(allowed=", ".join(map(str, RATE_WINDOWS_SECONDS))),
+    )
+    managed_rule_groups: tuple[str, ...] = Field(
+        default=DEFAULT_MANAGED_RULE_GROUPS,
+        description="The AWS managed rule groups the web ACL evaluates, in the order given, "
+        "after the address, country and rate rules.",
+        json_schema_extra=reference(
+            allowed="each at most once, of: " + ", ".join(MANAGED_RULE_GROUPS)
+        ),
+    )
+    count_only_rules: tuple[str, ...] = Field(
+        default=DEFAULT_COUNT_ONLY_RULES,
+        description="Rules of the managed groups that only count matches instead of blocking; "
+        "by default the 8 KB body limit, which chat prompts exceed.",
+        json_schema_extra=reference(
+            allowed="`Group:Rule`, naming a group in managedRuleGroups and one of its rules"
+        ),
+    )
+    blocked_countries: tuple[str, ...] = Field(
+        default=(),
+        description="Countries whose requests are blocked.",
+        json_schema_extra=reference(allowed=_COUNTRIES_ALLOWED),
+    )
+    allowed_countries: tuple[str, ...] = Field(
+        default=(),
+        description="When set, only requests from these countries pass; every other country "
+        "is blocked.",
+        json_schema_extra=reference(allowed=_COUNTRIES_ALLOWED),
+    )
+    blocked_ip_cidrs: tuple[ipaddress.IPv4Network, ...] = Field(
+        default=(),
+        description="Client address ranges whose requests are blocked.",
+        json_schema_extra=reference(allowed=_CIDRS_ALLOWED),
+    )
+    allowed_ip_cidrs: tuple[ipaddress.IPv4Network, ...] = Field(
+        default=(),
+        description="When set, only requests from these client ranges pass; every other "
+        "address is blocked.",
+        json_schema_extra=reference(allowed=_CIDRS_ALLOWED),
+    )
 
     @field_validator("rate_limit")
     @classmethod
@@ -117,9 +168,27 @@ class FirewallSettings(Model):
 
 
 class RegistrySettings(Model):
-    repositories: tuple[str, ...]
-    keep_images: Number = 30
-    untagged_expiry_days: Number = 7
+    READ_BY: ClassVar[tuple[str, ...]] = ("components/registry.py",)
+
+    repositories: tuple[str, ...] = Field(
+        description="The ECR repositories the stack creates, as `<project>-<stack>/<name>`; "
+        "each service takes its images from one of them.",
+        json_schema_extra=reference(
+            allowed="at least one, each once: lowercase letters and digits with . _ - or / "
+            "between them, such as chat-api"
+        ),
+    )
+    keep_images: Number = Field(
+        default=30,
+        description="How many of the newest images each repository keeps; older ones expire, "
+        "so keep more than a rollback could ever need.",
+        json_schema_extra=reference(allowed="1 to 10,000"),
+    )
+    untagged_expiry_days: Number = Field(
+        default=7,
+        description="Days after which an untagged image expires.",
+        json_schema_extra=reference(allowed="1 to 3650"),
+    )
 
     @field_validator("repositories")
     @classmethod

@@ -5,11 +5,11 @@ and ``platform:deployPhase``, which only ``platformctl bootstrap`` sets, for one
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
-from infra.settings.base import Model, Number, Problem, matching, within
+from infra.settings.base import Model, Number, Problem, matching, reference, within
 from infra.settings.versions import catalogue
 
 if TYPE_CHECKING:
@@ -29,16 +29,36 @@ RUNNER_IMAGE = "codebuild-runner"
 
 
 class CiRunnerSettings(Model):
+    READ_BY: ClassVar[tuple[str, ...]] = ("components/ci_runner.py",)
+
     # The GitHub repository (owner/name) whose workflow jobs the runner takes.
-    repository: str
+    repository: str = Field(
+        description="The GitHub repository whose workflow jobs the runner takes.",
+        json_schema_extra=reference(allowed="a GitHub repository as owner/name"),
+    )
     # A CodeConnections connection to GitHub, created and authorised once (see the docs).
-    connection_arn: str
+    connection_arn: str = Field(
+        description="The CodeConnections connection to GitHub through which the runner gets "
+        "its jobs, created and authorised once by hand.",
+        json_schema_extra=reference(
+            allowed="a CodeConnections connection ARN "
+            "(arn:aws:codeconnections:REGION:ACCOUNT:connection/UUID; codestar-connections too)"
+        ),
+    )
     compute_type: Literal[
         "BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"
-    ] = "BUILD_GENERAL1_MEDIUM"
+    ] = Field(
+        default="BUILD_GENERAL1_MEDIUM",
+        description="The CodeBuild compute size the runner's jobs run on.",
+    )
     # Longer than any job the runner takes (prod's promotion: 240 minutes): CodeBuild stops
     # the runner at this limit, in the middle of whatever the job was doing.
-    build_timeout_minutes: Number = 300
+    build_timeout_minutes: Number = Field(
+        default=300,
+        description="Minutes after which CodeBuild stops the runner, whatever its job is doing; "
+        "keep it longer than any job (prod's promotion takes up to 240).",
+        json_schema_extra=reference(allowed="5 to 2160 (CodeBuild's limits)"),
+    )
 
     @property
     def image(self) -> str:
