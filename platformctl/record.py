@@ -15,17 +15,32 @@ class Phase(enum.StrEnum):
     PROGRESSING = "Progressing"
     PAUSED = "Paused"
     AWAITING_CONFIRMATION = "AwaitingConfirmation"
-    # The AI review raised a concern (staging, prod) or could not be had (prod): a human
-    # approval is needed to go on. Nothing times out of it; abort and rollback still work.
     AWAITING_APPROVAL = "AwaitingApproval"
     ROLLING_BACK = "RollingBack"
     SUCCEEDED = "Succeeded"
     ROLLED_BACK = "RolledBack"
     ABORTED = "Aborted"
-    # A rollback that could not restore traffic: a human must look.
     FAILED = "Failed"
-    # The gate (policy or a protected resource) refused it before anything changed.
     REJECTED = "Rejected"
+
+
+PHASE_MEANINGS = {
+    Phase.PROGRESSING: "the driver is performing the current step",
+    Phase.PAUSED: "stopped for a human (a pause command, or a failure with onFailure: pause): "
+    "resume, promote-now, abort or rollback",
+    Phase.AWAITING_CONFIRMATION: "the confirm step waits for `platformctl approve` or the "
+    "confirm-promotion URL, until its timeout rolls the release back",
+    # Nothing times out of it; abort and rollback still work.
+    Phase.AWAITING_APPROVAL: "the AI review raised a concern (staging, prod) or could not be "
+    "had (prod): only an approval of that review lets the release go on",
+    Phase.ROLLING_BACK: "traffic is going back to the previous slot; nothing overtakes it",
+    Phase.SUCCEEDED: "the candidate is live and the old slot scaled down",
+    Phase.ROLLED_BACK: "traffic was restored to the previous slot after a failure or a rollback",
+    Phase.ABORTED: "a human aborted the release; traffic is on the previous slot",
+    Phase.FAILED: "a rollback could not restore traffic: a human must look, then roll back again",
+    Phase.REJECTED: "the gate (a policy, a protected resource, a failed preview) refused the "
+    "release before anything changed",
+}
 
 
 TERMINAL = frozenset(
@@ -34,14 +49,29 @@ TERMINAL = frozenset(
 
 
 class StepKind(enum.StrEnum):
-    DEPLOY = "deploy"  # candidate image to the idle slot, weight 0
-    WAIT_READY = "wait-ready"  # the idle slot's targets are healthy
-    PRE_ROLLOUT = "pre-rollout"  # checks against the preview route
-    SET_WEIGHT = "set-weight"  # canary: candidateWeight, up, verify at the ALB
-    ANALYSE = "analyse"  # rounds of metrics for `seconds`
-    CONFIRM = "confirm"  # manual judgement before promotion
-    PROMOTE = "promote"  # flip `live`, weight back to 0
-    SCALE_DOWN = "scale-down"  # the old slot, after the delay (warm until then)
+    DEPLOY = "deploy"
+    WAIT_READY = "wait-ready"
+    PRE_ROLLOUT = "pre-rollout"
+    SET_WEIGHT = "set-weight"
+    ANALYSE = "analyse"
+    CONFIRM = "confirm"
+    PROMOTE = "promote"
+    SCALE_DOWN = "scale-down"
+
+
+STEP_MEANINGS = {
+    StepKind.DEPLOY: "preview and gate the candidate image on the idle slot at weight 0 (and "
+    "the AI review before a release), then `up`",
+    StepKind.WAIT_READY: "the idle slot's targets are healthy at the ALB",
+    StepKind.PRE_ROLLOUT: "the pre-rollout checks against the preview route",
+    StepKind.SET_WEIGHT: "canary: `candidateWeight`, `up`, then the weights verified at the ALB",
+    StepKind.ANALYSE: "rounds of metrics for the step's seconds (pre-promotion: the preview "
+    "route against live; post-promotion: thresholds only)",
+    StepKind.CONFIRM: "a human's judgement before promotion, until the step's timeout",
+    StepKind.PROMOTE: "flip `live` to the candidate in one change, weight back to 0",
+    StepKind.SCALE_DOWN: "after the delay (the old slot stays warm until then), scale the old "
+    "slot down",
+}
 
 
 @dataclass(frozen=True)
