@@ -217,7 +217,7 @@ class Database(pulumi.ComponentResource):
                 depends_on=[postgres_logs],
                 # The pin is the version a cluster is created with. Automatic minor
                 # upgrades then move it ahead in the maintenance window, and setting the
-                # pin again would be a downgrade AWS refuses; see the README.
+                # pin again would be a downgrade AWS refuses (docs/configuration.md, Notes).
                 ignore_changes=["engineVersion"],
             ),
         )

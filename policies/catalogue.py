@@ -1,6 +1,7 @@
-"""The rule catalogue as the README shows it: ``python -m policies.catalogue`` prints the
-coverage table (every rule against the public rule sets it matches), generated from the
-rules' own metadata so the README cannot drift from the code (a test compares them)."""
+"""The rule catalogue as docs/policies/coverage.md shows it: ``python -m policies.catalogue``
+prints the coverage table (every rule against the public rule sets it matches), generated
+from the rules' own metadata so the manual cannot drift from the code (a test compares
+them)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What each pack declares to the engine (GetAnalyzerInfo over gRPC), and the README's
+"""What each pack declares to the engine (GetAnalyzerInfo over gRPC), and the manual's
 coverage table kept equal to the rules' own metadata."""
 
 from __future__ import annotations
@@ -73,9 +73,9 @@ def test_rule_names_are_kebab_case_and_every_rule_checks_named_types():
         assert rule.description.endswith(".") and rule.remediation, rule.name
 
 
-def test_the_readme_coverage_table_is_the_catalogue():
-    readme = (REPOSITORY / "README.md").read_text()
-    assert coverage_table() in readme
+def test_the_manuals_coverage_table_is_the_catalogue():
+    page = (REPOSITORY / "docs" / "policies" / "coverage.md").read_text()
+    assert coverage_table() in page
 
 
 def test_each_stack_policy_config_names_only_rules_of_this_project():

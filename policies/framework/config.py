@@ -56,7 +56,7 @@ def _unknown_policy(name: str, catalogue: Mapping[str, Rule]) -> str:
     hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
     return (
         f"{json.dumps(name)}: no such policy{hint}; allowed: the name of a rule of "
-        f'policies/rules ({len(catalogue)} rules; see the README), or "all"'
+        f'policies/rules ({len(catalogue)} rules; see docs/policies/coverage.md), or "all"'
     )
 
 

@@ -45,7 +45,7 @@ PSS = ("Kubernetes Pod Security Standards", "v1.33")
 
 @dataclass(frozen=True)
 class Compliance:
-    """The public controls a rule answers to, as IDs (see the README's coverage table)."""
+    """The public controls a rule answers to, as IDs (see docs/policies/coverage.md)."""
 
     cis: tuple[str, ...] = ()  # CIS AWS Foundations Benchmark 3.0.0 control ids
     fsbp: tuple[str, ...] = ()  # Security Hub FSBP control ids, e.g. RDS.27
