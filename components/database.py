@@ -64,6 +64,7 @@ class Database(pulumi.ComponentResource):
     """An Aurora PostgreSQL cluster with TLS forced, IAM authentication and a master
     password that RDS keeps in Secrets Manager, so no password passes through Pulumi."""
 
+    cluster_identifier: str
     endpoint: pulumi.Output[str]
     reader_endpoint: pulumi.Output[str]
     port: int
@@ -111,6 +112,7 @@ class Database(pulumi.ComponentResource):
             name, args, identifier, cluster, subnet_group, (monitoring_role, monitoring_policy)
         )
 
+        self.cluster_identifier = identifier
         self.endpoint = cluster.endpoint
         self.reader_endpoint = cluster.reader_endpoint
         self.port = PORT

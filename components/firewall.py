@@ -36,10 +36,11 @@ class Firewall(pulumi.ComponentResource):
     and logs go to an encrypted ``aws-waf-logs-`` group with credentials redacted."""
 
     web_acl_arn: pulumi.Output[str]
+    metric_name: str
 
     def __init__(self, name: str, args: FirewallArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:components:Firewall", name, None, opts)
-        acl_name = f"{args.name_prefix}-app"
+        acl_name = web_acl_name(args.name_prefix)
         rules = [*self._list_rules(name, args), self._rate_rule(args)]
         rules += [_managed_rule(group, args.count_only_rules) for group in args.managed_rule_groups]
         for priority, rule in enumerate(rules):
@@ -78,7 +79,9 @@ class Firewall(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.web_acl_arn = acl.arn
-        self.register_outputs({"webAclArn": self.web_acl_arn})
+        # The name its CloudWatch metrics carry (the WebACL dimension).
+        self.metric_name = acl_name
+        self.register_outputs({"webAclArn": self.web_acl_arn, "metricName": self.metric_name})
 
     def _list_rules(self, name: str, args: FirewallArgs) -> list[_Rule]:
         rules = []
@@ -185,6 +188,12 @@ def _not(statement: w.WebAclRuleStatementArgs) -> w.WebAclRuleStatementArgs:
     return w.WebAclRuleStatementArgs(
         not_statement=w.WebAclRuleStatementNotStatementArgs(statement=statement)
     )
+
+
+def web_acl_name(name_prefix: str) -> str:
+    """The web ACL's name, which is also the name its CloudWatch metrics carry: known
+    before the ACL exists, so alarms on it need not wait for it."""
+    return f"{name_prefix}-app"
 
 
 def _visibility(metric_name: str) -> dict[str, Any]:

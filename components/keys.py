@@ -16,7 +16,8 @@ class KeyPurpose(StrEnum):
     """What a key encrypts. A separate key per purpose keeps each grant narrow and lets a
     key be disabled or audited without touching the others.
 
-    Only CloudWatch Logs uses its key as itself (a service principal). RDS, ElastiCache,
+    Only CloudWatch Logs uses its key as itself (a service principal), and CloudWatch alarms
+    and the Prometheus alert manager publishing to the encrypted alert topic. RDS, ElastiCache,
     Secrets Manager, ECR and EKS use a key on behalf of the caller, through grants that
     the caller's IAM permissions allow, so their keys need no statement beyond the
     account's; who may use them is decided in IAM.
@@ -27,6 +28,8 @@ class KeyPurpose(StrEnum):
     CACHE = "cache"  # ElastiCache at rest and the cache's AUTH token secret
     REGISTRY = "registry"  # ECR images
     EKS = "eks"  # envelope encryption of Kubernetes secrets
+    # The Prometheus workspace, the alert topic and the chat webhook's secret.
+    OBSERVABILITY = "observability"
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,18 @@ def key_policy(args: EncryptionKeysArgs, purpose: KeyPurpose) -> dict[str, Any]:
                         )
                     }
                 },
+            }
+        )
+    if purpose is KeyPurpose.OBSERVABILITY:
+        # An encrypted topic takes messages only from services the key lets encrypt them
+        # (the SNS developer guide's statement for AWS event sources, as it is written).
+        statements.append(
+            {
+                "Sid": "AlarmsAndAlertsToTheTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": ["cloudwatch.amazonaws.com", "aps.amazonaws.com"]},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}

@@ -58,6 +58,7 @@ class Network(pulumi.ComponentResource):
     public_subnet_ids: pulumi.Output[list[str]]
     private_subnet_ids: pulumi.Output[list[str]]
     isolated_subnet_ids: pulumi.Output[list[str]]
+    nat_gateway_ids: list[pulumi.Output[str]]
     public_route_table_ids: pulumi.Output[list[str]]
     private_route_table_ids: pulumi.Output[list[str]]
     isolated_route_table_ids: pulumi.Output[list[str]]
@@ -102,6 +103,8 @@ class Network(pulumi.ComponentResource):
         subnets = {tier: self._subnets(vpc, tier) for tier in Tier}
         public_rt = self._public_routing(vpc, igw, subnets[Tier.PUBLIC])
         nat_ids = self._nat_gateways(igw, subnets[Tier.PUBLIC])
+        # Each gateway once (with a single one, every zone's route names the same).
+        self.nat_gateway_ids = list({id(gateway): gateway for gateway in nat_ids}.values())
         private_rts = self._private_routing(vpc, nat_ids, subnets[Tier.PRIVATE])
         isolated_rt = self._isolated_routing(vpc, subnets[Tier.ISOLATED])
         self.flow_log_group_name = self._flow_logs(vpc)

@@ -29,11 +29,13 @@ from components.subnet_plan import (
 from infra.settings.app import app_problems
 from infra.settings.base import Problem
 from infra.settings.network import NetworkSettings
+from infra.settings.observability import ALERT_WEBHOOK_KEY, observability_problems
 from infra.settings.pins import pin_problems
 from infra.settings.platform_config import Environment, PlatformConfig
 from infra.settings.profile import environment_problems
 from infra.settings.runner import runner_problems
 from platform_common.aws_regions import REGION_ZONES
+from platform_common.pulumi_values import SECRET_MARK
 
 NAMESPACE = "platform"
 
@@ -70,6 +72,9 @@ class StackSettings:
     region: str
     platform: PlatformConfig
     subnet_plan: SubnetPlan
+    # The secret alerts:chatWebhookUrl is set (its value is read only by the program, as a
+    # Pulumi secret: alert_webhook_url()).
+    alert_webhook: bool = False
 
     @property
     def environment(self) -> Environment:
@@ -101,7 +106,7 @@ def parse_settings(
     problems: list[Problem] = _name_problems(project, stack)
     platform_raw, secret_settings, value_problems = _platform_values(config, secret_keys)
     region, region_problems = _region(config, secret_keys)
-    problems += value_problems + region_problems
+    problems += value_problems + region_problems + _alert_webhook_problems(config, secret_keys)
     platform: PlatformConfig | None = None
     try:
         platform = PlatformConfig.model_validate(platform_raw)
@@ -116,7 +121,10 @@ def parse_settings(
     if platform is not None:
         problems += environment_problems(platform)
         problems += app_problems(platform, region)
-        problems += pin_problems(platform.cluster, platform.database, platform.cache)
+        problems += pin_problems(
+            platform.cluster, platform.database, platform.cache, platform.observability
+        )
+        problems += observability_problems(platform)
         problems += runner_problems(platform)
         plan, plan_problems = _network_plan(platform.network, region)
         problems += plan_problems
@@ -125,8 +133,9 @@ def parse_settings(
         raise SettingsError(stack, source, problems)
     assert platform is not None and plan is not None and region is not None
     return StackSettings(
-        project=project, stack=stack, region=region, platform=platform, subnet_plan=plan
-    )
+        project=project, stack=stack, region=region, platform=platform, subnet_plan=plan,
+        alert_webhook=ALERT_WEBHOOK_KEY in config,
+    )  # fmt: skip
 
 
 def _platform_values(
@@ -178,6 +187,35 @@ def _region(
             Problem("aws:region", shown, "unknown region; allowed: " + ", ".join(REGION_ZONES))
         ]
     return region, []
+
+
+def _alert_webhook_problems(
+    config: Mapping[str, Any], secret_keys: frozenset[str]
+) -> list[Problem]:
+    """The chat webhook's URL holds its token: it must be a secret, and its value is never
+    shown, not even in the error that says it is not one."""
+    value = config.get(ALERT_WEBHOOK_KEY)
+    if value is None:
+        return []
+    if ALERT_WEBHOOK_KEY not in secret_keys:
+        return [
+            Problem(
+                ALERT_WEBHOOK_KEY,
+                "[not shown: a credential]",
+                "the URL holds the webhook's token, so it is set as a secret; allowed: "
+                f"pulumi config set --secret {ALERT_WEBHOOK_KEY} https://...",
+            )
+        ]
+    # Offline and in platformctl the value is a placeholder; the program sees it decrypted.
+    if isinstance(value, str) and value != SECRET_MARK and not value.startswith("https://"):
+        return [Problem(ALERT_WEBHOOK_KEY, SECRET_MARK, "allowed: an https:// URL")]
+    return []
+
+
+def alert_webhook_url() -> pulumi.Output[str]:
+    """The chat webhook's URL, as the Pulumi secret it is (inside a running program)."""
+    namespace, _, key = ALERT_WEBHOOK_KEY.partition(":")
+    return pulumi.Config(namespace).require_secret(key)
 
 
 def _network_plan(

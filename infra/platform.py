@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.access_logs import AccessLogs, AccessLogsArgs
+from components.alarms import StackAlarms
 from components.app import App, AppArgs, DataStore
 from components.cache import Cache, CacheArgs
 from components.ci_runner import CiRunner, CiRunnerArgs
@@ -16,12 +17,15 @@ from components.cluster import Cluster, ClusterArgs, NodeGroupArgs
 from components.database import Database, DatabaseArgs, DatabaseCapacity
 from components.firewall import Firewall, FirewallArgs
 from components.keys import EncryptionKeys, EncryptionKeysArgs, KeyPurpose
+from components.metrics_collector import MetricsCollector
 from components.network import FlowLogArgs, Network, NetworkArgs
+from components.observability import Observability
 from components.parts import LogArchive
 from components.registry import Registry, RegistryArgs
 from components.subnet_plan import Tier
 from components.workload import AccessLogTarget, Probes, Resources, ServiceArgs, Slot
 from infra.config import Problem, SettingsError, StackSettings
+from infra.observability_layer import observability_layer
 from infra.settings.app import ServiceSettings
 from infra.settings.cluster import NodeGroupSettings
 from infra.tagging import standard_tags
@@ -40,6 +44,10 @@ class Platform:
     access_logs: AccessLogs
     ci_runner: CiRunner | None
     app: App | None  # None in the bootstrap's foundation phase
+    # The last layer, over all the others (infra/observability_layer.py).
+    observability: Observability | None = None
+    alarms: StackAlarms | None = None
+    collector: MetricsCollector | None = None  # None in the foundation phase
 
 
 @dataclass(frozen=True)
@@ -71,8 +79,8 @@ class _Foundation:
 def build_platform(settings: StackSettings) -> Platform:
     """Layer by layer, as the architecture sketch draws it: foundation (keys, logs,
     network), data (database, cache), compute (registry, CI runner, cluster), edge (access
-    logs, firewall) and the app. Data and compute depend only on the foundation, so the
-    engine creates them side by side."""
+    logs, firewall), the app, and observability over all of them. Data and compute depend
+    only on the foundation, so the engine creates them side by side."""
     context = _Context(
         settings,
         account_id=aws.get_caller_identity().account_id,
@@ -96,9 +104,27 @@ def build_platform(settings: StackSettings) -> Platform:
             "resources are not registered; an `up` of a complete stack in this phase would "
             "delete them"
         )
-        return built
+        return _observed(context, foundation, built)
     built = replace(built, firewall=_firewall(context, foundation))
-    return replace(built, app=_app(context, foundation, built))
+    built = replace(built, app=_app(context, foundation, built))
+    return _observed(context, foundation, built)
+
+
+def _observed(context: _Context, foundation: _Foundation, built: Platform) -> Platform:
+    layer = observability_layer(
+        context.settings,
+        account_id=context.account_id,
+        partition=context.partition,
+        keys=foundation.keys,
+        logs=foundation.logs,
+        network=foundation.network,
+        database=built.database,
+        cache=built.cache,
+        cluster=built.cluster,
+    )
+    return replace(
+        built, observability=layer.observability, alarms=layer.alarms, collector=layer.collector
+    )
 
 
 def _foundation(context: _Context) -> _Foundation:
@@ -479,4 +505,18 @@ def stack_outputs(platform: Platform) -> dict[str, Any]:
         # What platformctl bootstrap reads: a complete stack is never bootstrapped again.
         "deployPhase": "complete" if platform.app else "foundation",
         **({"ciRunnerProject": platform.ci_runner.project_name} if platform.ci_runner else {}),
+        **_observability_outputs(platform),
+    }
+
+
+def _observability_outputs(platform: Platform) -> dict[str, Any]:
+    """Where platformctl queries the metrics and which alarms may roll a release back."""
+    observability, alarms = platform.observability, platform.alarms
+    assert observability is not None and alarms is not None
+    return {
+        "prometheusQueryUrl": observability.query_url,
+        "alertTopicArn": observability.alert_topic_arn,
+        "alarmNames": alarms.alarm_names,
+        "dashboardName": alarms.dashboard_name,
+        **({"grafanaUrl": observability.grafana_url} if observability.grafana_url else {}),
     }

@@ -17,7 +17,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -412,11 +412,19 @@ def run_preview(
     project = load_project(Path(project_dir))
     stack_config = load_stack_config(project, stack)
     values = dict(stack_config.values)
+    secret_keys = set(stack_config.secret_keys)
     for key, value in (config_overrides or {}).items():
         if value is None:
             values.pop(key, None)
+            secret_keys.discard(key)
+        elif isinstance(value, Mapping) and set(value) == {"secure"}:
+            # An encrypted value, as a stack file holds it: never decrypted offline.
+            values[key] = SECRET_PLACEHOLDER
+            secret_keys.add(key)
         else:
             values[key] = to_cli_string(value)
+            secret_keys.discard(key)
+    stack_config = replace(stack_config, values=values, secret_keys=frozenset(secret_keys))
 
     region = values.get("aws:region") or "us-east-1"
     try:

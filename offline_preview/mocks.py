@@ -74,6 +74,11 @@ _ARN_RESOURCE = {
     "aws:eks/cluster:Cluster": ("eks", "cluster/{name}"),
     "aws:ec2/launchTemplate:LaunchTemplate": ("ec2", "launch-template/{id}"),
     "aws:s3/bucket:Bucket": ("s3", "{name}"),
+    "aws:sns/topic:Topic": ("sns", "{name}"),
+    "aws:amp/workspace:Workspace": ("aps", "workspace/{id}"),
+    "aws:lambda/function:Function": ("lambda", "function:{name}"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("cloudwatch", "alarm:{name}"),
+    "aws:grafana/workspace:Workspace": ("grafana", "/workspaces/{id}"),
 }
 _GLOBAL_SERVICES = {"iam"}  # ARNs without a region
 _NO_ACCOUNT_SERVICES = {"s3"}  # bucket ARNs name neither region nor account
@@ -94,6 +99,8 @@ _ID_IS_NAME = {
     "aws:ecr/repository:Repository",
     "aws:eks/cluster:Cluster",
     "aws:s3/bucket:Bucket",
+    "aws:lambda/function:Function",
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
 }
 # Types whose name is held in another input than ``name``.
 _NAME_INPUT = {
@@ -103,7 +110,7 @@ _NAME_INPUT = {
     "aws:s3/bucket:Bucket": "bucket",
 }
 # Types whose id is their ARN.
-_ID_IS_ARN = {"aws:secretsmanager/secret:Secret"}
+_ID_IS_ARN = {"aws:secretsmanager/secret:Secret", "aws:sns/topic:Topic"}
 
 
 def _digest(*parts: str) -> str:
@@ -214,6 +221,10 @@ class AwsMocks:
             return resource_name
         if type_token in ("aws:kms/key:Key", "aws:wafv2/webAcl:WebAcl", "aws:wafv2/ipSet:IpSet"):
             return _uuid(digest)
+        if type_token == "aws:amp/workspace:Workspace":
+            return f"ws-{_uuid(digest)}"
+        if type_token == "aws:grafana/workspace:Workspace":
+            return f"g-{digest[:10]}"
         prefix = _ID_PREFIX.get(type_token)
         return f"{prefix}-0{digest[:16]}" if prefix else f"{resource_name}-{digest[:8]}"
 
@@ -246,6 +257,14 @@ class AwsMocks:
             return {"allocationId": resource_id, "publicIp": f"203.0.113.{octet}"}
         if type_token == "aws:kms/key:Key":
             return {"keyId": resource_id}
+        if type_token == "aws:amp/workspace:Workspace":
+            # As DescribeWorkspace shows it: with a trailing slash.
+            endpoint = (
+                f"https://aps-workspaces.{self.region}.amazonaws.com/workspaces/{resource_id}/"
+            )
+            return {"prometheusEndpoint": endpoint}
+        if type_token == "aws:grafana/workspace:Workspace":
+            return {"endpoint": f"{resource_id}.grafana-workspace.{self.region}.amazonaws.com"}
         if type_token == "aws:iam/role:Role":
             return {"uniqueId": "AROA" + digest[:17].upper()}
         if type_token == "aws:ec2/vpcEndpoint:VpcEndpoint":

@@ -13,11 +13,16 @@ import httpx
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from infra.settings.versions import catalogue
 from platformctl.ports import DeployError
 from platformctl.versions import Offer, Pin, VersionSourceError, newest
 
-CHART_INDEX = "https://aws.github.io/eks-charts/index.yaml"
 T = TypeVar("T")
+
+
+def chart_index(chart: str) -> str:
+    """The published index of the repository ``versions.yaml`` names for ``chart``."""
+    return catalogue().chart_repository(chart).rstrip("/") + "/index.yaml"
 
 
 class PublishedVersions:
@@ -25,7 +30,7 @@ class PublishedVersions:
 
     def __init__(self, *, eks: Any, rds: Any, elasticache: Any, http: httpx.Client):
         self._eks, self._rds, self._elasticache, self._http = eks, rds, elasticache, http
-        self._entries: Mapping[str, Any] | None = None
+        self._indexes: dict[str, Mapping[str, Any]] = {}
 
     def offer(self, pin: Pin, kubernetes: str) -> Offer:
         ask: dict[str, Callable[[Pin, str], Offer]] = {
@@ -87,29 +92,30 @@ class PublishedVersions:
     # -- the chart repository ----------------------------------------------------------
 
     def _chart(self, pin: Pin, kubernetes: str) -> Offer:
-        entries = self._index().get(pin.name) or []
+        index = chart_index(pin.name)
+        entries = self._index(index).get(pin.name) or []
         published = [str(e["version"]) for e in entries if "-" not in str(e.get("version", "-"))]
         offered = pin.version in published
         app = next((e.get("appVersion") for e in entries if str(e["version"]) == pin.version), None)
-        note = f"app {app}" if app else f"not in {CHART_INDEX}"
+        note = f"app {app}" if app else f"not in {index}"
         return Offer(offered, None, newest(published), note)
 
-    def _index(self) -> Mapping[str, Any]:
-        if self._entries is None:
-            self._entries = self._read_index()
-        return self._entries
+    def _index(self, index: str) -> Mapping[str, Any]:
+        if index not in self._indexes:
+            self._indexes[index] = self._read_index(index)
+        return self._indexes[index]
 
-    def _read_index(self) -> Mapping[str, Any]:
+    def _read_index(self, index: str) -> Mapping[str, Any]:
         try:
-            response = self._http.get(CHART_INDEX)
+            response = self._http.get(index)
             response.raise_for_status()
         except httpx.HTTPError as error:
-            raise VersionSourceError(f"could not read {CHART_INDEX}: {error}") from None
+            raise VersionSourceError(f"could not read {index}: {error}") from None
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         document = yaml.load(response.text, Loader=loader)
         entries = document.get("entries") if isinstance(document, Mapping) else None
         if not isinstance(entries, Mapping):
-            raise VersionSourceError(f"{CHART_INDEX} has no chart entries")
+            raise VersionSourceError(f"{index} has no chart entries")
         return entries
 
     # -- RDS and ElastiCache -------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from infra.config import StackSettings
 from infra.settings.cluster import ADDON_KEYS, LOAD_BALANCER_CONTROLLER_CHART
+from infra.settings.observability import COLLECTOR_CHART
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,12 @@ def stack_pins(settings: StackSettings) -> list[Pin]:
             "chart",
             LOAD_BALANCER_CONTROLLER_CHART,
             cluster.load_balancer_controller_chart_version,
+        ),
+        Pin(
+            "platform:observability.collectorChartVersion",
+            "chart",
+            COLLECTOR_CHART,
+            platform.observability.collector_chart_version,
         ),
         Pin(
             "platform:database.engineVersion",

@@ -1,9 +1,12 @@
-"""A stand-in for the app's pods: serves ``/metrics`` in Prometheus's text format with the
-labels the release driver's default queries use, and makes traffic as the test tells it.
+"""A stand-in for the app's pods as the stack's workspace holds their series: serves
+``/metrics`` in Prometheus's text format with the labels the collector gives every series
+(``stack``, ``service``, ``slot``; components/collector_config.py), and makes traffic as the
+test tells it.
 
-``http_requests_total{service, slot, code}`` counts requests (``code="500"`` for the error
-share) and ``http_request_duration_seconds{service, slot}`` is their latency histogram, every
-request observed at the slot's latency. A background thread advances both continuously.
+``http_requests_total{stack, service, slot, code}`` counts requests (``code="500"`` for the
+error share) and ``http_request_duration_seconds{stack, service, slot}`` is their latency
+histogram, every request observed at the slot's latency. A background thread advances both
+continuously.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from types import TracebackType
 from typing import Any
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# The stack the series belong to: release_world's default stack.
+STACK = "dev"
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,9 @@ class _Counts:
 class MetricsExporter:
     """``with MetricsExporter() as exporter:`` serves on 127.0.0.1 at ``exporter.target``."""
 
-    def __init__(self, tick_seconds: float = 0.1) -> None:
+    def __init__(self, tick_seconds: float = 0.1, stack: str = STACK) -> None:
         self._tick_seconds = tick_seconds
+        self.stack = stack
         self._lock = threading.Lock()
         self._traffic: dict[tuple[str, str], Traffic] = {}
         self._counts: dict[tuple[str, str], _Counts] = {}
@@ -99,7 +105,7 @@ class MetricsExporter:
             "# TYPE http_requests_total counter",
         ]
         for (service, slot), c in sorted(counts.items()):
-            labels = f'service="{service}",slot="{slot}"'
+            labels = f'stack="{self.stack}",service="{service}",slot="{slot}"'
             lines.append(f'http_requests_total{{{labels},code="200"}} {c.ok!r}')
             lines.append(f'http_requests_total{{{labels},code="500"}} {c.errors!r}')
         lines += [
@@ -107,7 +113,7 @@ class MetricsExporter:
             "# TYPE http_request_duration_seconds histogram",
         ]
         for (service, slot), c in sorted(counts.items()):
-            labels = f'service="{service}",slot="{slot}"'
+            labels = f'stack="{self.stack}",service="{service}",slot="{slot}"'
             observed = c.by_bucket
             cumulative = 0.0
             for le in BUCKETS:

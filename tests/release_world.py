@@ -143,6 +143,8 @@ def make_project(directory: Path, stack: str, delivery: Mapping[str, Any]) -> Pa
     shutil.copy(REPOSITORY / f"Pulumi.{stack}.yaml", directory / f"Pulumi.{stack}.yaml")
     document = yaml.safe_load((directory / f"Pulumi.{stack}.yaml").read_text())
     document["config"]["platform:delivery"] = dict(delivery)
+    # The fastest the collector scrapes, so the tests' short analysis windows hold two scrapes.
+    document["config"]["platform:observability"]["scrapeIntervalSeconds"] = 5
     (directory / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     return directory
 

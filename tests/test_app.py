@@ -290,7 +290,7 @@ def test_every_pod_runs_restricted(stack_preview):
 
 def test_namespaces_enforce_pod_security_restricted(stack_preview):
     namespaces = objects(stack_preview, "kubernetes:core/v1:Namespace")
-    assert set(namespaces) == {"chat-api", "chat-web", "platform-edge"}
+    assert set(namespaces) == {"chat-api", "chat-web", "platform-edge", "platform-observability"}
     for namespace in namespaces.values():
         labels = namespace.inputs["metadata"]["labels"]
         assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
@@ -364,11 +364,15 @@ def test_the_config_map_holds_endpoints_and_settings_but_no_secret(stack_preview
 def test_the_program_builds_one_ten_and_fifty_services(count):
     app = {**stack_setting("staging", "platform:app"), "services": fleet(count)}
     result = preview("staging", platform__app=app)
-    # One Ingress and namespace per service, plus the ALB group's anchor.
+    # One Ingress and namespace per service, plus the ALB group's anchor (and the metrics
+    # collector's namespace).
     ingresses = [i for i in result.of_type(INGRESS) if i.name != "edge-ingress"]
     assert len(ingresses) == len(result.of_type(INGRESS)) - 1 == count
     assert len(result.of_type(DEPLOYMENT)) == len(result.of_type(HPA)) == 2 * count
-    assert len(objects(result, "kubernetes:core/v1:Namespace")) == count + 1
+    assert len(objects(result, "kubernetes:core/v1:Namespace")) == count + 2
+    # The collector scrapes every service's namespace, and only those.
+    config = result.named("metrics-collector-config").inputs["data"]["prometheus.yml"]
+    assert f"- {fleet(count)[-1]['name']}\n" in config
     orders = sorted(
         int(i.inputs["metadata"]["annotations"][f"{ALB}/group.order"]) for i in ingresses
     )

@@ -48,6 +48,7 @@ BASE: dict[str, Any] = {
         },
         "loadBalancerControllerChartVersion": "3.5.0",
     },
+    "platform:observability": {"collectorChartVersion": "29.27.0"},
     "platform:app": {
         "host": "chat.example.com",
         "previewHost": "preview.chat.example.com",

@@ -141,10 +141,10 @@ def test_explicit_depends_on_stays_inside_each_component(stack_preview):
 def test_every_log_group_is_retained_and_encrypted_with_the_logs_key(stack_preview):
     retention = {"dev": 7, "staging": 90, "prod": 365}[stack_preview.stack]
     groups = stack_preview.of_type("aws:cloudwatch/logGroup:LogGroup")
-    # Flow logs, PostgreSQL, Redis slow log, WAF, EKS control plane, and the CI runner's
-    # builds where the stack has one.
+    # Flow logs, PostgreSQL, Redis slow log, WAF, EKS control plane, the metrics
+    # workspace's rule and alert logs, and the CI runner's builds where the stack has one.
     runner = 1 if stack_preview.stack in ("staging", "prod") else 0
-    assert len(groups) == 5 + runner
+    assert len(groups) == 6 + runner
     for group in groups:
         assert group.inputs["retentionInDays"] == retention
         assert group.inputs["kmsKeyId"] == key_arn(stack_preview, "logs")

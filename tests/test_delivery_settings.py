@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from infra.config import SettingsError, parse_settings
@@ -71,11 +73,37 @@ def test_the_shipped_stacks_differ_in_how_carefully_they_release():
 
 
 def test_query_placeholders_are_filled_and_promql_braces_left_alone():
-    query = render_query(
-        DEFAULT_METRICS[0].query, {"service": "chat-api", "slot": "green", "window": "60s"}
-    )
-    assert 'http_requests_total{service="chat-api",slot="green",code!~"5.."}[60s]' in query
-    assert "{" + "slot}" not in query
+    values = {"stack": "prod", "service": "chat-api", "slot": "green", "window": "60s"}
+    query = render_query(DEFAULT_METRICS[0].query, values)
+    selector = 'stack="prod",service="chat-api",slot="green",code!~"5.."'
+    assert f"http_requests_total{{{selector}}}[60s]" in query
+    assert "{" + "slot}" not in query and "{" + "stack}" not in query
+
+
+def test_every_default_query_is_scoped_to_the_stack():
+    for metric in DEFAULT_METRICS:
+        assert query_selectors(metric.query) and all(
+            'stack="{stack}"' in selector for selector in query_selectors(metric.query)
+        ), metric.name
+
+
+def query_selectors(query: str) -> list[str]:
+    """The label selectors of a PromQL query's metrics (``name{...}``)."""
+    return re.findall(r"[a-z_]+\{([^{}]*(?:\{[a-z]+\}[^{}]*)*)\}", query)
+
+
+def test_a_prometheus_query_that_does_not_name_the_stack_is_refused():
+    message = problems_for(
+        {"analysis": {"metrics": [{"name": "errors", "query": "sum(rate(x[{window}]))",
+                                   "thresholdRange": {"max": 1}}]}}
+    )  # fmt: skip
+    assert "platform:delivery.analysis" in message
+    assert 'stack="{stack}"' in message and "another's series" in message
+
+
+def test_alarm_names_are_checked_for_form_and_repetition():
+    assert "each once" in problems_for({"analysis": {"alarms": ["db-cpu", "db-cpu"]}})
+    assert "not an alarm name" in problems_for({"analysis": {"alarms": ["bad\nname"]}})
 
 
 def test_hook_urls_may_name_an_environment_variable_instead_of_holding_a_token():

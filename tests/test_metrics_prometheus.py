@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from infra.settings.delivery import DEFAULT_METRICS, MetricCheck
 from platformctl.ports import AnalysisTarget, Measurement, Verdict
 from platformctl.prometheus import PrometheusSource
+from tests.metrics_exporter import STACK
 from tests.prometheus_server import RunningPrometheus, start_prometheus, stop_prometheus
 
 # The session fixture, until tests/conftest.py imports it for every module; then drop this
@@ -36,13 +38,20 @@ SLOTS = {
 
 def target(candidate: str, live: str = "live") -> AnalysisTarget:
     return AnalysisTarget(
-        stack="test",
+        stack=STACK,
         service=SERVICE,
         namespace="apps",
         candidate_slot=candidate,
         live_slot=live,
         window_seconds=WINDOW_SECONDS,
     )
+
+
+def asked_query(request: httpx.Request) -> str:
+    """The PromQL a request carries: queries go as a form body (docs in prometheus.py)."""
+    assert request.method == "POST"
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    return parse_qs(request.content.decode())["query"][0]
 
 
 def metric(**fields: object) -> MetricCheck:
@@ -178,7 +187,7 @@ def by_slot(values: dict[str, str]) -> Answer:
     """Answers each query with the value of the slot its rendered query names."""
 
     def answer(request: httpx.Request) -> httpx.Response:
-        query = request.url.params["query"]
+        query = asked_query(request)
         [slot] = [s for s in values if f'slot="{s}"' in query]
         return httpx.Response(200, json=vector(values[slot]))
 
@@ -192,7 +201,7 @@ def test_the_query_names_the_service_namespace_slot_and_window():
     asked: list[str] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
-        asked.append(request.url.params["query"])
+        asked.append(asked_query(request))
         return httpx.Response(200, json=vector("0.1"))
 
     check = metric(query=SLOT_QUERY, ratioToLive={"max": 2})
@@ -299,7 +308,7 @@ def test_the_ratio_to_live_passes_fails_or_cannot_be_judged(live, verdict, reaso
 
 def test_a_live_slot_without_data_leaves_the_ratio_inconclusive():
     def answer(request: httpx.Request) -> httpx.Response:
-        live = 'slot="blue"' in request.url.params["query"]
+        live = 'slot="blue"' in asked_query(request)
         return httpx.Response(200, json=vector() if live else vector("0.12"))
 
     measurement = answering(answer).measure(
@@ -311,7 +320,7 @@ def test_a_live_slot_without_data_leaves_the_ratio_inconclusive():
 
 def test_a_candidate_outside_its_threshold_fails_even_when_live_is_unknown():
     def answer(request: httpx.Request) -> httpx.Response:
-        if 'slot="blue"' in request.url.params["query"]:
+        if 'slot="blue"' in asked_query(request):
             raise httpx.ConnectError("refused", request=request)
         return httpx.Response(200, json=vector("0.9"))
 

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import key_arn, preview
 
 REPOSITORY = "aws:ecr/repository:Repository"
-PURPOSES = ["cache", "database", "eks", "logs", "registry"]
+PURPOSES = ["cache", "database", "eks", "logs", "observability", "registry"]
 
 
 def test_each_repository_is_immutable_scanned_and_encrypted_with_the_registry_key(

@@ -22,7 +22,7 @@ from botocore.stub import Stubber
 
 from infra.settings.cluster import ADDON_KEYS
 from platformctl import cli
-from platformctl.version_sources import CHART_INDEX, PublishedVersions
+from platformctl.version_sources import PublishedVersions, chart_index
 from platformctl.versions import VersionSource
 from platformctl.wiring import RealWorld
 from tests.conftest import REPOSITORY
@@ -93,21 +93,28 @@ def _redis(version: str) -> dict:
     return {"Engine": "redis", "EngineVersion": version, "CacheParameterGroupFamily": "redis7"}
 
 
-def _index(*versions: str) -> str:
-    entries = [
-        {"name": "aws-load-balancer-controller", "version": v, "appVersion": f"v{v}"}
-        for v in versions
-    ]
-    return yaml.safe_dump(
-        {"apiVersion": "v1", "entries": {"aws-load-balancer-controller": entries}}
-    )
+COLLECTOR_VERSIONS = ("29.26.0", "29.27.0")
+
+
+def _index(*versions: str, chart: str = "aws-load-balancer-controller") -> str:
+    entries = [{"name": chart, "version": v, "appVersion": f"v{v}"} for v in versions]
+    return yaml.safe_dump({"apiVersion": "v1", "entries": {chart: entries}})
+
+
+def _indexes(*controller_versions: str) -> dict[str, str]:
+    """Each chart repository's index: the load balancer controller's with the versions
+    given, the collector's (prometheus-community) with its pin still published."""
+    return {
+        chart_index("aws-load-balancer-controller"): _index(*controller_versions),
+        chart_index("prometheus"): _index(*COLLECTOR_VERSIONS, chart="prometheus"),
+    }
 
 
 class RecordedAws:
     """Stubbed EKS, RDS and ElastiCache clients with the answers a test queues, in the order
     the command asks, and the chart index behind a mock transport."""
 
-    def __init__(self, chart_index: str) -> None:
+    def __init__(self, indexes: dict[str, str]) -> None:
         def client(service: str):
             return boto3.client(
                 service, region_name="us-east-1",
@@ -119,9 +126,8 @@ class RecordedAws:
         self.index_requests = 0
 
         def serve(request: httpx.Request) -> httpx.Response:
-            assert str(request.url) == CHART_INDEX
             self.index_requests += 1
-            return httpx.Response(200, text=chart_index)
+            return httpx.Response(200, text=indexes[str(request.url)])
 
         self.http = httpx.Client(transport=httpx.MockTransport(serve))
 
@@ -198,7 +204,7 @@ def versions(aws: RecordedAws, *flags: str) -> int:
 
 @pytest.fixture
 def offered_today() -> Iterator[RecordedAws]:
-    aws = RecordedAws(_index("3.4.3", "3.5.0", "3.6.0-rc.1"))
+    aws = RecordedAws(_indexes("3.4.3", "3.5.0", "3.6.0-rc.1"))
     aws.answer_eks(
         {name: [(PINNED_ADDONS[name], False), (NEWER_ADDONS[name], True)] for name in ADDON_KEYS}
     )
@@ -224,7 +230,11 @@ def test_every_pin_still_offered_is_reported_with_its_default_and_newest(offered
     # The newest minor of the pinned major, and RDS's default engine version.
     assert rows["platform:database.engineVersion"][1:5] == ["16.8", "yes", "17.7", "16.13"]
     assert rows["platform:cache.engineVersion"][1:5] == ["7.1", "yes", "7.1", "7.1"]
-    assert offered_today.index_requests == 1
+    assert rows["platform:observability.collectorChartVersion"][1:5] == [
+        "29.27.0", "yes", "-", "29.27.0",
+    ]  # fmt: skip
+    # Each repository's index is read once, whatever the number of its charts' pins.
+    assert offered_today.index_requests == 2
 
 
 def test_json_holds_every_pin(offered_today, capsys):
@@ -233,7 +243,7 @@ def test_json_holds_every_pin(offered_today, capsys):
     assert (document["stack"], document["kubernetesVersion"]) == ("staging", "1.35")
     assert document["notOffered"] == document["unanswered"] == []
     by_key = {pin["key"]: pin for pin in document["pins"]}
-    assert len(by_key) == 9
+    assert len(by_key) == 10
     assert by_key["platform:cluster.addons.kubeProxy"] == {
         "key": "platform:cluster.addons.kubeProxy",
         "name": "kube-proxy",
@@ -247,7 +257,7 @@ def test_json_holds_every_pin(offered_today, capsys):
 
 
 def test_a_pin_no_longer_offered_exits_1_naming_the_key(capsys):
-    aws = RecordedAws(_index("3.4.3", "3.5.0"))
+    aws = RecordedAws(_indexes("3.4.3", "3.5.0"))
     offered = {name: [(NEWER_ADDONS[name], True)] for name in ADDON_KEYS}
     offered["coredns"].append((PINNED_ADDONS["coredns"], False))
     aws.answer_eks(offered)
@@ -272,7 +282,7 @@ def test_a_pin_no_longer_offered_exits_1_naming_the_key(capsys):
 
 
 def test_a_refused_call_names_the_permission_and_exits_2(capsys):
-    aws = RecordedAws(_index("3.5.0"))
+    aws = RecordedAws(_indexes("3.5.0"))
     aws.stubs[0].add_client_error(
         "describe_cluster_versions", "AccessDeniedException", "not authorized",
         http_status_code=403, expected_params={"includeAll": True},

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 
 from infra.settings.base import Model, Number, Problem, matching, reference, within
 from infra.settings.network import RFC1918
+from infra.settings.observability import SloObjectives
 from platform_common.credentials import credential_name
 
 if TYPE_CHECKING:
@@ -356,6 +357,10 @@ class ServiceSettings(Model):
     release: ReleaseSettings = Field(
         description="The service's release state, which the release driver edits: the live "
         "slot, the candidate's share of traffic and each slot's image.",
+    )
+    slo: SloObjectives | None = Field(
+        default=None,
+        description="The service's own objectives, in place of platform:observability.slo.",
     )
 
     @field_validator("name")

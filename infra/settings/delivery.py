@@ -30,7 +30,10 @@ PROVIDERS = ("prometheus", "cloudwatch")
 _METRIC_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 # Placeholders a Prometheus query may use: filled in per measurement by the driver.
-QUERY_PLACEHOLDERS = ("service", "namespace", "slot", "window")
+QUERY_PLACEHOLDERS = ("stack", "service", "namespace", "slot", "window")
+# analysis.alarms may name every alarm the stack made (stack output alarmNames) at once.
+STACK_ALARMS = "stack"
+_ALARM_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
 # The ALB target-group statistics the CloudWatch provider knows how to ask for.
 CLOUDWATCH_STATISTICS = ("success-rate", "error-rate", "latency-p95", "latency-p99", "requests")
 _HOOK_NAME = _METRIC_NAME
@@ -91,9 +94,9 @@ class Range(Model):
 
 
 class MetricCheck(Model):
-    """One metric of the analysis. ``query`` is PromQL with ``{service}``, ``{namespace}``,
-    ``{slot}`` and ``{window}`` placeholders (Prometheus), or one of the ALB target-group
-    statistics (CloudWatch). ``thresholdRange`` bounds the candidate's value;
+    """One metric of the analysis. ``query`` is PromQL with ``{stack}``, ``{service}``,
+    ``{namespace}``, ``{slot}`` and ``{window}`` placeholders (Prometheus), or one of the ALB
+    target-group statistics (CloudWatch). ``thresholdRange`` bounds the candidate's value;
     ``ratioToLive`` bounds candidate / live, measured with the same query on the live slot."""
 
     READ_BY: ClassVar[tuple[str, ...]] = ("platformctl/judge.py",)
@@ -106,10 +109,11 @@ class MetricCheck(Model):
         ),
     )
     query: str = Field(
-        description="What is measured: PromQL with {service}, {namespace}, {slot} and "
-        "{window} placeholders (Prometheus), or a target-group statistic (CloudWatch).",
+        description="What is measured: PromQL with {stack}, {service}, {namespace}, {slot} "
+        "and {window} placeholders (Prometheus), or a target-group statistic (CloudWatch).",
         json_schema_extra=reference(
-            allowed="PromQL using only those placeholders; with provider cloudwatch one of "
+            allowed='PromQL using only those placeholders and filtering on stack="{stack}" '
+            "(no stack is judged with another's series); with provider cloudwatch one of "
             + ", ".join(CLOUDWATCH_STATISTICS),
             read_by=("platformctl/prometheus.py", "platformctl/cloudwatch.py"),
         ),
@@ -162,15 +166,16 @@ class MetricCheck(Model):
         return self
 
 
-# Requests the app exports as http_requests_total{service, slot, code} and the latency
-# histogram http_request_duration_seconds{service, slot}: the labels the pods carry.
+# Requests the app exports as http_requests_total{code} and the latency histogram
+# http_request_duration_seconds; the collector labels every series with the stack, the
+# service (the pods' app label), the slot and the namespace (components/collector_config.py).
+_SELECTOR = 'stack="{stack}",service="{service}",slot="{slot}"'
 DEFAULT_METRICS = (
     MetricCheck.model_validate({
         "name": "success-rate",
         "query": (
-            'sum(rate(http_requests_total{service="{service}",slot="{slot}",code!~"5.."}'
-            '[{window}])) / sum(rate(http_requests_total{service="{service}",slot="{slot}"}'
-            "[{window}]))"
+            f'sum(rate(http_requests_total{{{_SELECTOR},code!~"5.."}}[{{window}}])) / '
+            f"sum(rate(http_requests_total{{{_SELECTOR}}}[{{window}}]))"
         ),
         "thresholdRange": {"min": 0.99},
     }),
@@ -178,7 +183,7 @@ DEFAULT_METRICS = (
         "name": "latency-p95",
         "query": (
             "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket"
-            '{service="{service}",slot="{slot}"}[{window}])))'
+            f"{{{_SELECTOR}}}[{{window}}])))"
         ),
         "thresholdRange": {"max": 0.5},
         "ratioToLive": {"max": 1.5},
@@ -239,12 +244,25 @@ class AnalysisSettings(Model):
             allowed=", ".join(f"`{p}`" for p in PROVIDERS), read_by=("platformctl/wiring.py",)
         ),
     )
-    prometheus_url: str = Field(
-        default="http://prometheus-server.monitoring.svc:80",
-        description="The Prometheus server the queries go to; by default the one in the cluster.",
+    prometheus_url: str | None = Field(
+        default=None,
+        description="A Prometheus of your own to query instead of the stack's Amazon Managed "
+        "Prometheus workspace (which is asked with SigV4, from wherever platformctl runs).",
         json_schema_extra=reference(
-            allowed="an http:// or https:// URL",
+            allowed="an http:// or https:// URL; unset: the stack's workspace "
+            "(stack output prometheusQueryUrl)",
             read_by=("platformctl/wiring.py", "platformctl/prometheus.py"),
+        ),
+    )
+    alarms: tuple[str, ...] = Field(
+        default=(),
+        description="CloudWatch alarms that fail an analysis round while any is in ALARM, "
+        "as CodeDeploy's alarm configuration: alarm names, or `stack` for every alarm the "
+        "stack made. A firing SLO alert of the service fails a round too.",
+        json_schema_extra=reference(
+            allowed="alarm names (1 to 255 characters, each once) or `stack`; a name no alarm "
+            "has is refused before the release starts",
+            read_by=("platformctl/alarms.py",),
         ),
     )
     interval_seconds: Number = Field(
@@ -307,10 +325,23 @@ class AnalysisSettings(Model):
 
     @field_validator("prometheus_url")
     @classmethod
-    def _url(cls, url: str) -> str:
-        if not _URL.fullmatch(url):
+    def _url(cls, url: str | None) -> str | None:
+        if url is not None and not _URL.fullmatch(url):
             raise ValueError("allowed: an http:// or https:// URL")
-        return url.rstrip("/")
+        return None if url is None else url.rstrip("/")
+
+    @field_validator("alarms")
+    @classmethod
+    def _alarms(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for name in names:
+            if not _ALARM_NAME.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not an alarm name; allowed: 1 to 255 characters without "
+                    "control characters, or `stack`"
+                )
+        if len(set(names)) != len(names):
+            raise ValueError("an alarm is named twice; allowed: each once")
+        return names
 
     @field_validator("interval_seconds")
     @classmethod
@@ -340,6 +371,14 @@ class AnalysisSettings(Model):
 
     @model_validator(mode="after")
     def _cloudwatch_queries(self) -> AnalysisSettings:
+        if self.provider == "prometheus":
+            for metric in self.metrics:
+                if "{stack}" not in metric.query:
+                    raise ValueError(
+                        f"metric {metric.name}: the query does not filter on the stack; "
+                        'allowed: PromQL whose selectors hold stack="{stack}", so that no '
+                        "stack is ever judged with another's series"
+                    )
         if self.provider == "cloudwatch":
             for metric in self.metrics:
                 if metric.query not in CLOUDWATCH_STATISTICS:

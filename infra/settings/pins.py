@@ -6,11 +6,15 @@ from __future__ import annotations
 from infra.settings.base import Problem
 from infra.settings.cluster import ADDON_KEYS, LOAD_BALANCER_CONTROLLER_CHART, ClusterSettings
 from infra.settings.data import CacheSettings, DatabaseSettings
+from infra.settings.observability import COLLECTOR_CHART, ObservabilitySettings
 from infra.settings.versions import catalogue
 
 
 def pin_problems(
-    cluster: ClusterSettings, database: DatabaseSettings, cache: CacheSettings
+    cluster: ClusterSettings,
+    database: DatabaseSettings,
+    cache: CacheSettings,
+    observability: ObservabilitySettings,
 ) -> list[Problem]:
     versions = catalogue()
     checks = [
@@ -23,6 +27,12 @@ def pin_problems(
             "charts",
             LOAD_BALANCER_CONTROLLER_CHART,
             cluster.load_balancer_controller_chart_version,
+        ),
+        (
+            "observability.collectorChartVersion",
+            "charts",
+            COLLECTOR_CHART,
+            observability.collector_chart_version,
         ),
         ("database.engineVersion", "engines", "aurora-postgresql", database.engine_version),
         ("cache.engineVersion", "engines", "redis", cache.engine_version),

@@ -15,6 +15,7 @@ from infra.settings.data import CacheSettings, DatabaseSettings
 from infra.settings.delivery import DeliverySettings
 from infra.settings.edge import FirewallSettings, RegistrySettings
 from infra.settings.network import NetworkSettings
+from infra.settings.observability import ObservabilitySettings
 from infra.settings.profile import LOG_RETENTION_DAYS, PROD_MIN_LOG_RETENTION_DAYS
 from infra.settings.runner import CiRunnerSettings, DeployPhase
 
@@ -116,6 +117,10 @@ class PlatformConfig(Model):
         default=DeliverySettings(),
         description="How the release driver (platformctl) moves traffic to a new image, "
         "measures it and promotes it.",
+    )
+    observability: ObservabilitySettings = Field(
+        description="The metrics every stack collects, the SLOs judged on them, where alerts "
+        "go, and the thresholds of the alarms on the data stores and the edge.",
     )
     ci_runner: CiRunnerSettings | None = Field(
         default=None,

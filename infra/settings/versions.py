@@ -32,9 +32,14 @@ class ConfirmedVersion(Model):
 class VersionCatalogue(Model):
     kubernetes: tuple[ConfirmedVersion, ...]
     addons: dict[str, tuple[ConfirmedVersion, ...]]
+    chart_repositories: dict[str, str]
     charts: dict[str, tuple[ConfirmedVersion, ...]]
     engines: dict[str, tuple[ConfirmedVersion, ...]]
     images: dict[str, tuple[ConfirmedVersion, ...]] = {}
+    runtimes: dict[str, tuple[ConfirmedVersion, ...]] = {}
+
+    def chart_repository(self, chart: str) -> str:
+        return self.chart_repositories[chart]
 
     def kubernetes_versions(self) -> tuple[str, ...]:
         return tuple(entry.version for entry in self.kubernetes)
