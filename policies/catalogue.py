@@ -43,9 +43,26 @@ def coverage_table() -> str:
     return "\n".join(lines)
 
 
+def coverage_counts() -> str:
+    """The first sentence of the coverage page: how many rules, and how many of them each
+    public rule set anchors."""
+    stack_rules = sum(isinstance(rule, StackRule) for rule in ALL_RULES)
+
+    def anchored(field: str) -> int:
+        return sum(bool(getattr(rule.compliance, field)) for rule in ALL_RULES)
+
+    return (
+        f"{len(ALL_RULES)} rules ({stack_rules} of them over the whole stack). Against the "
+        f"anchors: {anchored('checkov')} map to Checkov checks, {anchored('fsbp')} to AWS "
+        f"Foundational Security Best Practices controls, {anchored('cis')} to CIS AWS "
+        f"Foundations 3.0.0, {anchored('pss')} to Pod Security Standards controls, "
+        f"{anchored('awsguard')} to Pulumi AWSGuard's policies."
+    )
+
+
 def _separator() -> str:
     return "|" + " --- |" * (HEADER.count("|") - 1)
 
 
 if __name__ == "__main__":
-    sys.stdout.write(coverage_table() + "\n")
+    sys.stdout.write(coverage_counts() + "\n\n" + coverage_table() + "\n")

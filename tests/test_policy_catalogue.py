@@ -12,7 +12,7 @@ from google.protobuf import empty_pb2
 from pulumi.runtime.proto import analyzer_pb2
 
 from offline_preview.analyzer_process import AnalyzerProcess, read_manifest
-from policies.catalogue import coverage_table
+from policies.catalogue import coverage_counts, coverage_table
 from policies.framework.rule import Pack
 from policies.rules import ALL_RULES, CATALOGUE, rules_for
 from tests.conftest import REPOSITORY
@@ -63,6 +63,7 @@ def test_security_is_mandatory_and_quality_advisory_unless_a_rule_says_otherwise
             "ingress-weights-valid",
             "k8s-hpa-target-cpu-requests",
             "k8s-pdb-allows-disruption",
+            "metrics-collector-covers-cluster",
         }
 
 
@@ -75,6 +76,7 @@ def test_rule_names_are_kebab_case_and_every_rule_checks_named_types():
 
 def test_the_manuals_coverage_table_is_the_catalogue():
     page = (REPOSITORY / "docs" / "policies" / "coverage.md").read_text()
+    assert coverage_counts() in page
     assert coverage_table() in page
 
 

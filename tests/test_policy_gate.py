@@ -327,7 +327,13 @@ MUTATIONS: list[tuple[str, str, Change, str, bool | None]] = [
         "iam-oidc-trust-pinned",
         None,
     ),
-]
+    ("workspace on an AWS-owned key", "observability-workspace",
+     lambda inputs: inputs.pop("kmsKeyArn"), "amp-workspace-cmk", None),
+    ("workspace logging off", "observability-workspace",
+     lambda inputs: inputs.pop("loggingConfiguration"), "amp-workspace-logging", None),
+    ("alert topic unencrypted", "observability-alerts",
+     lambda inputs: inputs.pop("kmsMasterKeyId"), "sns-topic-encrypted", None),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -346,6 +352,17 @@ def test_switching_off_a_protection_in_prod_blocks_the_preview_with_its_policy(
 def test_flow_log_removed_blocks_the_preview(gate: Gate) -> None:
     report = gate.judge(without(preview("prod"), "network-flow-log"))
     assert {v.policy_name for v in findings(report)} == {"vpc-flow-logs-enabled"}
+
+
+def test_a_cluster_without_its_metrics_collector_blocks_the_preview(gate: Gate) -> None:
+    report = gate.judge(without(preview("prod"), "metrics-collector-agent"))
+    assert {v.policy_name for v in findings(report)} == {"metrics-collector-covers-cluster"}
+
+
+def test_an_alarm_that_notifies_nobody_is_reported(gate: Gate) -> None:
+    result = mutated(preview("staging"), "alarms-db-cpu", lambda i: i.update(alarmActions=[]))
+    advisory = {v.policy_name for v in findings(gate.judge(result), "advisory")}
+    assert "cloudwatch-alarm-actions" in advisory
 
 
 def test_security_group_rule_opening_ssh_to_the_world_blocks_the_preview(gate: Gate) -> None:

@@ -18,6 +18,7 @@ from policies.rules import (
     kms,
     logs,
     namespaces,
+    observability,
     pods,
     rds,
     s3,
@@ -44,6 +45,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *namespaces.RULES,
     *alb.RULES,
     *s3.RULES,
+    *observability.RULES,
     *stack.RULES,
 )
 

@@ -78,6 +78,8 @@ ENCRYPTED_BY = {
     "aws:cloudwatch/logGroup:LogGroup": ("kmsKeyId",),
     "aws:secretsmanager/secret:Secret": ("kmsKeyId",),
     "aws:ecr/repository:Repository": ("encryptionConfigurations",),
+    "aws:amp/workspace:Workspace": ("kmsKeyArn",),
+    "aws:sns/topic:Topic": ("kmsMasterKeyId",),
 }
 # Inputs that are blocks: where the key ARN sits in them. A block without one names no key
 # (ECR's AES256, or KMS with the AWS-managed aws/ecr key), as an absent kmsKeyId does.
@@ -127,10 +129,10 @@ def _customer_managed(
 customer_managed_keys = stack_rule(
     over=tuple(ENCRYPTED_BY),
     name="kms-customer-managed-keys",
-    description="EKS secrets, databases, caches, logs, secrets and images are encrypted with "
-    "rotating customer-managed keys of this stack.",
+    description="EKS secrets, databases, caches, logs, secrets, images, metrics and alerts are "
+    "encrypted with rotating customer-managed keys of this stack.",
     remediation="Pass the ARN of the stack's EncryptionKeys output for the purpose (database, "
-    "cache, logs, registry, eks) instead of an AWS-managed or foreign key.",
+    "cache, logs, registry, eks, observability) instead of an AWS-managed or foreign key.",
     severity=Severity.HIGH,
     pack=Pack.SECURITY,
     resource_types=(KEY, ALIAS, *ENCRYPTED_BY),
