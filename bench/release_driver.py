@@ -140,7 +140,11 @@ def detection_to_restored(runs: int) -> None:
             source = PrometheusSource(url)
             for run in range(runs):
                 degraded_at: list[float] = []
-                world = release_world(Path(directory) / f"run{run}", delivery=delivery)
+                # The analysis asks this Prometheus, which scrapes every second.
+                analysis = {**delivery["analysis"], "prometheusUrl": url}
+                world = release_world(
+                    Path(directory) / f"run{run}", delivery={**delivery, "analysis": analysis}
+                )
                 world.world.clock = SystemClock()
                 world.world.poll_seconds = 0.05
                 world.world.metrics_for = lambda settings: source

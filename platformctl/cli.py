@@ -46,6 +46,7 @@ from platformctl.machine import CONTROLS
 from platformctl.ports import DeployError, StackPort
 from platformctl.promotion import approver
 from platformctl.record import Phase, ReleaseRecord
+from platformctl.report import report_lines, since_seconds, stack_keys
 from platformctl.review import gate
 from platformctl.review.model import Review
 from platformctl.review.redact import Redactor
@@ -137,6 +138,14 @@ def _release_commands(
 
     status = commands.add_parser("status", parents=[common], help="releases in the ledger")
     status.add_argument("stack", nargs="?")
+    report = commands.add_parser(
+        "report", parents=[common], help="the four DORA keys of each stack, from the ledger"
+    )
+    report.add_argument("stack", nargs="?")
+    report.add_argument(
+        "--since", type=since_seconds, default=since_seconds("30d"), metavar="PERIOD",
+        help="how far back: days or hours, such as 30d (the default) or 12h",
+    )  # fmt: skip
 
     versions = commands.add_parser(
         "versions",
@@ -221,6 +230,8 @@ def run(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
         return _bootstrap(args, out, real)
     if args.command == "status":
         return _status(args, out, real.ledger())
+    if args.command == "report":
+        return _dora_report(args, out, real)
     if args.command == "versions":
         return _versions(args, out, real)
     if args.command == "release":
@@ -550,6 +561,21 @@ def _status(args: argparse.Namespace, out: Output, ledger: Ledger) -> int:
         for concern in verdict.get("concerns", []):
             out.line(f"  concern: {concern['resource']}: {concern['why']}")
     out.document({"releases": summaries})
+    return EXIT_OK
+
+
+def _dora_report(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
+    ledger = real.ledger()
+    stacks = [args.stack] if args.stack else ledger.stacks()
+    if not stacks:
+        out.line("no releases in the ledger")
+    reports = []
+    for stack in stacks:
+        keys = stack_keys(ledger, stack, args.since, real.image_pushes())
+        for line in report_lines(keys):
+            out.line(line)
+        reports.append(keys.to_json())
+    out.document({"reports": reports})
     return EXIT_OK
 
 

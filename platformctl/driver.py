@@ -36,6 +36,8 @@ class ReleaseDriver(DriverRollback):
     ) -> ReleaseRecord:
         ledger, stack = self.world.ledger, self.world.stack.name
         self._reviews.check_model()
+        # A watched alarm that does not exist stops the release before anything is written.
+        self._guards().check()
         with ledger.lock(stack, self.service, f"release {image}"), self._flushing():
             current = ledger.read(stack, self.service)
             if current is not None and (not current.terminal or current.phase is Phase.FAILED):
@@ -136,6 +138,7 @@ class ReleaseDriver(DriverRollback):
             if record.terminal or record.phase in (Phase.PAUSED, Phase.AWAITING_APPROVAL):
                 self._explain_failed_up()
             if record.terminal:
+                self._publish()
                 return record
             if record.phase is Phase.AWAITING_APPROVAL:
                 self._say(

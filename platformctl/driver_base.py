@@ -13,10 +13,12 @@ from components.workload import slot_service_name
 from infra.settings.app import ServiceSettings
 from infra.settings.delivery import DeliverySettings
 from platformctl import machine
+from platformctl.guards import ReleaseGuards
 from platformctl.machine import Transition
 from platformctl.notifier import Notifier
 from platformctl.ports import DeployError
 from platformctl.record import ReleaseRecord
+from platformctl.release_metrics import NAMESPACE, metric_data
 from platformctl.reviews import ReleaseReviews
 from platformctl.world import World, service_index, stack_settings
 
@@ -39,6 +41,7 @@ class DriverBase:
         # An `up` that failed in this process, explained once the release has settled (the
         # explanation must never hold up the rollback).
         self._failed_up: tuple[str, DeployError] | None = None
+        self._release_guards: ReleaseGuards | None = None
 
     @property
     def delivery(self) -> DeliverySettings:
@@ -196,6 +199,27 @@ class DriverBase:
             **event,
         }
         self._notifier.send(notice)
+
+    def _guards(self) -> ReleaseGuards:
+        """Built once per driver: alarms and SLO alerts to judge with the metrics."""
+        if self._release_guards is None:
+            self._release_guards = self.world.guards_for(self.settings)
+        return self._release_guards
+
+    def _publish(self) -> None:
+        """The finished release's figures, to CloudWatch, once; a failure is noted in the
+        ledger and never changes the release."""
+        record = self._record()
+        if record.published or self.world.release_metrics is None:
+            return
+        try:
+            self.world.release_metrics.publish(metric_data(record))
+        except DeployError as error:
+            self._event(note=f"release metrics not published: {error}")
+        else:
+            self._event(published=NAMESPACE)
+        record.published = True
+        self._save()
 
     def _say(self, line: str) -> None:
         self.world.progress(line)

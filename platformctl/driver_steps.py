@@ -12,7 +12,7 @@ from platformctl.driver_reviews import DriverReviews
 from platformctl.gates import gate_problems
 from platformctl.hooks import redact_url
 from platformctl.machine import Transition
-from platformctl.ports import AnalysisTarget, DeployError
+from platformctl.ports import AnalysisTarget, DeployError, Measurement, Verdict
 from platformctl.record import Phase
 from platformctl.synthetic import TrafficCount, synthetic_traffic
 
@@ -166,6 +166,7 @@ class DriverSteps(DriverReviews):
         for number in range(1, rounds + 1):
             self._wait(analysis.interval_seconds)
             measurements = [metrics.measure(check, target) for check in checks]
+            measurements += self._guards().measure(target)
             record = self._record()
             record.counters = machine.count(record.counters, measurements)
             judgement = machine.judge(record.counters, analysis, window_over=number == rounds)
@@ -183,11 +184,59 @@ class DriverSteps(DriverReviews):
             if judgement.outcome in ("fail", "inconclusive"):
                 record.detected_at = self.world.clock.now()
                 return machine.step_failed(
-                    record, judgement.outcome, f"analysis {judgement.outcome}: {judgement.reason}"
+                    record,
+                    judgement.outcome,
+                    f"analysis {judgement.outcome}: {judgement.reason}"
+                    + _because(measurements, judgement.outcome),
                 )
             if judgement.outcome == "pass":
                 return machine.step_done(record, f"analysis passed: {judgement.reason}")
         raise AssertionError("the last round always ends the window")
+
+    def _watch_live(self, seconds: float) -> Transition | None:
+        """While the old slot is warm, the new live slot is judged every interval against
+        the metrics' thresholds, the alarms and the SLO alerts; a failure sends traffic back
+        in one routing ``up`` (the rollback), no data changes nothing."""
+        record = self._record()
+        analysis = self.delivery.analysis
+        deadline = self.world.clock.now() + seconds
+        checks = [
+            m.model_copy(update={"ratio_to_live": None})
+            for m in analysis.metrics
+            if m.threshold_range is not None
+        ]
+        target = AnalysisTarget(
+            stack=record.stack, service=record.service, namespace=record.service,
+            candidate_slot=record.candidate_slot, live_slot=record.previous_live,
+            window_seconds=analysis.window_seconds,
+        )  # fmt: skip
+        metrics = self.world.metrics_for(self.settings)
+        record.counters = machine.AnalysisCounters()
+        number = 0
+        while self.world.clock.now() + analysis.interval_seconds <= deadline:
+            self._wait(analysis.interval_seconds)
+            number += 1
+            measurements = [metrics.measure(check, target) for check in checks]
+            measurements += self._guards().measure(target)
+            record = self._record()
+            record.counters = machine.count(record.counters, measurements)
+            judgement = machine.judge_watch(record.counters, analysis)
+            self._event(
+                watch=number,
+                measurements=[m.to_json() for m in measurements],
+                judgement=judgement.outcome,
+            )
+            self._save()
+            if judgement.outcome == "fail":
+                record.detected_at = self.world.clock.now()
+                return machine.step_failed(
+                    record,
+                    "fail",
+                    f"the live slot failed after promotion: {judgement.reason}"
+                    + _because(measurements, "fail"),
+                )
+        self._wait(max(0.0, deadline - self.world.clock.now()))
+        return None
 
     def _confirm(self) -> Transition:
         record = self._record()
@@ -247,9 +296,13 @@ class DriverSteps(DriverReviews):
         if remaining > 0:
             self._say(
                 f"  {record.previous_live} stays warm for {remaining:.0f}s "
-                "(rollback is instant until then)"
+                "(rollback is instant until then), and the live slot is watched"
             )
-            self._wait(remaining)
+            undone = None if record.judged_by_hand else self._watch_live(remaining)
+            if undone is not None:
+                return undone
+            if record.judged_by_hand:
+                self._wait(remaining)
         self._set_release(machine.scale_down_config(self._release(), record.previous_live))
         try:
             self._up(step.label())
@@ -261,3 +314,11 @@ class DriverSteps(DriverReviews):
                 "running until the next release takes its slot",
             )
         return machine.step_done(record, f"{record.previous_live} scaled down")
+
+
+def _because(measurements: list[Measurement], outcome: str) -> str:
+    """What in the last round made the verdict: the failing (or inconclusive) measurements'
+    own reasons, so the ledger says which metric, alarm or alert it was."""
+    verdict = Verdict.FAIL if outcome == "fail" else Verdict.INCONCLUSIVE
+    reasons = [f"{m.metric}: {m.reason}" for m in measurements if m.verdict is verdict]
+    return f" ({'; '.join(reasons)})" if reasons else ""

@@ -162,6 +162,18 @@ def judge(counters: AnalysisCounters, limits: AnalysisSettings, window_over: boo
     return Judgement("pass", tally)
 
 
+def judge_watch(counters: AnalysisCounters, limits: AnalysisSettings) -> Judgement:
+    """After promotion, while the old slot is kept warm: failures past failureLimit send
+    traffic back; rounds without data are recorded and never acted on (a quiet hour after a
+    release is no incident, and the release already passed its analysis)."""
+    tally = (
+        f"{counters.passed} passed, {counters.failed} failed, {counters.inconclusive} inconclusive"
+    )
+    if counters.failed > limits.failure_limit:
+        return Judgement("fail", f"{tally}: failures exceed failureLimit {limits.failure_limit}")
+    return Judgement("continue", tally)
+
+
 # --- transitions ----------------------------------------------------------------------------
 
 
@@ -172,6 +184,9 @@ class Transition:
     step_index: int | None = None  # where the release goes next; None keeps it
     rollback_ends_in: Phase | None = None
     promoted: bool | None = None
+    # A human judged the release (promote-now): no analysis runs after this, the watch of
+    # the live slot after promotion included.
+    judged_by_hand: bool = False
 
 
 def step_done(record: ReleaseRecord, reason: str) -> Transition:
@@ -237,6 +252,7 @@ def control(record: ReleaseRecord, command: str, by: str) -> Transition | None:
             Phase.PROGRESSING,
             f"promote-now by {by}: remaining steps skipped after manual judgement",
             promote_step_index(record),
+            judged_by_hand=True,
         )
     # approve
     if record.phase is Phase.AWAITING_APPROVAL:
@@ -262,6 +278,8 @@ def apply(record: ReleaseRecord, transition: Transition, now: float) -> ReleaseR
     if transition.promoted:
         new.promoted = True
         new.promoted_at = now
+    if transition.judged_by_hand:
+        new.judged_by_hand = True
     if new.terminal:
         new.finished_at = now
     new.events.append(

@@ -149,3 +149,29 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
     def sleep(self, seconds: float) -> None: ...
+
+
+class AlarmSource(Protocol):
+    """CloudWatch alarms, as a release watches them."""
+
+    def states(self, names: Sequence[str]) -> Mapping[str, str]:
+        """Each named alarm's state (OK, ALARM, INSUFFICIENT_DATA); a name no alarm has is
+        left out. Raises DeployError when the alarms cannot be read."""
+        ...
+
+    def names(self, prefix: str) -> list[str]:
+        """The names of the alarms that start with ``prefix``."""
+        ...
+
+
+class AlertSource(Protocol):
+    def firing_alerts(self, stack: str, service: str) -> list[str]:
+        """The alerts firing now for the service; raises ``Unmeasured`` when they cannot
+        be read."""
+        ...
+
+
+class ReleaseMetrics(Protocol):
+    def publish(self, data: Sequence[Mapping[str, Any]]) -> None:
+        """CloudWatch ``MetricData`` entries; raises DeployError when they cannot be sent."""
+        ...

@@ -1,12 +1,17 @@
-"""Metrics from Prometheus's HTTP API (``GET /api/v1/query``), judged by ``judge.py``.
+"""Metrics from Prometheus's HTTP API (``POST /api/v1/query``), judged by ``judge.py``: the
+stack's Amazon Managed Prometheus workspace (requests signed with SigV4) or a Prometheus of
+your own. Queries go as a form body, as AWS's examples send them: a query string would be
+signed as ``%20`` and sent as ``+``.
 
 Every answer that is not exactly one finite number is inconclusive, never a pass: an empty
 vector (no traffic yet), several series (the query does not aggregate), NaN, an error status,
-or a Prometheus that cannot be reached (``error=True``).
+a refusal (403: a missing permission), or a Prometheus that cannot be reached
+(``error=True``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,7 +19,7 @@ import httpx
 
 from infra.settings.delivery import MetricCheck, render_query
 from platformctl.judge import Unmeasured, measure_slots
-from platformctl.ports import AnalysisTarget, Measurement
+from platformctl.ports import AnalysisTarget, DeployError, Measurement
 
 
 def without_credentials(url: str) -> str:
@@ -28,17 +33,40 @@ def without_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=host))
 
 
+# The stack output holding the workspace's Prometheus endpoint (infra/platform.py).
+QUERY_URL_OUTPUT = "prometheusQueryUrl"
+
+
+def workspace_query_url(outputs: Mapping[str, Any], stack: str) -> str:
+    """The stack's workspace endpoint, from its outputs (it ends in ``/``; the API's paths
+    are appended to it)."""
+    url = outputs.get(QUERY_URL_OUTPUT)
+    if not isinstance(url, str) or not url.startswith("https://"):
+        raise DeployError(
+            f"stack {stack} has no {QUERY_URL_OUTPUT} output to query its metrics at: run "
+            f"`platformctl up {stack}` first (the stack creates its Prometheus workspace), or "
+            "set platform:delivery.analysis.prometheusUrl to a Prometheus of your own"
+        )
+    return url.rstrip("/")
+
+
 class PrometheusSource:
     def __init__(
         self,
         url: str,
         timeout_seconds: float = 5,
         transport: httpx.BaseTransport | None = None,
+        *,
+        auth: httpx.Auth | None = None,
+        permission: str = "",
     ) -> None:
+        """``permission`` names what a refused query lacks (the workspace's
+        ``aps:QueryMetrics``), for the reason a 401 or 403 gives."""
         self.url = url.rstrip("/")
         self.timeout_seconds = timeout_seconds
         self._shown_url = without_credentials(self.url)
-        self._client = httpx.Client(timeout=timeout_seconds, transport=transport)
+        self._permission = permission
+        self._client = httpx.Client(timeout=timeout_seconds, transport=transport, auth=auth)
 
     def close(self) -> None:
         self._client.close()
@@ -48,6 +76,7 @@ class PrometheusSource:
             query = render_query(
                 metric.query,
                 {
+                    "stack": target.stack,
                     "service": target.service,
                     "namespace": target.namespace,
                     "slot": slot,
@@ -59,9 +88,33 @@ class PrometheusSource:
         return measure_slots(metric, target, read)
 
     def _ask(self, query: str) -> dict[str, Any]:
+        return self._api("POST", "query", data={"query": query})
+
+    def firing_alerts(self, stack: str, service: str) -> list[str]:
+        """The alerts firing now for the service (the workspace's ruler evaluates the SLO
+        rules; ``GET /api/v1/alerts``), as ``alertname (label=value, ...)``."""
+        data = self._api("GET", "alerts")
+        alerts = data.get("alerts")
+        if not isinstance(alerts, list):
+            raise Unmeasured(f"Prometheus at {self._shown_url} listed no alerts", error=True)
+        firing = []
+        for alert in alerts:
+            labels = alert.get("labels") if isinstance(alert, dict) else None
+            if not isinstance(labels, dict) or alert.get("state") != "firing":
+                continue
+            if labels.get("stack") == stack and labels.get("service") == service:
+                shown = ", ".join(
+                    f"{k}={labels[k]}" for k in ("severity", "slo", "window") if k in labels
+                )
+                firing.append(f"{labels.get('alertname', 'alert')} ({shown})")
+        return sorted(firing)
+
+    def _api(
+        self, method: str, endpoint: str, data: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         where = f"Prometheus at {self._shown_url}"
         try:
-            response = self._client.get(f"{self.url}/api/v1/query", params={"query": query})
+            response = self._client.request(method, f"{self.url}/api/v1/{endpoint}", data=data)
         except httpx.TimeoutException:
             raise Unmeasured(
                 f"{where} did not answer within {self.timeout_seconds:g}s", error=True
@@ -69,6 +122,12 @@ class PrometheusSource:
         except httpx.HTTPError as failure:
             detail = str(failure) or type(failure).__name__
             raise Unmeasured(f"{where} could not be reached: {detail}", error=True) from None
+        if response.status_code in (401, 403):
+            needs = f": the caller needs {self._permission}" if self._permission else ""
+            raise Unmeasured(
+                f"{where} refused the request (HTTP {response.status_code}){needs}",
+                error=True,
+            )
         try:
             answer = response.json()
         except ValueError:

@@ -69,8 +69,10 @@ STEP_MEANINGS = {
     "route against live; post-promotion: thresholds only)",
     StepKind.CONFIRM: "a human's judgement before promotion, until the step's timeout",
     StepKind.PROMOTE: "flip `live` to the candidate in one change, weight back to 0",
-    StepKind.SCALE_DOWN: "after the delay (the old slot stays warm until then), scale the old "
-    "slot down",
+    StepKind.SCALE_DOWN: "while the old slot stays warm for the delay, the new live slot is "
+    "watched (the metrics' thresholds, the alarms, the SLO alerts: a failure sends traffic "
+    "back in one routing up, unless a human promoted it with promote-now); then the old slot "
+    "is scaled down",
 }
 
 
@@ -144,6 +146,10 @@ class ReleaseRecord:
     reviews: list[dict[str, Any]] = field(default_factory=list)
     # The document an approval in AwaitingApproval approves (an approval is bound to it).
     awaiting_review: str | None = None
+    # The finished release's figures went to CloudWatch (once, whoever finishes it).
+    published: bool = False
+    # promote-now: a human's judgement replaced the remaining analyses, the watch included.
+    judged_by_hand: bool = False
 
     @property
     def terminal(self) -> bool:

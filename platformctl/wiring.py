@@ -37,6 +37,9 @@ from platformctl.world import World, service_index, settings_from_stack_file, st
 
 if TYPE_CHECKING:
     from platformctl.elbv2 import ElbTrafficVerifier
+    from platformctl.guards import ReleaseGuards
+    from platformctl.prometheus import PrometheusSource
+    from platformctl.release_metrics import CloudWatchReleaseMetrics
 
 
 class RealWorld:
@@ -118,9 +121,7 @@ class RealWorld:
     def metrics(self, settings: StackSettings) -> MetricsSource:
         analysis = settings.platform.delivery.analysis
         if analysis.provider == "prometheus":
-            from platformctl.prometheus import PrometheusSource
-
-            return PrometheusSource(analysis.prometheus_url)
+            return self.prometheus(settings)
         from platformctl.cloudwatch import CloudWatchSource
 
         elbv2 = self.traffic(settings)
@@ -131,6 +132,57 @@ class RealWorld:
             )
 
         return CloudWatchSource(self._client("cloudwatch", settings.region), dimensions)
+
+    def prometheus(self, settings: StackSettings) -> PrometheusSource:
+        """A Prometheus of your own (``prometheusUrl``), or the stack's workspace, asked with
+        SigV4 and the default credential chain."""
+        from platformctl.prometheus import PrometheusSource, workspace_query_url
+        from platformctl.sigv4 import SigV4Auth, default_credentials
+
+        own = settings.platform.delivery.analysis.prometheus_url
+        if own is not None:
+            return PrometheusSource(own)
+        url = workspace_query_url(self.stack(settings.stack).outputs(), settings.stack)
+        credentials = default_credentials()
+        if credentials is None:
+            raise DeployError(
+                f"no AWS credentials to query {settings.stack}'s Prometheus workspace; set "
+                "AWS_PROFILE (or run where a role is assumed), or set "
+                "platform:delivery.analysis.prometheusUrl to a Prometheus of your own"
+            )
+        return PrometheusSource(
+            url,
+            auth=SigV4Auth(credentials, settings.region),
+            permission="aps:QueryMetrics (and aps:ListAlerts for the SLO alerts) on the "
+            "workspace, and kms:Decrypt of its key",
+        )
+
+    def guards(self, settings: StackSettings) -> ReleaseGuards:
+        """The alarms ``analysis.alarms`` names (``stack``: every alarm the stack made) and,
+        with Prometheus, the service's SLO alerts in the same workspace."""
+        from platformctl.alarms import CloudWatchAlarms, watched_alarms
+        from platformctl.guards import ReleaseGuards
+
+        analysis = settings.platform.delivery.analysis
+        outputs = self.stack(settings.stack).outputs() if analysis.alarms else {}
+        watched = watched_alarms(analysis.alarms, outputs)
+        return ReleaseGuards(
+            alarms=CloudWatchAlarms(self._client("cloudwatch", settings.region))
+            if watched
+            else None,
+            watched=watched,
+            alerts=self.prometheus(settings) if analysis.provider == "prometheus" else None,
+            alarm_prefix=f"{settings.name_prefix}-",
+        )
+
+    def image_pushes(self) -> EcrImagePushes:
+        """When images were pushed, from each stack's registry (for the DORA report)."""
+        return EcrImagePushes(self)
+
+    def release_metrics(self, region: str) -> CloudWatchReleaseMetrics:
+        from platformctl.release_metrics import CloudWatchReleaseMetrics
+
+        return CloudWatchReleaseMetrics(self._client("cloudwatch", region))
 
     def traffic(self, settings: StackSettings) -> ElbTrafficVerifier:
         from platformctl.elbv2 import ElbTrafficVerifier
@@ -178,6 +230,8 @@ class RealWorld:
             actor=actor,
             reviewer_for=self.reviewer,
             known_secrets=self.known_secrets(),
+            guards_for=self.guards,
+            release_metrics=self.release_metrics(settings.region),
         )
 
     def promote(self, service: str, source: str, target: str, approve: bool, actor: str
@@ -243,3 +297,36 @@ def live_health(world: World, settings: StackSettings, service: str) -> list[Any
         for m in analysis.metrics
         if m.threshold_range is not None
     ]
+
+
+class EcrImagePushes:
+    """``imagePushedAt`` of a release's image in its stack's ECR repository; None when it
+    cannot be read (the report then counts from the release's start and says so)."""
+
+    def __init__(self, world: RealWorld) -> None:
+        self._world = world
+        self._clients: dict[str, Any] = {}
+
+    def pushed_at(self, stack: str, service: str, image: str) -> float | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            settings = self._world.stack_file_settings(stack)
+            index = service_index(settings, service)
+        except DeployError:
+            return None
+        repository = settings.platform.app.services[index].repository
+        digest = image.partition("@")[2] or (image if image.startswith("sha256:") else "")
+        image_id = {"imageDigest": digest} if digest else {"imageTag": image}
+        client = self._clients.setdefault(
+            settings.region, self._world._client("ecr", settings.region)
+        )
+        try:
+            answer = client.describe_images(
+                repositoryName=f"{settings.name_prefix}/{repository}", imageIds=[image_id]
+            )
+        except (BotoCoreError, ClientError):
+            return None
+        details = answer.get("imageDetails") or []
+        pushed = details[0].get("imagePushedAt") if details else None
+        return pushed.timestamp() if pushed is not None else None

@@ -13,6 +13,7 @@ from infra.config import SettingsError, StackSettings, parse_settings
 from infra.settings.delivery import DeliverySettings
 from infra.settings.review import ReviewSettings
 from offline_preview.project import load_project, load_stack_config
+from platformctl.guards import ReleaseGuards, no_guards
 from platformctl.ledger import Ledger
 from platformctl.ports import (
     Clock,
@@ -20,6 +21,7 @@ from platformctl.ports import (
     Hooks,
     MetricsSource,
     Progress,
+    ReleaseMetrics,
     StackPort,
     TrafficVerifier,
 )
@@ -59,6 +61,10 @@ class World:
     # Values masked wherever they appear in what is sent for review (credentials from the
     # environment), on top of every Pulumi secret the preview holds.
     known_secrets: frozenset[str] = frozenset()
+    # Alarms and SLO alerts that fail a round besides the metrics.
+    guards_for: Callable[[StackSettings], ReleaseGuards] = no_guards
+    # Where a finished release's figures go (CloudWatch, namespace Platform/Releases).
+    release_metrics: ReleaseMetrics | None = None
 
 
 def settings_from_stack_file(project_dir: Path, stack: str) -> StackSettings:

@@ -60,9 +60,11 @@ def test_a_healthy_canary_walks_every_step_and_each_step_moves_only_the_ingress(
         "green", "1.5.0", 0,
     )  # fmt: skip
     assert release["blue"]["scaledDown"] is True
-    # Four bakes of three rounds each, all measured on the candidate slot.
-    assert len(world.metrics.calls) == 4 * 3 * 2
+    # Four bakes of three rounds each, then the new live slot watched while blue stays warm
+    # (120 s at 20 s a round), all measured on green.
+    assert len(world.metrics.calls) == 4 * 3 * 2 + 6 * 2
     assert {slot for _, _, slot in world.metrics.calls} == {"green"}
+    assert [e["judgement"] for e in record.events if "watch" in e] == ["continue"] * 6
 
 
 def test_errors_at_the_second_step_roll_back_there_with_one_routing_only_up(tmp_path):
