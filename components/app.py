@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 from components.parts import OidcIssuer, irsa_role
 from components.workload import (
     NOT_FOUND_ACTION,
+    POD_SECURITY,
     SERVICE_PORT,
     SLOTS,
     AccessLogTarget,
@@ -21,7 +22,9 @@ from components.workload import (
     ServiceArgs,
     anchor_annotations,
     config_map_name,
+    dns_egress,
     group_orders,
+    https_egress,
     image_reference,
     ingress_annotations,
     ingress_rules,
@@ -34,12 +37,6 @@ from components.workload import (
 
 # Where the ALB group's anchor Ingress lives: no service is ever named so.
 EDGE_NAMESPACE = "platform-edge"
-
-# Pod Security Standards: `restricted` is enforced, and warned/audited at the same level so
-# a violation shows up in kubectl and the audit log before it is refused.
-POD_SECURITY = {
-    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
-}
 
 
 @dataclass(frozen=True)
@@ -258,24 +255,8 @@ class App(pulumi.ComponentResource):
             opts=self._k8s,
         )
         store_ports = [s.port for s in self._stores(service)]
-        egress: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
-            {
-                "to": [
-                    {
-                        "namespace_selector": {
-                            "match_labels": {"kubernetes.io/metadata.name": "kube-system"}
-                        },
-                        "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}},
-                    }
-                ],
-                "ports": [{"protocol": p, "port": 53} for p in ("UDP", "TCP")],
-            },
-            # AWS APIs (STS, Secrets Manager) and the model providers the chat calls.
-            {
-                "to": [{"ip_block": {"cidr": "0.0.0.0/0"}}],
-                "ports": [{"protocol": "TCP", "port": 443}],
-            },
-        ]
+        # DNS, and HTTPS: AWS APIs (STS, Secrets Manager) and the model providers it calls.
+        egress = [dns_egress(), https_egress()]
         if store_ports:
             egress.append(
                 {

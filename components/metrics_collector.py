@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from components.collector_config import agent_config_yaml
 from components.parts import OidcIssuer, irsa_role
+from components.workload import POD_SECURITY, dns_egress, https_egress
 
 NAMESPACE = "platform-observability"
 RELEASE = "metrics-agent"
@@ -37,9 +38,6 @@ AGENT_FLAGS = (
     "--storage.agent.path=/data",
     "--web.enable-lifecycle",
 )
-POD_SECURITY = {
-    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
-}
 
 
 @dataclass(frozen=True)
@@ -150,22 +148,9 @@ class MetricsCollector(pulumi.ComponentResource):
                     }
                 ],
                 "egress": [
-                    {
-                        "to": [
-                            {
-                                "namespace_selector": {
-                                    "match_labels": {"kubernetes.io/metadata.name": "kube-system"}
-                                },
-                                "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}},
-                            }
-                        ],
-                        "ports": [{"protocol": p, "port": 53} for p in ("UDP", "TCP")],
-                    },
+                    dns_egress(),
                     # The workspace, STS (IRSA) and the Kubernetes API (pod discovery).
-                    {
-                        "to": [{"ip_block": {"cidr": "0.0.0.0/0"}}],
-                        "ports": [{"protocol": "TCP", "port": 443}],
-                    },
+                    https_egress(),
                     # The services' pods, on the ports they serve /metrics on.
                     {
                         "to": [{"ip_block": {"cidr": args.vpc_cidr}}],

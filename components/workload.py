@@ -101,6 +101,36 @@ def weights(service: ServiceArgs) -> dict[str, int]:
     }
 
 
+# Pod Security Standards: `restricted` is enforced, and warned/audited at the same level so
+# a violation shows up in kubectl and the audit log before it is refused.
+POD_SECURITY = {
+    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
+}
+
+
+def dns_egress() -> k8s.networking.v1.NetworkPolicyEgressRuleArgsDict:
+    """The cluster's DNS, which every pod behind a deny-all policy still needs."""
+    return {
+        "to": [
+            {
+                "namespace_selector": {
+                    "match_labels": {"kubernetes.io/metadata.name": "kube-system"}
+                },
+                "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}},
+            }
+        ],
+        "ports": [{"protocol": p, "port": 53} for p in ("UDP", "TCP")],
+    }
+
+
+def https_egress() -> k8s.networking.v1.NetworkPolicyEgressRuleArgsDict:
+    """HTTPS anywhere: AWS APIs (STS for IRSA among them) and the Kubernetes API."""
+    return {
+        "to": [{"ip_block": {"cidr": "0.0.0.0/0"}}],
+        "ports": [{"protocol": "TCP", "port": 443}],
+    }
+
+
 def labels(service: str, slot: str) -> dict[str, str]:
     return {"app": service, "slot": slot}
 
