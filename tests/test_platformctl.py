@@ -290,10 +290,10 @@ DRIVEN_RELEASE = """
 import sys
 from pathlib import Path
 from platformctl.world import SystemClock
-from tests.release_world import FAST_DELIVERY, release_world
+from tests.release_world import FAST_ANALYSIS, FAST_DELIVERY, release_world
 
 world = release_world(Path(sys.argv[1]), delivery={**FAST_DELIVERY, "stepBakeSeconds": 600,
-                      "analysis": {"intervalSeconds": 1, "windowSeconds": 1}})
+                      "analysis": FAST_ANALYSIS})
 world.world.clock = SystemClock()
 world.world.poll_seconds = 0.05
 record = world.driver().start("1.5.0")

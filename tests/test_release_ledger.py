@@ -20,7 +20,7 @@ from platformctl.ledger import Control, Ledger, ledger_directory
 from platformctl.ports import DeployError
 from platformctl.record import Phase
 from tests.conftest import REPOSITORY
-from tests.release_world import FAST_DELIVERY, release_world
+from tests.release_world import FAST_ANALYSIS, FAST_DELIVERY, release_world
 
 PYTHON = [sys.executable, "-c"]
 ENV = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
@@ -198,7 +198,7 @@ def test_a_command_to_a_running_release_reports_whether_it_was_carried_out(tmp_p
     from platformctl.world import SystemClock
 
     world = release_world(tmp_path, delivery={**FAST_DELIVERY, "stepBakeSeconds": 600,
-                          "analysis": {"intervalSeconds": 1, "windowSeconds": 1}})  # fmt: skip
+                          "analysis": FAST_ANALYSIS})  # fmt: skip
     world.world.clock = SystemClock()
     world.world.poll_seconds = 0.05
     outcome: list[Phase] = []

@@ -8,7 +8,7 @@ from platformctl.record import Phase
 from platformctl.synthetic import synthetic_traffic
 from platformctl.world import SystemClock
 from tests.http_recorder import Recorder
-from tests.release_world import FAST_DELIVERY, release_world
+from tests.release_world import FAST_ANALYSIS, FAST_DELIVERY, release_world
 from tests.test_delivery_settings import problems_for
 
 
@@ -35,7 +35,7 @@ def test_every_bake_before_promotion_sends_traffic_to_the_candidate(tmp_path, se
         "stepBakeSeconds": 2,
         "scaleDownDelaySeconds": 0,
         "analysis": {
-            "intervalSeconds": 1, "windowSeconds": 1,
+            **FAST_ANALYSIS,
             "syntheticTraffic": {"requestsPerSecond": 10, "url": server.base + "/api/probe"},
         },
     }  # fmt: skip

@@ -33,8 +33,8 @@ def test_every_entry_says_where_and_when_it_was_confirmed():
     document = yaml.safe_load(VERSIONS_FILE.read_text())
     entries = [
         *document["kubernetes"],
-        *(e for section in ("addons", "charts", "engines") for v in document[section].values()
-          for e in v),
+        *(e for section in ("addons", "charts", "engines", "runtimes", "images")
+          for v in document[section].values() for e in v),
     ]  # fmt: skip
     assert entries
     for entry in entries:
@@ -58,8 +58,17 @@ def test_each_stack_pins_only_confirmed_versions_built_for_its_kubernetes(stack)
     assert chart is not None and chart.evidence == "artefact"
     database = config["platform:database"]["engineVersion"]
     assert versions.entry("engines", "aurora-postgresql", database) is not None
-    [release] = preview(stack).of_type("kubernetes:helm.sh/v3:Release")
-    assert release.inputs["version"] == chart.version
+    collector = versions.entry(
+        "charts", "prometheus", config["platform:observability"]["collectorChartVersion"]
+    )
+    assert collector is not None
+    # Every Helm release the stack installs is the chart and version the file confirms.
+    releases = preview(stack).of_type("kubernetes:helm.sh/v3:Release")
+    installed = {r.inputs["chart"]: r.inputs["version"] for r in releases}
+    assert installed == {
+        "aws-load-balancer-controller": chart.version,
+        "prometheus": collector.version,
+    }
 
 
 def test_an_addon_built_for_another_kubernetes_minor_is_refused_with_what_fits():
