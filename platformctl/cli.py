@@ -36,12 +36,15 @@ from infra.config import StackSettings
 from infra.settings.runner import DEPLOY_PHASE_KEY
 from offline_preview.__main__ import REPOSITORY
 from platformctl import versions
+from platformctl.blob_store import StopDriving
 from platformctl.changes import PreviewOutcome
+from platformctl.cli_ledger import holding_for_up, status, sync, wait_seconds
 from platformctl.commands import NotTakenYet, send_command
 from platformctl.driver import ReleaseDriver
 from platformctl.gates import gate_problems
 from platformctl.identity import not_an_admin
-from platformctl.ledger import Ledger, record_summary
+from platformctl.lease import Lease
+from platformctl.ledger import record_summary
 from platformctl.machine import CONTROLS
 from platformctl.ports import DeployError, StackPort
 from platformctl.promotion import approver
@@ -102,6 +105,12 @@ def _stack_commands(
         action="store_true",
         help="ask for the advisory AI review of the changes (platform:delivery.review)",
     )
+    sync = commands.add_parser(
+        "sync", parents=[common], help="write the stack file's release blocks from the ledger"
+    )
+    sync.add_argument("stack")
+    for sub in (up, bootstrap, sync):
+        _wait_option(sub)
     for sub in (up, bootstrap):
         sub.add_argument(
             "--approve-review",
@@ -110,6 +119,14 @@ def _stack_commands(
             default=None,
             help="go on past the AI review shown for this exact change (the digest it printed)",
         )
+
+
+def _wait_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait-for-stack", type=wait_seconds, default=0.0, metavar="SECONDS",
+        help="wait this long for another machine's hold on the stack (its lease) to end; "
+        "default: refuse at once, naming the holder",
+    )  # fmt: skip
 
 
 def _release_commands(
@@ -138,6 +155,12 @@ def _release_commands(
 
     status = commands.add_parser("status", parents=[common], help="releases in the ledger")
     status.add_argument("stack", nargs="?")
+    status.add_argument(
+        "--history", action="store_true",
+        help="every revision of each current release, and why any process stopped",
+    )  # fmt: skip
+    for sub in (release, promote):
+        _wait_option(sub)
     report = commands.add_parser(
         "report", parents=[common], help="the four DORA keys of each stack, from the ledger"
     )
@@ -159,6 +182,7 @@ def _release_commands(
         control.add_argument("stack")
         control.add_argument("service")
         control.add_argument("--reason", default="", help="recorded in the ledger")
+        _wait_option(control)
 
 
 def _digest(text: str) -> str:
@@ -224,12 +248,16 @@ def execute(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
 
 
 def run(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
+    real.lease_wait_seconds = getattr(args, "wait_for_stack", 0.0)
     if args.command in ("preview", "up"):
         return _preview_or_up(args, out, real)
     if args.command == "bootstrap":
         return _bootstrap(args, out, real)
     if args.command == "status":
-        return _status(args, out, real.ledger())
+        return status(args.stack, args.history, real.ledger(), out)
+    if args.command == "sync":
+        stack = real.stack(args.stack)
+        return sync(stack, real.ledger(), actor(real.environ), args.wait_for_stack, out)
     if args.command == "report":
         return _dora_report(args, out, real)
     if args.command == "versions":
@@ -289,7 +317,7 @@ def _control(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
     current = ledger.read(args.stack, args.service)
     if current is None:
         raise DeployError(
-            f"no release of {args.service} on {args.stack} in the ledger ({ledger.directory})"
+            f"no release of {args.service} on {args.stack} in the ledger ({ledger.location})"
         )
     try:
         handed = send_command(
@@ -328,9 +356,12 @@ def _preview_or_up(args: argparse.Namespace, out: Output, real: RealWorld) -> in
             "which platformctl bootstrap alone sets, for one up (an up in that phase removes "
             "the Kubernetes resources of a complete stack); allowed: remove the key"
         )
-    if args.command == "up":
-        _refuse_unless_admin(real, settings)
-    return _gated(args, out, real, stack, settings, apply=args.command == "up")
+    if args.command != "up":
+        return _gated(args, out, real, stack, settings, apply=False)
+    _refuse_unless_admin(real, settings)
+    by = actor(real.environ)
+    with holding_for_up(real.ledger(), stack, by, "up", args.wait_for_stack) as lease:
+        return _gated(args, out, real, stack, settings, apply=True, lease=lease)
 
 
 def _refuse_unless_admin(real: RealWorld, settings: StackSettings) -> None:
@@ -355,7 +386,9 @@ def _bootstrap(args: argparse.Namespace, out: Output, real: RealWorld) -> int:
             f"remove its Kubernetes resources; allowed: platformctl up {args.stack} (from a "
             "machine that reaches its API: the stack's CI runner)"
         )
-    code = _gated(args, out, real, stack, settings, apply=True, only_creates=True)
+    by = actor(real.environ)
+    with holding_for_up(real.ledger(), stack, by, "bootstrap", args.wait_for_stack) as lease:
+        code = _gated(args, out, real, stack, settings, apply=True, only_creates=True, lease=lease)
     if code == EXIT_OK:
         runner = settings.platform.ci_runner
         where = (
@@ -380,6 +413,7 @@ def _gated(
     *,
     apply: bool,
     only_creates: bool = False,
+    lease: Lease | None = None,
 ) -> int:
     """Preview, the gates and the review, then (``apply``) the update. ``only_creates``
     refuses a preview that would replace or delete anything (the bootstrap's: on a stack past
@@ -419,7 +453,13 @@ def _gated(
         f" ({document['approval']})" if "approval" in document else ""
     )
     try:
-        result = stack.up(out.line, message)
+        # Applied only under the stack's lease, confirmed now and kept alive while it runs.
+        assert lease is not None, "every applying command holds the stack's lease"
+        lease.confirm()
+        with lease.kept_alive():
+            result = stack.up(out.line, message)
+    except StopDriving:
+        raise
     except DeployError as error:
         # The engine's words may quote a secret the preview held: masked like the review's.
         said = Redactor(reviews.known_secrets).text(str(error))
@@ -469,8 +509,8 @@ def _review(
         shown = ledger.shown_review(args.stack, change.sha256)
         if shown is None:
             raise DeployError(
-                f"--approve-review {approving}: no review of this change was shown on this "
-                f"machine's ledger ({ledger.directory}); allowed: the digest a review printed "
+                f"--approve-review {approving}: no review of this change was shown, in the "
+                f"ledger at {ledger.location}; allowed: the digest a review printed "
                 f"(run platformctl up {args.stack} first)"
             )
         review = Review.from_json(shown)
@@ -537,31 +577,6 @@ def _report(out: Output, outcome: PreviewOutcome, problems: list[str]) -> None:
         )
     for problem in problems:
         out.line("blocked: " + problem.replace("\n", "\n    "))
-
-
-def _status(args: argparse.Namespace, out: Output, ledger: Ledger) -> int:
-    stacks = [args.stack] if args.stack else ledger.stacks()
-    summaries = []
-    for stack in stacks:
-        for service in ledger.services(stack):
-            record = ledger.read(stack, service)
-            if record is not None:
-                summary = record_summary(record)
-                summary["drivenBy"] = ledger.holder(stack, service)
-                summaries.append(summary)
-    if not summaries:
-        out.line("no releases in the ledger" + (f" for {args.stack}" if args.stack else ""))
-    for s in summaries:
-        out.line(
-            f"{s['stack']}/{s['service']}: {s['phase']} {s['image']} ({s['strategy']}) "
-            f"{s['step'] or ''} - {s['reason']}"
-        )
-        # What an approver approves: the concerns themselves, not only their summary.
-        verdict = (s["pendingReview"] or {}).get("verdict") or {}
-        for concern in verdict.get("concerns", []):
-            out.line(f"  concern: {concern['resource']}: {concern['why']}")
-    out.document({"releases": summaries})
-    return EXIT_OK
 
 
 def _dora_report(args: argparse.Namespace, out: Output, real: RealWorld) -> int:

@@ -1,16 +1,21 @@
-"""Commands for a release from another process: handed over through the ledger's queue."""
+"""Commands for a release from any machine: handed over through the ledger's queue to the
+process that holds the stack's lease for that release, or carried out by the sender when
+no one does (the sender then takes the lease)."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
 
+from platformctl.lease import LeaseTerms
 from platformctl.ledger import Control, Ledger
 from platformctl.ports import Clock, DeployError
 from platformctl.record import ReleaseRecord
 
 # How long a sender waits for the driving process to take its command.
 COMMAND_HANDOVER_SECONDS = 30
+# How often the sender looks for the outcome: four reads a second for at most the handover.
+_LOOK_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ def send_command(
     the command out itself. Needs only the ledger: no stack, no CLI."""
     deadline = clock.now() + COMMAND_HANDOVER_SECONDS
     while True:
-        if ledger.holder(stack, service) is None:
+        if _driver(ledger, stack, service) is None:
             return None
         record = ledger.read(stack, service)
         if record is not None and record.id != release_id:
@@ -55,10 +60,10 @@ def send_command(
         # Finishing, or being rolled back by another command: look again in a moment.
         if clock.now() >= deadline:
             raise DeployError(
-                f"{service} on {stack} is busy ({ledger.holder(stack, service)}); send "
+                f"{service} on {stack} is busy ({ledger.holder(stack)}); send "
                 f"{command} again in a moment"
             )
-        clock.sleep(0.1)
+        clock.sleep(_LOOK_SECONDS)
     control = Control(command, by, clock.now(), reason, record.id, secrets.token_hex(6))
     ledger.send(stack, service, control)
     while clock.now() < deadline:
@@ -66,14 +71,21 @@ def send_command(
         outcome = _outcome(current, control.id)
         if current is not None and outcome is not None:
             return Handover(current, outcome)
-        if ledger.holder(stack, service) is None:
+        if _driver(ledger, stack, service) is None:
             return None
-        clock.sleep(0.1)
+        clock.sleep(_LOOK_SECONDS)
     raise NotTakenYet(
         f"{command} is queued for release {record.id}, but the process driving it has not "
-        f"taken it within {COMMAND_HANDOVER_SECONDS}s ({ledger.holder(stack, service)}); it "
+        f"taken it within {COMMAND_HANDOVER_SECONDS}s ({ledger.holder(stack)}); it "
         "will act on it at its next look"
     )
+
+
+def _driver(ledger: Ledger, stack: str, service: str) -> LeaseTerms | None:
+    """The live holder of the stack's lease when it drives this service's release; a holder
+    busy with another service will not look at this one's commands."""
+    holder = ledger.lease_holder(stack)
+    return holder if holder is not None and holder.service == service else None
 
 
 def _outcome(record: ReleaseRecord | None, control_id: str) -> str | None:

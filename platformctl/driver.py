@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from platformctl import machine
+from platformctl.blob_store import StopDriving
 from platformctl.commands import CommandResult, send_command
 from platformctl.driver_acts import Interrupted
 from platformctl.driver_rollback import DriverRollback
@@ -38,7 +39,8 @@ class ReleaseDriver(DriverRollback):
         self._reviews.check_model()
         # A watched alarm that does not exist stops the release before anything is written.
         self._guards().check()
-        with ledger.lock(stack, self.service, f"release {image}"), self._flushing():
+        wait = self.world.lease_wait_seconds
+        with self._holding(f"release {image}", wait), self._flushing():
             current = ledger.read(stack, self.service)
             if current is not None and (not current.terminal or current.phase is Phase.FAILED):
                 raise DeployError(
@@ -50,8 +52,6 @@ class ReleaseDriver(DriverRollback):
             record = self._new_record(image, strategy, on_failure, approvals)
             # Commands queued for earlier releases are history, not instructions.
             record.controls_seen = ledger.control_count(stack, self.service)
-            if current is not None:
-                ledger.archive(current)
             self.record = record
             self._save()
             self._say(f"release {record.id}: {self.service} {image} on {stack} ({record.strategy})")
@@ -59,8 +59,7 @@ class ReleaseDriver(DriverRollback):
 
     def resume(self) -> ReleaseRecord:
         """Continues a release a killed or paused process left, from the step it stopped in."""
-        ledger, stack = self.world.ledger, self.world.stack.name
-        with ledger.lock(stack, self.service, "resume"), self._flushing():
+        with self._holding("resume", self.world.lease_wait_seconds), self._flushing():
             self.record = self._current()
             if self.record.terminal:
                 self._say(f"release {self.record.id} is {self.record.phase.value}; nothing to do")
@@ -91,8 +90,8 @@ class ReleaseDriver(DriverRollback):
 
     def carry_out(self, command: str, by: str, release_id: str) -> CommandResult:
         """The command, here: no process drives the release (paused, or its driver died)."""
-        ledger, stack = self.world.ledger, self.world.stack.name
-        with ledger.lock(stack, self.service, command), self._flushing():
+        stack = self.world.stack.name
+        with self._holding(command, self.world.lease_wait_seconds), self._flushing():
             self.record = self._current()
             if self.record.id != release_id:
                 raise DeployError(
@@ -123,11 +122,16 @@ class ReleaseDriver(DriverRollback):
     def _flushing(self) -> Iterator[None]:
         """Phase events still on their way go out before the lock is let go, and any that
         failed are written to the record."""
+        stopped = False
         try:
             yield
+        except StopDriving:
+            # Nothing more is written: the ledger is another machine's, or unreachable.
+            stopped = True
+            raise
         finally:
             self._notifier.flush()
-            if self.record is not None:
+            if self.record is not None and not stopped:
                 self._save()
 
     def _drive(self) -> ReleaseRecord:
@@ -181,6 +185,8 @@ class ReleaseDriver(DriverRollback):
         }[step.kind]
         try:
             return perform()
+        except StopDriving:
+            raise
         except DeployError as error:
             # A permission refused, config that could not be written: the step failed, and
             # whatever it had applied is undone like any other failure.

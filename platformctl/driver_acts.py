@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from platformctl import machine
+from platformctl.blob_store import StopDriving
 from platformctl.changes import UpOutcome
 from platformctl.driver_base import DriverBase
 from platformctl.elbv2 import wait_for_traffic
@@ -39,7 +40,8 @@ class Interrupted(Exception):
 class DriverActs(DriverBase):
     def _up(self, why: str) -> UpOutcome:
         record = self._record()
-        outcome = self.world.stack.up(self.world.progress, f"release {record.id}: {why}")
+        with self._leased_up():
+            outcome = self.world.stack.up(self.world.progress, f"release {record.id}: {why}")
         changed = [c for c in outcome.changes if c.operation != "same"]
         self._event(up=why, changed=[f"{c.operation} {c.urn}" for c in changed])
         self._save()
@@ -51,6 +53,8 @@ class DriverActs(DriverBase):
         label = step.label() if step else "step"
         try:
             self._up(label)
+        except StopDriving:
+            raise
         except DeployError as error:
             record.detected_at = self.world.clock.now()
             self._failed_up = (label, error)
@@ -88,13 +92,18 @@ class DriverActs(DriverBase):
         During a rollback nothing interrupts it: an abort only renames its ending."""
         deadline = self.world.clock.now() + seconds
         while True:
-            self._take_commands(interrupt=self._record().phase is not Phase.ROLLING_BACK)
+            self._held().keep()
+            if self.world.clock.now() >= self._next_look:
+                self._take_commands(interrupt=self._record().phase is not Phase.ROLLING_BACK)
             remaining = deadline - self.world.clock.now()
             if remaining <= 0:
                 return
             self.world.clock.sleep(min(self.world.poll_seconds, remaining))
 
     def _take_commands(self, interrupt: bool = False) -> None:
+        # One read of the queue per look: at most one a second while waiting (the bound on
+        # the ledger's request rate, and on how long a command waits to be seen).
+        self._next_look = self.world.clock.now() + self.world.command_poll_seconds
         record = self._record()
         for control in self.world.ledger.controls(
             record.stack, record.service, record.controls_seen

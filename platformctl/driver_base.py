@@ -4,22 +4,26 @@ after every step, every event and every transition)."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from components.workload import slot_service_name
 from infra.settings.app import ServiceSettings
 from infra.settings.delivery import DeliverySettings
 from platformctl import machine
+from platformctl.blob_store import StopDriving
 from platformctl.guards import ReleaseGuards
+from platformctl.lease import Lease
 from platformctl.machine import Transition
 from platformctl.notifier import Notifier
 from platformctl.ports import DeployError
 from platformctl.record import ReleaseRecord
 from platformctl.release_metrics import NAMESPACE, metric_data
 from platformctl.reviews import ReleaseReviews
+from platformctl.stack_file import Blocks, sync_stack_file
 from platformctl.world import World, service_index, stack_settings
 
 
@@ -42,6 +46,11 @@ class DriverBase:
         # explanation must never hold up the rollback).
         self._failed_up: tuple[str, DeployError] | None = None
         self._release_guards: ReleaseGuards | None = None
+        # The stack's lease while an entry point holds it, and the release blocks as this
+        # process last wrote them to the ledger (never re-read: that would defeat fencing).
+        self._lease: Lease | None = None
+        self._blocks: Blocks = {}
+        self._next_look = 0.0
 
     @property
     def delivery(self) -> DeliverySettings:
@@ -59,10 +68,53 @@ class DriverBase:
         return dict(self._app()["services"][self.index]["release"])
 
     def _set_release(self, release: dict[str, Any]) -> None:
+        """The ledger first (the truth every machine reads), then the stack file."""
+        self._blocks = {**self._blocks, self.service: release}
+        self.world.ledger.write_release_blocks(
+            self.world.stack.name, self._blocks, self._held().terms.epoch
+        )
         app = self._app()
         services = list(app["services"])
         services[self.index] = {**services[self.index], "release": release}
         self.world.stack.set_config({"platform:app": {**app, "services": services}})
+
+    @contextlib.contextmanager
+    def _holding(self, purpose: str, wait_seconds: float = 0.0) -> Iterator[Lease]:
+        """The stack's lease for an entry point, with the stack file written from the
+        ledger. Taken from a holder that vanished, a Pulumi lock its `up` left is reported
+        before anything is applied. A process that has to stop says why in the ledger."""
+        ledger, stack = self.world.ledger, self.world.stack.name
+        with ledger.lease(
+            stack, purpose, service=self.service, by=self.world.actor, wait_seconds=wait_seconds
+        ) as lease:
+            self._lease = lease
+            try:
+                if lease.took_over_from is not None:
+                    for lock in self.world.pulumi_locks(stack):
+                        raise DeployError(lock.advice(stack))
+                self._blocks, changed = sync_stack_file(ledger, self.world.stack, lease.terms.epoch)
+                if changed:
+                    names = ", ".join(changed)
+                    self._say(f"Pulumi.{stack}.yaml: release of {names} taken from the ledger")
+                    self.settings = stack_settings(self.world.project, self.world.stack)
+                yield lease
+            except StopDriving as stop:
+                ledger.note(stack, f"{self.world.actor} stopped driving {self.service}: {stop}")
+                raise
+            finally:
+                self._lease = None
+
+    def _held(self) -> Lease:
+        assert self._lease is not None, "the stack's lease is taken by every entry point"
+        return self._lease
+
+    @contextlib.contextmanager
+    def _leased_up(self) -> Iterator[None]:
+        """An `up` only under a lease confirmed now, and kept alive while it runs."""
+        lease = self._held()
+        lease.confirm()
+        with lease.kept_alive():
+            yield
 
     def _slot_service(self, slot: str) -> str:
         return slot_service_name(self.service, slot)
@@ -169,7 +221,7 @@ class DriverBase:
         if record is None:
             raise DeployError(
                 f"no release of {self.service} on {self.world.stack.name} in the ledger "
-                f"({self.world.ledger.directory})"
+                f"({self.world.ledger.location})"
             )
         return record
 

@@ -5,6 +5,7 @@ abort during it only renames its ending."""
 from __future__ import annotations
 
 from platformctl import machine
+from platformctl.blob_store import StopDriving
 from platformctl.driver_steps import DriverSteps
 from platformctl.machine import Transition
 from platformctl.ports import DeployError
@@ -39,6 +40,8 @@ class DriverRollback(DriverSteps):
                 record.previous_live,
                 self.delivery.verify_timeout_seconds,
             )
+        except StopDriving:
+            raise
         except DeployError as error:
             problem = f"it could not be applied ({error})"
         # A failed confirmation does not move the moment the release was found failing.
@@ -66,6 +69,8 @@ class DriverRollback(DriverSteps):
         try:
             self._set_release(machine.scale_down_config(self._release(), record.candidate_slot))
             self._up(f"scale-down {record.candidate_slot} after rollback")
+        except StopDriving:
+            raise
         except DeployError as error:
             self._event(note=f"could not scale down {record.candidate_slot}: {error}")
             self._save()

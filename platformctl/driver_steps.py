@@ -7,6 +7,7 @@ import os
 
 from infra.settings.delivery import ENV_REFERENCE, AnalysisSettings, MetricCheck
 from platformctl import machine
+from platformctl.blob_store import StopDriving
 from platformctl.driver_acts import Interrupted
 from platformctl.driver_reviews import DriverReviews
 from platformctl.gates import gate_problems
@@ -24,6 +25,8 @@ class DriverSteps(DriverReviews):
         self._set_release(machine.deploy_config(before, record))
         try:
             outcome = self.world.stack.preview(self.world.progress)
+        except StopDriving:
+            raise
         except DeployError as error:
             self._set_release(before)
             return Transition(Phase.REJECTED, f"preview failed, config restored: {error}")
@@ -306,6 +309,8 @@ class DriverSteps(DriverReviews):
         self._set_release(machine.scale_down_config(self._release(), record.previous_live))
         try:
             self._up(step.label())
+        except StopDriving:
+            raise
         except DeployError as error:
             # Traffic is where it belongs: a slot left running costs money, not availability.
             return machine.step_done(

@@ -150,6 +150,9 @@ class ReleaseRecord:
     published: bool = False
     # promote-now: a human's judgement replaced the remaining analyses, the watch included.
     judged_by_hand: bool = False
+    # How many times the record was written: each revision is its own object in the
+    # ledger's history, never overwritten.
+    revision: int = 0
 
     @property
     def terminal(self) -> bool:

@@ -14,7 +14,8 @@ from infra.settings.review import ReviewSettings
 from offline_preview.project import ProjectError, load_project
 from platformctl.aws_clients import AWS_CLIENT_CONFIG
 from platformctl.driver import ReleaseDriver
-from platformctl.ledger import Ledger, ledger_directory
+from platformctl.ledger import Ledger
+from platformctl.ledger_location import PulumiLock, backend_store, ledger_store, pulumi_locks
 from platformctl.ports import (
     AnalysisTarget,
     DeployError,
@@ -47,6 +48,8 @@ class RealWorld:
         self.project_dir = Path(project_dir)
         self.environ = dict(environ)
         self.progress = progress
+        # How long a release, command or up waits for another machine's hold on the stack.
+        self.lease_wait_seconds = 0.0
 
     def project(self) -> str:
         try:
@@ -86,13 +89,17 @@ class RealWorld:
         return published_versions(region)
 
     def ledger(self) -> Ledger:
+        """In S3 beside the state (or PLATFORM_LEDGER_URL), files beside a local state."""
         from platformctl.automation import backend_url
 
-        return Ledger(
-            ledger_directory(
-                self.project_dir, backend_url(self.project_dir, self.environ), self.environ
-            )
-        )
+        url = backend_url(self.project_dir, self.environ)
+        return Ledger(ledger_store(self.project_dir, url, self.environ))
+
+    def pulumi_locks(self, stack: str) -> list[PulumiLock]:
+        from platformctl.automation import backend_url
+
+        url = backend_url(self.project_dir, self.environ)
+        return pulumi_locks(backend_store(url, self.project_dir), self.project(), stack)
 
     def stack(self, name: str, config_overrides: Mapping[str, Any] | None = None) -> StackPort:
         """The stack through the Pulumi CLI; ``config_overrides`` change its config for its
@@ -232,6 +239,8 @@ class RealWorld:
             known_secrets=self.known_secrets(),
             guards_for=self.guards,
             release_metrics=self.release_metrics(settings.region),
+            pulumi_locks=self.pulumi_locks,
+            lease_wait_seconds=self.lease_wait_seconds,
         )
 
     def promote(self, service: str, source: str, target: str, approve: bool, actor: str

@@ -15,6 +15,7 @@ from infra.settings.review import ReviewSettings
 from offline_preview.project import load_project, load_stack_config
 from platformctl.guards import ReleaseGuards, no_guards
 from platformctl.ledger import Ledger
+from platformctl.ledger_location import PulumiLock
 from platformctl.ports import (
     Clock,
     DeployError,
@@ -54,8 +55,10 @@ class World:
     clock: Clock = field(default_factory=SystemClock)
     progress: Progress = print
     actor: str = "platformctl"
-    # How often waits look at the command queue.
+    # How often waits wake (to renew the lease, see a metric, check a deadline) ...
     poll_seconds: float = 0.2
+    # ... and how often they read the command queue: the pick-up time of a command.
+    command_poll_seconds: float = 1.0
     # The AI reviewer for the stack's review settings; without one, reviews are unavailable.
     reviewer_for: Callable[[ReviewSettings], Reviewer] = no_reviewer
     # Values masked wherever they appear in what is sent for review (credentials from the
@@ -65,6 +68,10 @@ class World:
     guards_for: Callable[[StackSettings], ReleaseGuards] = no_guards
     # Where a finished release's figures go (CloudWatch, namespace Platform/Releases).
     release_metrics: ReleaseMetrics | None = None
+    # Pulumi's own locks on the stack (a lost `up` leaves one), named on a takeover.
+    pulumi_locks: Callable[[str], list[PulumiLock]] = lambda stack: []
+    # How long an entry point waits for another machine's hold on the stack to end.
+    lease_wait_seconds: float = 0.0
 
 
 def settings_from_stack_file(project_dir: Path, stack: str) -> StackSettings:

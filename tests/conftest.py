@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +59,32 @@ def stack_setting(stack: str, key: str) -> Any:
     """A copy of one key of a shipped stack file, to change and pass as an override."""
     document = yaml.safe_load((REPOSITORY / f"Pulumi.{stack}.yaml").read_text())
     return copy.deepcopy(document["config"][key])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """One loopback moto S3 server for the session (each test takes its own bucket)."""
+    from tests.s3_ledger import S3_ENV, moto_s3
+
+    saved = {k: os.environ.get(k) for k in S3_ENV}
+    os.environ.update(S3_ENV)
+    try:
+        with moto_s3() as endpoint:
+            yield endpoint
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(params=["files", "s3"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same ledger tests on both stores: local files, and S3 on loopback."""
+    if request.param == "files":
+        return f"file://{tmp_path}/ledger"
+    from tests.s3_ledger import new_bucket, s3_ledger_url
+
+    endpoint = request.getfixturevalue("s3_endpoint")
+    return s3_ledger_url(endpoint, new_bucket(endpoint))

@@ -16,11 +16,14 @@ import yaml
 
 from infra.settings.delivery import MetricCheck
 from offline_preview.policy_run import PolicyPackSource
+from platformctl.blob_store import BlobStore, FileStore
 from platformctl.driver import ReleaseDriver
 from platformctl.ledger import Ledger
+from platformctl.ledger_location import ledger_store
 from platformctl.offline_stack import OfflineStack
 from platformctl.ports import (
     AnalysisTarget,
+    Clock,
     HookResult,
     Measurement,
     TrafficCheck,
@@ -72,6 +75,24 @@ class VirtualClock:
 
     def at(self, elapsed: float, callback: Callable[[], None]) -> None:
         self._marks.append((self.start + elapsed, callback))
+
+
+class _WorldClock:
+    """The world's clock, whichever a test sets: the lease runs on the driver's time."""
+
+    def __init__(self, current: Callable[[], Clock]):
+        self._current = current
+
+    def now(self) -> float:
+        return self._current().now()
+
+    def sleep(self, seconds: float) -> None:
+        self._current().sleep(seconds)
+
+
+def ledger_at(url: str) -> BlobStore:
+    """The store a PLATFORM_LEDGER_URL names, as platformctl would open it."""
+    return ledger_store(Path("."), None, {"PLATFORM_LEDGER_URL": url})
 
 
 class ScriptedMetrics:
@@ -185,9 +206,13 @@ def release_world(
     policy_packs: list[PolicyPackSource] | None = None,
     fault: Callable[[str], None] | None = None,
     reopen: bool = False,
+    ledger_url: str | None = None,
+    host: str | None = None,
 ) -> ReleaseWorld:
     """A fresh project under ``tmp_path``; with ``reopen``, the one an earlier (perhaps
-    killed) process left there, as it left it."""
+    killed) process left there, as it left it. The ledger is files under ``tmp_path``, or
+    the store ``ledger_url`` names (S3 on a loopback moto server); ``host`` is the machine
+    the ledger's lease says this process runs on."""
     project = tmp_path / "project"
     if not reopen:
         make_project(project, stack, delivery)
@@ -203,7 +228,11 @@ def release_world(
         metrics_for=lambda settings: metrics,
         traffic=traffic,
         hooks_for=lambda delivery: hooks,
-        ledger=Ledger(tmp_path / "ledger"),
+        ledger=Ledger(
+            ledger_at(ledger_url) if ledger_url else FileStore(tmp_path / "ledger"),
+            clock=_WorldClock(lambda: world.clock),
+            host=host,
+        ),
         clock=clock,
         progress=lines.append,
         actor="tester",

@@ -63,7 +63,6 @@ def ledger_with_history(directory) -> Ledger:
     ]  # fmt: skip
     for made in records:
         ledger.write(made)
-        ledger.archive(made)
     return ledger
 
 

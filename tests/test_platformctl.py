@@ -326,7 +326,7 @@ def test_abort_from_another_machine_without_the_cli_stops_a_running_release_at_o
     done = platformctl(
         "abort", "dev", "chat-api", "--reason", "bad deploy", "--project-dir",
         str(tmp_path / "project"), "--json",
-        env={"PATH": "/usr/bin:/bin", "PLATFORM_LEDGER_DIR": str(tmp_path / "ledger"),
+        env={"PATH": "/usr/bin:/bin", "PLATFORM_LEDGER_URL": f"file://{tmp_path}/ledger",
              "PLATFORM_ACTOR": "erin"},
     )  # fmt: skip
     assert done.returncode == cli.EXIT_OK, done.stderr

@@ -104,7 +104,7 @@ def test_a_services_history_never_includes_another_service_with_a_longer_name(tm
     for service in ("chat", "chat-api"):
         record = release(IMAGE, 1, Phase.SUCCEEDED, 2)
         record.service = service
-        ledger.archive(record)
+        ledger.write(record)
     assert [r.service for r in ledger.history("staging", "chat")] == ["chat"]
 
 

@@ -9,7 +9,7 @@ import json
 import pytest
 import yaml
 
-from platformctl.ledger import Control
+from platformctl.ledger import Control, Ledger
 from platformctl.ports import DeployError, HookResult, TrafficCheck, Verdict
 from platformctl.record import Phase
 from tests.release_world import (
@@ -328,8 +328,8 @@ def test_every_phase_change_is_notified_with_its_reason(tmp_path):
 def test_a_second_release_is_refused_while_one_is_in_progress(tmp_path):
     world = release_world(tmp_path)
     with (
-        world.world.ledger.lock("dev", "chat-api", "release 1.5.0"),
-        pytest.raises(DeployError, match=r"being driven by pid \d+ .*\(release 1.5.0"),
+        world.world.ledger.lease("dev", "release 1.5.0", service="chat-api"),
+        pytest.raises(DeployError, match=r"held by .*pid \d+ on .*\(release 1.5.0"),
     ):
         world.driver().start("1.6.0")
     # A release left unfinished by a dead process refuses a new one until someone decides.
@@ -465,7 +465,7 @@ def test_a_permission_the_alb_refuses_mid_release_rolls_back_instead_of_strandin
     assert "DescribeRules" in next(
         e["reason"] for e in record.events if e.get("phase") == "RollingBack"
     )
-    assert world.world.ledger.holder("dev", "chat-api") is None
+    assert world.world.ledger.holder("dev") is None
     assert live_weights(world.stack) == {BLUE: 100, GREEN: 0}
 
 
@@ -528,15 +528,35 @@ def test_commands_meant_for_an_earlier_release_never_reach_the_next(tmp_path):
     assert second.controls_seen == ledger.control_count("dev", "chat-api")
 
 
-def test_a_stack_file_behind_the_deployed_stack_refuses_a_release(tmp_path):
-    world = release_world(tmp_path)
-    assert world.driver().start("1.5.0").phase is Phase.SUCCEEDED
-    # Another checkout's stack file: still says blue runs 1.4.2 and is live.
+def an_older_checkout(world) -> None:
+    """Another checkout's stack file: still says blue runs 1.4.2 and is live."""
     document = yaml.safe_load(world.stack._file.read_text())
     release = document["config"]["platform:app"]["services"][0]["release"]
     release.update(live="blue", blue={"image": "1.4.2", "replicas": 1})
     release["green"] = {"replicas": 1, "scaledDown": True}
     world.stack._file.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def test_an_older_checkout_is_rewritten_from_the_ledger_before_a_release(tmp_path):
+    world = release_world(tmp_path)
+    assert world.driver().start("1.5.0").phase is Phase.SUCCEEDED
+    an_older_checkout(world)
+    record = world.driver().start("1.6.0")
+    assert record.phase is Phase.SUCCEEDED
+    # Released onto blue, the slot that was not serving: the ledger said green was live.
+    assert (record.previous_live, record.candidate_slot) == ("green", "blue")
+    assert "release of chat-api taken from the ledger" in "\n".join(world.lines)
+    assert world.release()["live"] == "blue" and world.release()["blue"]["image"] == "1.6.0"
+
+
+def test_a_stack_file_behind_the_deployed_stack_refuses_a_release_the_ledger_cannot_correct(
+    tmp_path,
+):
+    world = release_world(tmp_path)
+    assert world.driver().start("1.5.0").phase is Phase.SUCCEEDED
+    an_older_checkout(world)
+    # A ledger that knows nothing of the stack (a new location): the deployed stack decides.
+    world.world.ledger = Ledger(tmp_path / "an empty ledger", clock=world.clock)
     with pytest.raises(DeployError, match="stale for chat-api: the deployed stack has live=green"):
         world.driver().start("1.6.0")
 
@@ -554,14 +574,29 @@ def test_a_failing_webhook_is_noted_and_never_stops_the_release(tmp_path):
     assert notes and all("UNSET_WEBHOOK is not set" in n for n in notes)
 
 
-def test_resuming_or_undoing_with_an_older_stack_file_is_refused(tmp_path):
+def test_undoing_from_an_older_checkout_undoes_the_release_the_ledger_holds(tmp_path):
+    world = release_world(tmp_path)
+    before = world.stack._file.read_text()
+    assert world.driver().start("1.5.0").phase is Phase.SUCCEEDED
+    world.stack._file.write_text(before)  # the checkout from before the release
+    record = world.driver().command("rollback").record
+    assert record.phase is Phase.ROLLED_BACK
+    assert world.release()["live"] == "blue" and world.release()["green"]["image"] == "1.5.0"
+    assert live_weights(world.stack) == {BLUE: 100, GREEN: 0}
+
+
+def test_resuming_or_undoing_with_a_file_the_ledger_cannot_correct_is_refused(tmp_path):
     world = release_world(tmp_path)
     before = world.stack._file.read_text()
     assert world.driver().start("1.5.0").phase is Phase.SUCCEEDED
     after = world.stack._file.read_text()
-    world.stack._file.write_text(before)  # the checkout from before the release
+    blocks = tmp_path / "ledger" / "dev" / "release-blocks.json"
+    kept = blocks.read_bytes()
+    blocks.unlink()  # a ledger without the stack's blocks: only the record is left
+    world.stack._file.write_text(before)
     with pytest.raises(DeployError, match=r"not the stack file release .* wrote"):
         world.driver().command("rollback")
+    blocks.write_bytes(kept)
     world.stack._file.write_text(after)
     assert world.driver().command("rollback").record.phase is Phase.ROLLED_BACK
 

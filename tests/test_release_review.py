@@ -358,8 +358,9 @@ def test_status_shows_the_concerns_an_approver_is_asked_to_approve(tmp_path, cap
         pending["verdict"]["concerns"][0]["why"]
         == "replace of a stateful database without a snapshot"
     )
-    args = cli.parse_args(["status", "staging"])
-    assert cli._status(args, cli.Output(False), world.world.ledger) == cli.EXIT_OK
+    from platformctl.cli_ledger import status
+
+    assert status("staging", False, world.world.ledger, cli.Output(False)) == cli.EXIT_OK
     assert "concern: urn:pulumi:prod::platform::aws:rds/instance:Instance::orders" in (
         capsys.readouterr().out
     )
