@@ -1,6 +1,10 @@
-"""The GitHub workflows: they parse, every platformctl call is one the CLI accepts, the
-release state a release, promotion or command writes is committed back to main, and a command
-for a release (command.yml) runs as a release job does."""
+"""The GitHub workflows: they parse, every platformctl call is one the CLI accepts, every job
+that runs platformctl checks first that the state backend is S3 (the release ledger lives
+beside it, reached directly: no job copies a ledger directory), the stack file a release,
+promotion or command writes is committed back to main, a command for a release (command.yml)
+runs as a release job does but outside the stack's concurrency group, and the workflows are
+hardened as zizmor (the GitHub Actions security linter) expects: actions pinned by SHA,
+least-privilege permissions, no persisted credentials, a Dependabot config."""
 
 from __future__ import annotations
 
@@ -11,25 +15,29 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / ".github" / "workflows"
 STACKS = {"dev", "staging", "prod"}
 # Commands for a release (platformctl CONTROLS): run by hand through command.yml.
 CONTROLS = {"abort", "pause", "resume", "promote-now", "approve", "rollback"}
-SUBCOMMANDS = {"preview", "up", "bootstrap", "release", "promote", "status", "versions", *CONTROLS}
+SUBCOMMANDS = {
+    "preview", "up", "bootstrap", "release", "promote", "status", "versions", "sync", *CONTROLS
+}  # fmt: skip
 # Commands that run the Pulumi engine (and so the advisory AI review): versions and status
 # only ask AWS or read the ledger.
 ENGINE = {"preview", "up", "bootstrap", "release", "promote", *CONTROLS}
 FLAGS = {
     "--json", "--offline", "--image", "--strategy", "--from", "--to", "--approve", "--review",
-    "--reason", "--allow-replace", "--approve-review",
+    "--reason", "--allow-replace", "--approve-review", "--wait-for-stack",
 }  # fmt: skip
-VALUED_FLAGS = {"--image", "--strategy", "--from", "--to", "--reason"}
+VALUED_FLAGS = {"--image", "--strategy", "--from", "--to", "--reason", "--wait-for-stack"}
 # Commands that change a stack: each must run alone on its stack, behind its environment.
 # (A command for a release may drive it on: approve, resume, promote-now, a rollback.)
 CHANGING = {"up", "bootstrap", "release", "promote", *CONTROLS}
@@ -187,8 +195,9 @@ def test_every_platformctl_command_appears_somewhere() -> None:
         for words in command_lines(file, call)
     }
 
-    # bootstrap is run once by hand (docs/first-deploy.md); status reads the ledger.
-    assert used == SUBCOMMANDS - {"bootstrap", "status"}
+    # bootstrap is run once by hand (docs/first-deploy.md); status reads the ledger; sync is
+    # what a person runs when `up` refuses a stack file that disagrees with the ledger.
+    assert used == SUBCOMMANDS - {"bootstrap", "status", "sync"}
 
 
 def test_pull_requests_preview_every_stack_with_the_cli_and_offline() -> None:
@@ -204,8 +213,9 @@ def test_pull_requests_preview_every_stack_with_the_cli_and_offline() -> None:
         ["preview", "EXPR(matrix.stack)", "--review", "--json"],
     ]
     assert set(jobs["offline"]["strategy"]["matrix"]["stack"]) == STACKS
-    offline_runs = [step.get("run", "") for step in jobs["offline"]["steps"]]
-    assert "./scripts/preview ${{ matrix.stack }}" in offline_runs
+    [offline] = [s for s in jobs["offline"]["steps"] if "./scripts/preview" in s.get("run", "")]
+    assert offline["run"] == './scripts/preview "$STACK"'
+    assert step_env("preview.yml", jobs["offline"], offline)["STACK"] == "${{ matrix.stack }}"
 
 
 def runs_the_engine(file: str, step: dict[str, Any], words: list[str]) -> bool:
@@ -313,16 +323,21 @@ def changed_stack(file: str, job: dict[str, Any], commands: set[str]) -> str | N
     return as_written(stack)
 
 
-def test_jobs_that_change_a_stack_run_alone_on_it() -> None:
+def test_jobs_that_change_a_stack_never_cancel_one_in_progress() -> None:
     for file, name, job in all_jobs():
         stack = changed_stack(file, job, CHANGING)
         if stack is None:
             continue
         concurrency = job.get("concurrency")
         assert isinstance(concurrency, dict), f"{name}: no concurrency group"
-        assert concurrency["group"] == f"stack-{stack}", name
         # Cancelling a release halfway leaves traffic split: a newer run waits instead.
         assert concurrency.get("cancel-in-progress") is False, name
+        # The release, promotion and up jobs take turns on their stack; a command for a
+        # release does not wait for them (the ledger's lease serializes stack changes).
+        if file == "command.yml":
+            assert not concurrency["group"].startswith("stack-"), name
+        else:
+            assert concurrency["group"] == f"stack-{stack}", f"{file} {name}"
 
 
 def test_jobs_that_change_a_stack_run_behind_its_environment() -> None:
@@ -447,33 +462,43 @@ def test_the_command_workflow_is_dispatched_by_hand_with_a_stack_service_and_com
     assert set(inputs["command"]["options"]) == CONTROLS
     assert inputs["service"]["type"] == "string" and inputs["service"]["required"] is True
     assert inputs["reason"]["type"] == "string" and inputs["reason"]["required"] is False
-    assert workflow("command.yml")["permissions"] == {"contents": "read"}
+    assert workflow("command.yml")["permissions"] == {}
 
 
-def test_the_command_job_runs_behind_the_stacks_environment_in_its_concurrency_group() -> None:
+def test_the_command_job_runs_behind_the_stacks_environment_outside_the_release_group() -> None:
     job = command_job()
     release_groups = {
         release["environment"]: release["concurrency"]["group"]
-        for release in workflow("release.yml")["jobs"].values()
+        for file in ("release.yml", "up.yml")
+        for release in workflow(file)["jobs"].values()
         if "concurrency" in release
     }
 
     # So prod's required reviewers approve every command there.
     assert job["environment"] == "${{ inputs.stack }}"
-    # The release jobs' groups: a command never runs while a release drives the stack.
-    assert release_groups == {stack: f"stack-{stack}" for stack in STACKS}
-    assert job["concurrency"] == {"group": "stack-${{ inputs.stack }}", "cancel-in-progress": False}
+    # The release and up jobs' groups, one per stack ...
+    assert release_groups == {
+        **{stack: f"stack-{stack}" for stack in STACKS},
+        "${{ inputs.stack }}": "stack-${{ inputs.stack }}",
+    }
+    # ... which a command never joins: an abort, pause or rollback reaches a running release
+    # through the ledger at once, instead of waiting for its job to end. Only the same command
+    # for the same service waits for the one before, and none is cancelled.
+    assert job["concurrency"] == {
+        "group": "command-${{ inputs.stack }}-${{ inputs.service }}-${{ inputs.command }}",
+        "cancel-in-progress": False,
+    }
+    assert "concurrency" not in workflow("command.yml")
     [(words, _)] = platformctl_calls(job)
     assert words[:3] == ["EXPR(inputs.command)", "EXPR(inputs.stack)", "EXPR(inputs.service)"]
     assert "--json" in words and any(w.startswith("--reason") for w in words)
 
 
-def test_inputs_reach_scripts_only_through_the_environment() -> None:
+def test_expressions_reach_scripts_only_through_the_environment() -> None:
+    # Inputs above all, but also matrix values, step outcomes and secrets: no `${{ }}` is
+    # spliced into a script (zizmor's template-injection).
     for file, name, _, step in all_steps():
-        for expression in _EXPRESSION.findall(step.get("run", "")):
-            assert not re.search(r"\binputs\.|github\.event\.", expression), (
-                f"{file} {name} {step.get('name')}: ${{{{ {expression} }}}}"
-            )
+        assert not _EXPRESSION.search(step.get("run", "")), f"{file} {name} {step.get('name')}"
 
 
 def service_check(job: dict[str, Any]) -> dict[str, Any]:
@@ -595,24 +620,113 @@ def test_every_job_writing_release_state_commits_it_with_the_same_script() -> No
         assert env["OUTCOME"] == "${{ steps.platformctl.outcome }}", name
 
 
-@pytest.mark.parametrize(("file", "job_name", "job", "stack"), RELEASING_JOBS)
-def test_jobs_writing_release_state_restore_the_ledger_before_and_save_it_after(
-    file: str, job_name: str, job: dict[str, Any], stack: str
-) -> None:
-    index = platformctl_step_index(job)
-    sync = [s for s in job["steps"] if "aws s3 sync" in s.get("run", "")]
-    [restore] = [s for s in sync if '"$PLATFORM_LEDGER_S3_URI" "$PLATFORM_LEDGER_DIR"' in s["run"]]
-    [save] = [s for s in sync if s is not restore]
-    # The stack's own directory: named, or $STACK when the run chooses the stack.
-    stack_in_script = "$STACK" if step_env(file, job, save).get("STACK") == stack else stack
+def test_no_workflow_copies_a_ledger_directory() -> None:
+    # The ledger lives in S3 beside the state and platformctl reaches it there: a copy
+    # restored into a job and saved after it is what lost commands and runners' work.
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        text = path.read_text()
+        for copy in ("aws s3 sync", "aws s3 cp", "PLATFORM_LEDGER_DIR", "PLATFORM_LEDGER_S3_URI"):
+            assert copy not in text, f"{path.name}: {copy}"
+        assert "actions/cache" not in text and "upload-artifact" not in text, path.name
 
-    assert job["steps"].index(restore) < index < job["steps"].index(save), job_name
-    assert job["steps"].index(commit_step(job)) < job["steps"].index(save), job_name
-    assert save.get("if") == "always()", job_name
-    assert (
-        f'aws s3 sync --only-show-errors "$PLATFORM_LEDGER_DIR/{stack_in_script}" '
-        f'"$PLATFORM_LEDGER_S3_URI/{stack_in_script}"'
-    ) in save["run"], job_name
+
+def the_cli_jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    """The jobs that run platformctl against real stacks (not the offline engine)."""
+    return [
+        (file, name, job)
+        for file, name, job in all_jobs()
+        if any(not is_offline(step, words) for words, step in platformctl_calls(job))
+    ]
+
+
+def test_the_jobs_running_platformctl_against_real_stacks() -> None:
+    assert {(file, name) for file, name, _ in the_cli_jobs()} == {
+        ("preview.yml", "preview"),
+        ("release.yml", "release-dev"),
+        ("release.yml", "promote-staging"),
+        ("release.yml", "promote-prod"),
+        ("command.yml", "command"),
+        ("up.yml", "up"),
+    }
+
+
+@pytest.mark.parametrize(("file", "job_name", "job"), the_cli_jobs())
+def test_platformctl_steps_see_the_ledger_url_variable(
+    file: str, job_name: str, job: dict[str, Any]
+) -> None:
+    # Optional: unset, the ledger is in the S3 backend's bucket.
+    for _, step in platformctl_calls(job):
+        env = step_env(file, job, step)
+        assert env.get("PLATFORM_LEDGER_URL") == "${{ vars.PLATFORM_LEDGER_URL }}", job_name
+        assert env.get("PULUMI_BACKEND_URL") == "${{ secrets.PULUMI_BACKEND_URL }}", job_name
+
+
+# The backend check: without an S3 backend Pulumi falls back to a local one (a fresh, empty
+# stack on the runner), and the ledger has no bucket.
+
+
+def backend_check(job: dict[str, Any]) -> dict[str, Any]:
+    step: dict[str, Any] = job["steps"][0]
+    return step
+
+
+@pytest.mark.parametrize(("file", "job_name", "job"), the_cli_jobs())
+def test_every_job_running_platformctl_checks_the_backend_first(
+    file: str, job_name: str, job: dict[str, Any]
+) -> None:
+    step = backend_check(job)
+
+    assert "$PULUMI_BACKEND_URL" in step.get("run", ""), f"{file} {job_name}: not the first step"
+    assert "if" not in step and not step.get("continue-on-error", False), job_name
+    assert step.get("shell") == "bash", job_name
+    # The URL reaches the script through the environment, never spliced into it.
+    assert "${{" not in step["run"], job_name
+    env = step_env(file, job, step)
+    assert env["PULUMI_BACKEND_URL"] == "${{ secrets.PULUMI_BACKEND_URL }}", job_name
+    assert env["PLATFORM_LEDGER_URL"] == "${{ vars.PLATFORM_LEDGER_URL }}", job_name
+
+
+def test_every_backend_check_is_the_same_script() -> None:
+    assert len({backend_check(job)["run"] for _, _, job in the_cli_jobs()}) == 1
+
+
+@pytest.mark.parametrize(
+    ("backend", "ledger", "accepted"),
+    [
+        ("s3://acme-platform-state", "", True),
+        ("s3://acme-platform-state/pulumi", "", True),
+        ("s3://acme-platform-state?region=eu-west-1&awssdk=v2", "", True),
+        ("s3://acme-platform-state", "s3://acme-releases/ledger", True),
+        ("", "", False),
+        ("s3://", "", False),
+        ("file:///home/runner/state", "", False),
+        ("https://api.pulumi.com", "", False),
+        ("S3://acme-platform-state", "", False),
+        (" s3://acme-platform-state", "", False),
+        ("s3://acme-platform-state", "/mnt/ledger", False),
+        ("s3://acme-platform-state", "file:///tmp/ledger", False),
+    ],
+)
+def test_the_backend_check_refuses_anything_but_s3(
+    backend: str, ledger: str, accepted: bool
+) -> None:
+    [(_, _, job), *_] = the_cli_jobs()
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", backend_check(job)["run"]],
+        env={
+            "PATH": os.environ["PATH"], "PULUMI_BACKEND_URL": backend,
+            "PLATFORM_LEDGER_URL": ledger,
+        },
+        text=True, capture_output=True,
+    )  # fmt: skip
+
+    assert (done.returncode == 0) is accepted, done.stdout + done.stderr
+    if not accepted:
+        [error] = [line for line in done.stdout.splitlines() if line.startswith("::error::")]
+        assert ("PLATFORM_LEDGER_URL" if ledger else "PULUMI_BACKEND_URL") in error
+        assert "s3://bucket/prefix" in error
+        # The secret's value is not echoed (GitHub masks it, but never rely on that).
+        assert "acme" not in done.stdout and (not ledger or ledger not in done.stdout)
 
 
 @pytest.mark.parametrize(("file", "job_name", "job", "stack"), RELEASING_JOBS)
@@ -647,10 +761,148 @@ def test_jobs_writing_release_state_may_push_and_still_assume_their_role(
 def test_only_the_jobs_writing_release_state_may_write_contents() -> None:
     writers = {(file, name) for file, name, _, _ in RELEASING_JOBS}
     for file, name, job in all_jobs():
-        assert workflow(file)["permissions"]["contents"] == "read", file
         permissions = job.get("permissions", workflow(file).get("permissions", {}))
         if (file, name) not in writers:
             assert permissions.get("contents") != "write", f"{file} {name}"
+
+
+# Hardening, as zizmor (and a security reviewer) expects.
+
+
+def test_workflows_grant_nothing_and_each_job_only_what_it_needs() -> None:
+    # (A role is assumed through OIDC only where configure-aws-credentials runs; the approvals
+    # API is read only where a job asks who approved its environment.)
+    for file, name, job in all_jobs():
+        assert workflow(file)["permissions"] == {}, file
+        permissions = job.get("permissions")
+        assert isinstance(permissions, dict), f"{file} {name}: no permissions of its own"
+        assert set(permissions.values()) <= {"read", "write"}, f"{file} {name}"
+        assumes_a_role = any("configure-aws-credentials" in s.get("uses", "") for s in job["steps"])
+        assert (permissions.get("id-token") == "write") is assumes_a_role, f"{file} {name}"
+        reads_approvals = any("/approvals" in s.get("run", "") for s in job["steps"])
+        assert ("actions" in permissions) is reads_approvals, f"{file} {name}"
+        assert set(permissions) <= {"contents", "id-token", "actions"}, f"{file} {name}"
+
+
+def test_every_permission_says_why() -> None:
+    # A comment on each grant, for reviewers (zizmor's undocumented-permissions, pedantic).
+    said = 0
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if line.strip() == "permissions: {}":
+                assert lines[i - 1].lstrip().startswith("#"), f"{path.name}:{i + 1}"
+            elif line.strip() == "permissions:":
+                indent = len(line) - len(line.lstrip()) + 2
+                for entry in itertools.takewhile(
+                    lambda x, indent=indent: x.startswith(" " * indent), lines[i + 1 :]
+                ):
+                    assert re.search(r"^\s+[\w-]+: (read|write) # \S", entry), (
+                        f"{path.name}: {entry}"
+                    )
+                    said += 1
+    assert said == sum(len(job["permissions"]) for _, _, job in all_jobs())
+
+
+_PINNED = re.compile(r"^\s*(?:- )?uses: ([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)$")
+
+
+def test_every_action_is_pinned_by_commit_sha_with_its_version() -> None:
+    pins: dict[str, set[tuple[str, str]]] = {}
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for line in path.read_text().splitlines():
+            if re.match(r"^\s*(?:- )?uses:", line):
+                found = _PINNED.match(line)
+                assert found, f"{path.name}: {line.strip()}"
+                pins.setdefault(found[1], set()).add((found[2], found[3]))
+    # One version of each action across the workflows (Dependabot moves them together).
+    assert {action: len(versions) for action, versions in pins.items()} == {
+        "actions/checkout": 1,
+        "actions/setup-python": 1,
+        "aws-actions/configure-aws-credentials": 1,
+        "pulumi/actions": 1,
+    }
+    # And the parsed workflows agree with the lines read.
+    for file, name, _, step in all_steps():
+        if "uses" in step:
+            assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", step["uses"]), f"{file} {name}"
+
+
+def test_no_checkout_keeps_credentials() -> None:
+    # Not even in the jobs that push: their commit step brings its own token (see
+    # test_jobs_writing_release_state_may_push_and_still_assume_their_role).
+    for file, name, _, step in all_steps():
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step.get("with", {}).get("persist-credentials") is False, f"{file} {name}"
+
+
+def test_dependabot_keeps_the_pinned_actions_current_after_a_cooldown() -> None:
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+
+    assert config["version"] == 2
+    [actions] = [u for u in config["updates"] if u["package-ecosystem"] == "github-actions"]
+    assert actions["directory"] == "/"
+    assert actions["schedule"]["interval"] == "weekly"
+    # zizmor's dependabot-cooldown: a release gets a week to be found bad before it is used.
+    assert actions["cooldown"]["default-days"] >= 7
+
+
+def zizmor_binary() -> str | None:
+    beside = Path(sys.executable).parent / "zizmor"
+    return str(beside) if beside.exists() else shutil.which("zizmor")
+
+
+needs_zizmor = pytest.mark.skipif(
+    zizmor_binary() is None,
+    reason="zizmor is not installed (pip install -e '.[dev]' installs it: zizmor==1.33.1)",
+)
+
+
+def zizmor(target: Path) -> subprocess.CompletedProcess[str]:
+    """zizmor over a directory, offline: no GitHub API even with a token in the environment."""
+    binary = zizmor_binary()
+    assert binary is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GH_", "GITHUB_", "ZIZMOR_"))}
+    return subprocess.run(
+        [binary, "--offline", "--no-progress", "--format=json", str(target)],
+        env=env, text=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+
+
+@needs_zizmor
+def test_zizmor_finds_nothing_in_the_workflows_and_dependabot_config() -> None:
+    done = zizmor(ROOT / ".github")
+
+    findings = json.loads(done.stdout or "[]")
+    shown = [f"{f['ident']}: {f['desc']}" for f in findings]
+    assert done.returncode == 0 and findings == [], f"{shown}\n{done.stderr}"
+    # It did read them: the workflows and dependabot.yml.
+    for name in ("dependabot.yml", *(p.name for p in WORKFLOWS.glob("*.yml"))):
+        assert name in done.stderr, name
+
+
+@needs_zizmor
+def test_zizmor_would_catch_an_unpinned_action_and_a_missing_cooldown(tmp_path: Path) -> None:
+    # The check above is not vacuous: the same files, an action back on a tag, no cooldown.
+    copy = tmp_path / ".github"
+    shutil.copytree(ROOT / ".github", copy)
+    release = copy / "workflows" / "release.yml"
+    release.write_text(
+        re.sub(
+            r"actions/setup-python@[0-9a-f]{40} # \S+",
+            "actions/setup-python@v5",
+            release.read_text(),
+        )
+    )
+    dependabot = copy / "dependabot.yml"
+    dependabot.write_text(
+        re.sub(r"\n    cooldown:\n      default-days: 7", "", dependabot.read_text())
+    )
+
+    done = zizmor(copy)
+
+    assert done.returncode != 0
+    assert {f["ident"] for f in json.loads(done.stdout)} == {"unpinned-uses", "dependabot-cooldown"}
 
 
 @pytest.mark.parametrize(("file", "job_name", "job", "stack"), RELEASING_JOBS)
@@ -972,6 +1224,8 @@ def test_the_command_runs_with_its_inputs_and_records_who_gave_it(
         "prod",
         "chat-api",
         "--reason=checked the migration",
+        "--wait-for-stack",
+        "1800",
         "--json",
     ]
     assert runner.actor() == actor
