@@ -197,6 +197,9 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         self._transform_callbacks: list[callback_pb2.Callback] = []
         self._channels: dict[str, grpc.Channel] = {}
         self._lock = threading.Lock()
+        # Explicit AWS providers' regions, by provider reference (urn::id): a resource
+        # created through one lives, and gets its ARN, in that region.
+        self._provider_regions: dict[str, str] = {}
 
     # -- registrations -------------------------------------------------------------------
 
@@ -214,7 +217,12 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             if checked is not inputs:
                 inputs = checked
                 properties = _struct(inputs)
-            resource_id, computed = self.aws.new_resource(request.type, request.name, urn, inputs)
+            region = self._provider_regions.get(request.provider)
+            resource_id, computed = self.aws.new_resource(
+                request.type, request.name, urn, inputs, region
+            )
+            if request.type == "pulumi:providers:aws" and isinstance(inputs.get("region"), str):
+                self._provider_regions[f"{urn}::{resource_id}"] = inputs["region"]
         property_dependencies = {
             key: sorted(deps.urns) for key, deps in request.propertyDependencies.items()
         }

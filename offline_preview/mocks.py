@@ -185,11 +185,13 @@ class AwsMocks:
         return inputs
 
     def new_resource(
-        self, type_token: str, name: str, urn: str, inputs: dict[str, Any]
-    ) -> tuple[str, dict[str, Any]]:
+        self, type_token: str, name: str, urn: str, inputs: dict[str, Any],
+        region: str | None = None,
+    ) -> tuple[str, dict[str, Any]]:  # fmt: skip
         """The resource's id and the attributes the provider computes (inputs excluded).
 
         ``inputs`` are in wire form, so values derived from them keep their secret markers.
+        ``region`` is that of the resource's explicit provider, when it names one.
         """
         if self.unknowns:
             return "", {}
@@ -206,7 +208,7 @@ class AwsMocks:
         given_name = inputs.get(_NAME_INPUT.get(type_token, "name"))
         resource_name = given_name if isinstance(given_name, str) and given_name else name
         resource_id = self._resource_id(type_token, resource_name, digest)
-        arn = self._arn(type_token, resource_id, resource_name, digest)
+        arn = self._arn(type_token, resource_id, resource_name, digest, region or self.region)
         if arn:
             computed["arn"] = arn
             if type_token in _ID_IS_ARN:
@@ -229,14 +231,14 @@ class AwsMocks:
         return f"{prefix}-0{digest[:16]}" if prefix else f"{resource_name}-{digest[:8]}"
 
     def _arn(
-        self, type_token: str, resource_id: str, resource_name: str, digest: str
+        self, type_token: str, resource_id: str, resource_name: str, digest: str, in_region: str
     ) -> str | None:
         service, pattern = _ARN_RESOURCE.get(type_token, (None, None))
         if service is None or pattern is None:
             module = type_token.split(":")[1].split("/")[0]
             kind = type_token.split(":")[-1].lower()
             service, pattern = module, kind + "/{id}"
-        region = "" if service in _GLOBAL_SERVICES | _NO_ACCOUNT_SERVICES else self.region
+        region = "" if service in _GLOBAL_SERVICES | _NO_ACCOUNT_SERVICES else in_region
         account = "" if service in _NO_ACCOUNT_SERVICES else self.account_id
         resource = pattern.format(id=resource_id, name=resource_name, suffix=digest[-6:])
         return f"arn:{self.partition}:{service}:{region}:{account}:{resource}"
