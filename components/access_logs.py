@@ -116,8 +116,15 @@ class AccessLogs(pulumi.ComponentResource):
                     "filter": {"prefix": f"{LOG_PREFIX}/"},
                     "expiration": {"days": args.retention_days},
                     "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_DAYS},
+                },
+                {
+                    # The whole bucket, not only the log prefix: an upload left unfinished
+                    # anywhere is billed until aborted (Checkov CKV_AWS_300 asks the same).
+                    "id": "abort-incomplete-uploads",
+                    "status": "Enabled",
+                    "filter": {},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-                }
+                },
             ],
             # S3 refuses lifecycle rules on versions before versioning is set up.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),

@@ -30,6 +30,7 @@ class KeyPurpose(StrEnum):
     EKS = "eks"  # envelope encryption of Kubernetes secrets
     # The Prometheus workspace, the alert topic and the chat webhook's secret.
     OBSERVABILITY = "observability"
+    BACKUP = "backup"  # the AWS Backup vault's recovery points
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,13 @@ def key_policy(args: EncryptionKeysArgs, purpose: KeyPurpose) -> dict[str, Any]:
             {
                 "Sid": "AlarmsAndAlertsToTheTopic",
                 "Effect": "Allow",
-                "Principal": {"Service": ["cloudwatch.amazonaws.com", "aps.amazonaws.com"]},
+                "Principal": {
+                    "Service": [
+                        "cloudwatch.amazonaws.com",
+                        "aps.amazonaws.com",
+                        "backup.amazonaws.com",
+                    ]
+                },
                 "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
                 "Resource": "*",
             }

@@ -264,9 +264,10 @@ class Observability(pulumi.ComponentResource):
 
 
 def topic_policy(args: ObservabilityArgs, *, topic_arn: str, workspace_arn: str) -> dict[str, Any]:
-    """The account manages the topic; the workspace's alert manager and this account's
-    CloudWatch alarms may publish to it, nothing else."""
+    """The account manages the topic; the workspace's alert manager, this account's
+    CloudWatch alarms and its backup vaults may publish to it, nothing else."""
     alarms = f"arn:{args.partition}:cloudwatch:{args.region}:{args.account_id}:alarm:*"
+    vaults = f"arn:{args.partition}:backup:{args.region}:{args.account_id}:backup-vault:*"
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -296,6 +297,17 @@ def topic_policy(args: ObservabilityArgs, *, topic_arn: str, workspace_arn: str)
                 "Resource": topic_arn,
                 "Condition": {
                     "ArnLike": {"aws:SourceArn": alarms},
+                    "StringEquals": {"aws:SourceAccount": args.account_id},
+                },
+            },
+            {
+                "Sid": "BackupVaultEvents",
+                "Effect": "Allow",
+                "Principal": {"Service": "backup.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": vaults},
                     "StringEquals": {"aws:SourceAccount": args.account_id},
                 },
             },

@@ -27,6 +27,7 @@ from components.subnet_plan import (
     plan_subnets,
 )
 from infra.settings.app import app_problems
+from infra.settings.backup import backup_problems
 from infra.settings.base import Problem
 from infra.settings.network import NetworkSettings
 from infra.settings.observability import ALERT_WEBHOOK_KEY, observability_problems
@@ -125,6 +126,7 @@ def parse_settings(
             platform.cluster, platform.database, platform.cache, platform.observability
         )
         problems += observability_problems(platform)
+        problems += backup_problems(platform, region)
         problems += runner_problems(platform)
         plan, plan_problems = _network_plan(platform.network, region)
         problems += plan_problems

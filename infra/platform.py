@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from components.access_logs import AccessLogs, AccessLogsArgs
 from components.alarms import StackAlarms
 from components.app import App, AppArgs, DataStore
+from components.backup import Backup
 from components.cache import Cache, CacheArgs
 from components.ci_runner import CiRunner, CiRunnerArgs
 from components.cluster import Cluster, ClusterArgs, NodeGroupArgs
@@ -24,6 +25,7 @@ from components.parts import LogArchive
 from components.registry import Registry, RegistryArgs
 from components.subnet_plan import Tier
 from components.workload import AccessLogTarget, Probes, Resources, ServiceArgs, Slot
+from infra.backup_layer import backup_layer
 from infra.config import Problem, SettingsError, StackSettings
 from infra.observability_layer import observability_layer
 from infra.settings.app import ServiceSettings
@@ -48,6 +50,7 @@ class Platform:
     observability: Observability | None = None
     alarms: StackAlarms | None = None
     collector: MetricsCollector | None = None  # None in the foundation phase
+    backup: Backup | None = None
 
 
 @dataclass(frozen=True)
@@ -122,8 +125,20 @@ def _observed(context: _Context, foundation: _Foundation, built: Platform) -> Pl
         cache=built.cache,
         cluster=built.cluster,
     )
+    backup = backup_layer(
+        context.settings,
+        partition=context.partition,
+        account_id=context.account_id,
+        keys=foundation.keys,
+        alert_topic_arn=layer.observability.alert_topic_arn,
+        database_arn=built.database.cluster_arn,
+    )
     return replace(
-        built, observability=layer.observability, alarms=layer.alarms, collector=layer.collector
+        built,
+        observability=layer.observability,
+        alarms=layer.alarms,
+        collector=layer.collector,
+        backup=backup,
     )
 
 
@@ -192,6 +207,7 @@ def _database(context: _Context, foundation: _Foundation) -> Database:
             apply_immediately=db.apply_immediately,
             insights=db.insights,
             monitoring_interval_seconds=db.monitoring_interval_seconds,
+            master_password_rotation_days=db.master_password_rotation_days,
             log_min_duration_statement_ms=db.log_min_duration_statement_ms,
             log_statement=db.log_statement,
             protect=context.protect,

@@ -3,6 +3,8 @@
 A stack transform (run by the engine for every resource, including components' children)
 merges the standard tags into the resource's own. Standard tags win over a resource's
 own tag of the same key: ownership and cost allocation must not be overridden by hand.
+Every type AWS Backup protects also gets ``backup: <plan>``, which the stack's backup
+selection selects: a stateful resource added later is backed up without naming it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pulumi
 from infra.config import StackSettings
 from infra.settings.platform_config import STANDARD_TAG_KEYS
 from platform_common.aws_types import takes_tag_map
+from platform_common.backup import BACKED_UP_TYPES, BACKUP_TAG
 
 MANAGED_BY = "pulumi"
 
@@ -33,7 +36,11 @@ def standard_tags(settings: StackSettings) -> dict[str, str]:
     return tags
 
 
-def tag_transform(tags: Mapping[str, str]) -> pulumi.ResourceTransform:
+def tag_transform(
+    tags: Mapping[str, str], backup_plan: str | None = None
+) -> pulumi.ResourceTransform:
+    backed_up = {**tags, BACKUP_TAG: backup_plan} if backup_plan else dict(tags)
+
     def add_standard_tags(
         args: pulumi.ResourceTransformArgs,
     ) -> pulumi.ResourceTransformResult | None:
@@ -44,7 +51,8 @@ def tag_transform(tags: Mapping[str, str]) -> pulumi.ResourceTransform:
             # Tags built from other resources' outputs can be unknown during a preview;
             # replacing them would drop the resource's own tags, so leave them as they are.
             return None
-        props = {**args.props, "tags": {**(own or {}), **tags}}
+        standard = backed_up if args.type_ in BACKED_UP_TYPES else tags
+        props = {**args.props, "tags": {**(own or {}), **standard}}
         return pulumi.ResourceTransformResult(props=props, opts=args.opts)
 
     return add_standard_tags
@@ -52,5 +60,5 @@ def tag_transform(tags: Mapping[str, str]) -> pulumi.ResourceTransform:
 
 def register_standard_tags(settings: StackSettings) -> dict[str, str]:
     tags = standard_tags(settings)
-    pulumi.runtime.register_resource_transform(tag_transform(tags))
+    pulumi.runtime.register_resource_transform(tag_transform(tags, settings.platform.backup.plan))
     return tags

@@ -49,6 +49,15 @@ BASE: dict[str, Any] = {
         "loadBalancerControllerChartVersion": "3.5.0",
     },
     "platform:observability": {"collectorChartVersion": "29.27.0"},
+    # As prod requires: the base turns into prod by its environment alone.
+    "platform:backup": {
+        "plan": "standard",
+        "plans": {
+            "standard": [{"name": "daily", "schedule": "cron(0 5 * * ? *)", "retentionDays": 14}]
+        },
+        "copyRegion": "us-west-2",
+        "vaultLock": {"mode": "compliance", "minRetentionDays": 7, "maxRetentionDays": 400},
+    },
     "platform:app": {
         "host": "chat.example.com",
         "previewHost": "preview.chat.example.com",

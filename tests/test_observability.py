@@ -89,12 +89,12 @@ def test_alerts_and_alarms_go_to_an_encrypted_topic_only_they_may_publish_to(sta
     assert config["receivers"][0]["sns_configs"][0]["topic_arn"] == topic_arn(result)
 
 
-def test_the_topics_key_lets_alarms_and_the_alert_manager_encrypt_messages():
+def test_the_topics_key_lets_alarms_the_alert_manager_and_backup_encrypt_messages():
     result = preview("prod")
     policy = json.loads(result.named("keys-observability").inputs["policy"])
     [statement] = [s for s in policy["Statement"] if s["Sid"] == "AlarmsAndAlertsToTheTopic"]
     assert sorted(statement["Principal"]["Service"]) == [
-        "aps.amazonaws.com", "cloudwatch.amazonaws.com",
+        "aps.amazonaws.com", "backup.amazonaws.com", "cloudwatch.amazonaws.com",
     ]  # fmt: skip
     assert set(statement["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
 

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import key_arn, preview
 
 REPOSITORY = "aws:ecr/repository:Repository"
-PURPOSES = ["cache", "database", "eks", "logs", "observability", "registry"]
+PURPOSES = ["backup", "cache", "database", "eks", "logs", "observability", "registry"]
 
 
 def test_each_repository_is_immutable_scanned_and_encrypted_with_the_registry_key(
@@ -60,7 +60,7 @@ def test_the_component_exposes_repository_urls(stack_preview):
 
 
 def test_a_separate_rotating_key_per_purpose_with_an_alias(stack_preview):
-    keys = stack_preview.of_type("aws:kms/key:Key")
+    keys = stack_preview.of_type("aws:kms/key:Key", within="platform:components:EncryptionKeys")
     assert sorted(k.inputs["tags"]["purpose"] for k in keys) == PURPOSES
     aliases = {a.inputs["name"]: a for a in stack_preview.of_type("aws:kms/alias:Alias")}
     for purpose in PURPOSES:

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from infra.settings.app import AppSettings
+from infra.settings.backup import BackupSettings
 from infra.settings.base import Model, Number, reference, tag_text
 from infra.settings.cluster import ClusterSettings
 from infra.settings.data import CacheSettings, DatabaseSettings
@@ -121,6 +122,10 @@ class PlatformConfig(Model):
     observability: ObservabilitySettings = Field(
         description="The metrics every stack collects, the SLOs judged on them, where alerts "
         "go, and the thresholds of the alarms on the data stores and the edge.",
+    )
+    backup: BackupSettings = Field(
+        description="AWS Backup of every stateful resource: the plan, a copy in a second "
+        "region, the vault lock and restore tests.",
     )
     ci_runner: CiRunnerSettings | None = Field(
         default=None,
