@@ -55,6 +55,7 @@ class DatabaseArgs:
     apply_immediately: bool
     insights: str  # CloudWatch Database Insights mode: standard | advanced
     monitoring_interval_seconds: int
+    master_password_rotation_days: int
     log_min_duration_statement_ms: int
     log_statement: str
     protect: bool
@@ -113,13 +114,26 @@ class Database(pulumi.ComponentResource):
         )
 
         self.cluster_identifier = identifier
+        self.cluster_arn = cluster.arn
         self.endpoint = cluster.endpoint
         self.reader_endpoint = cluster.reader_endpoint
         self.port = PORT
         self.secret_arn = cluster.master_user_secrets.apply(_managed_secret_arn)
+        # RDS rotates the secret it manages every 7 days unless told otherwise; no Lambda is
+        # involved. Not at once on creation: the cluster has just been given its password.
+        aws.secretsmanager.SecretRotation(
+            f"{name}-master-secret-rotation",
+            secret_id=self.secret_arn,
+            rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
+                automatically_after_days=args.master_password_rotation_days
+            ),
+            rotate_immediately=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.security_group_id = security_group.id
         self.register_outputs(
             {
+                "clusterArn": self.cluster_arn,
                 "endpoint": self.endpoint,
                 "readerEndpoint": self.reader_endpoint,
                 "port": self.port,

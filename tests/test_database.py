@@ -71,6 +71,18 @@ def test_rds_manages_the_master_password_and_iam_authentication_is_on(stack_prev
     assert cluster.inputs["masterUsername"] == "platform_admin"
 
 
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_managed_master_secret_rotates_on_the_settings_schedule_not_at_creation(stack):
+    result = preview(stack)
+    [component] = result.of_type(DATABASE)
+    rotation = result.named("database-master-secret-rotation").inputs
+    assert rotation["secretId"] == component.outputs["secretArn"]
+    assert "rotationLambdaArn" not in rotation, "RDS rotates its own secret"
+    days = stack_setting(stack, "platform:database").get("masterPasswordRotationDays", 7)
+    assert rotation["rotationRules"] == {"automaticallyAfterDays": days}
+    assert rotation["rotateImmediately"] is False
+
+
 def test_the_parameter_group_forces_tls_and_logs_statements(stack_preview):
     [group] = stack_preview.of_type("aws:rds/clusterParameterGroup:ClusterParameterGroup")
     [cluster] = stack_preview.of_type(CLUSTER)

@@ -176,6 +176,13 @@ class DatabaseSettings(Model):
             "setting), since RDS refuses both changes in one call"
         ),
     )
+    master_password_rotation_days: Number = Field(
+        default=7,
+        description="Days between rotations of the master password RDS keeps in Secrets "
+        "Manager (services connect with IAM tokens; the master user is for migrations and "
+        "break-glass).",
+        json_schema_extra=reference(allowed="1 to 365"),
+    )
     monitoring_interval_seconds: Number = Field(
         default=60,
         description="Seconds between Enhanced Monitoring samples of each instance's operating "
@@ -240,6 +247,11 @@ class DatabaseSettings(Model):
     @classmethod
     def _backup_retention(cls, days: int) -> int:
         return within(days, 1, 35, " days")
+
+    @field_validator("master_password_rotation_days")
+    @classmethod
+    def _rotation(cls, days: int) -> int:
+        return within(days, 1, 365, " days")
 
     @field_validator("backup_window")
     @classmethod
