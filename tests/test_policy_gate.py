@@ -333,6 +333,13 @@ MUTATIONS: list[tuple[str, str, Change, str, bool | None]] = [
      lambda inputs: inputs.pop("loggingConfiguration"), "amp-workspace-logging", None),
     ("alert topic unencrypted", "observability-alerts",
      lambda inputs: inputs.pop("kmsMasterKeyId"), "sns-topic-encrypted", None),
+    ("backup vault lock in governance mode", "backup-vault-lock",
+     _set("changeableForDays", None), "backup-vault-locked", None),
+    ("backups no longer copied to the second region", "backup-plan",
+     lambda inputs: [rule.pop("copyActions") for rule in inputs["rules"]],
+     "backup-copy-other-region", None),
+    ("backup vault on an AWS-managed key", "backup-vault",
+     lambda inputs: inputs.pop("kmsKeyArn"), "backup-vault-cmk", None),
 ]  # fmt: skip
 
 
@@ -352,6 +359,18 @@ def test_switching_off_a_protection_in_prod_blocks_the_preview_with_its_policy(
 def test_flow_log_removed_blocks_the_preview(gate: Gate) -> None:
     report = gate.judge(without(preview("prod"), "network-flow-log"))
     assert {v.policy_name for v in findings(report)} == {"vpc-flow-logs-enabled"}
+
+
+def test_a_database_no_backup_plan_selects_blocks_the_preview(gate: Gate) -> None:
+    report = gate.judge(without(preview("prod"), "backup-selection"))
+    assert {v.policy_name for v in findings(report)} == {"stateful-resources-backed-up"}
+
+
+def test_a_backup_vault_without_its_lock_blocks_the_preview(gate: Gate) -> None:
+    report = gate.judge(without(preview("prod"), "backup-vault-lock"))
+    assert {(v.policy_name, v.urn.rsplit("::", 1)[-1]) for v in findings(report)} == {
+        ("backup-vault-locked", "backup-vault")
+    }
 
 
 def test_a_cluster_without_its_metrics_collector_blocks_the_preview(gate: Gate) -> None:

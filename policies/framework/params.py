@@ -42,6 +42,10 @@ def boolean(name: str, description: str, *, default: bool) -> Param:
     return _param(name, description, default, type="boolean")
 
 
+def choice(name: str, description: str, options: tuple[str, ...], *, default: str) -> Param:
+    return _param(name, description, default, type="string", enum=list(options))
+
+
 def string_list(
     name: str,
     description: str,

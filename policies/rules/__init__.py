@@ -9,6 +9,7 @@ from __future__ import annotations
 from policies.framework.rule import Pack, Rule
 from policies.rules import (
     alb,
+    backup,
     credentials,
     ec2,
     ecr,
@@ -46,6 +47,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *alb.RULES,
     *s3.RULES,
     *observability.RULES,
+    *backup.RULES,
     *stack.RULES,
 )
 
