@@ -12,6 +12,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.keys import account_administration
+from components.parts import role_with_policies, service_trust_policy
+
 # The tag the standard tags transform puts on every type AWS Backup protects
 # (platform_common/backup.py); its value names the plan.
 from platform_common.backup import BACKUP_TAG
@@ -62,6 +65,8 @@ class BackupArgs:
     plan: str
     rules: Sequence[BackupRuleArgs]
     kms_key_arn: pulumi.Input[str]
+    # Of the copy region's key (the stack's window, as for its other keys).
+    key_deletion_window_days: int
     # Resources selected by ARN besides the tag: the data layer's (a scanner that reads only
     # ARNs, such as Checkov's CKV2_AWS_8, then sees them selected too).
     resource_arns: Sequence[pulumi.Input[str]]
@@ -90,7 +95,7 @@ class Backup(pulumi.ComponentResource):
         self.copy_vault_arn = (
             self._copy_vault(name, args, args.copy_region) if args.copy_region else None
         )
-        role = self._service_role(name, args, child)
+        role, grants = self._service_role(name, args)
         plan = aws.backup.Plan(
             f"{name}-plan",
             name=f"{args.name_prefix}-{args.plan}",
@@ -109,10 +114,11 @@ class Backup(pulumi.ComponentResource):
                     type="STRINGEQUALS", key=BACKUP_TAG, value=args.plan
                 )
             ],
-            opts=child,
+            # AWS Backup checks the role's permissions when the selection is created.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=grants),
         )
         if args.restore_test is not None:
-            self._restore_test(name, args, args.restore_test, vault, role)
+            self._restore_test(name, args, args.restore_test, vault, role, grants)
         if args.alert_topic_arn is not None:
             aws.backup.VaultNotifications(
                 f"{name}-notifications",
@@ -134,23 +140,24 @@ class Backup(pulumi.ComponentResource):
             kms_key_arn=args.kms_key_arn,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        aws.backup.VaultPolicy(
-            f"{name}-vault-policy",
-            backup_vault_name=vault.name,
-            policy=json.dumps(NO_EARLY_DELETION),
-            opts=child,
-        )
-        self._lock(f"{name}-vault-lock", vault, args, child)
+        self._guard(f"{name}-vault", vault, args, child)
         return vault
 
-    def _lock(
+    def _guard(
         self, name: str, vault: aws.backup.Vault, args: BackupArgs, opts: pulumi.ResourceOptions
     ) -> None:
+        """No early deletion by anyone, and the lock where settings ask for one."""
+        aws.backup.VaultPolicy(
+            f"{name}-policy",
+            backup_vault_name=vault.name,
+            policy=json.dumps(NO_EARLY_DELETION),
+            opts=opts,
+        )
         lock = args.vault_lock
         if lock is None:
             return
         aws.backup.VaultLockConfiguration(
-            name,
+            f"{name}-lock",
             backup_vault_name=vault.name,
             min_retention_days=lock.min_retention_days,
             max_retention_days=lock.max_retention_days,
@@ -173,36 +180,24 @@ class Backup(pulumi.ComponentResource):
             policy=json.dumps(
                 {
                     "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "AccountAdministration",
-                            "Effect": "Allow",
-                            "Principal": {
-                                "AWS": f"arn:{args.partition}:iam::{args.account_id}:root"
-                            },
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        }
-                    ],
+                    "Statement": [account_administration(args.partition, args.account_id)],
                 }
             ),
             enable_key_rotation=True,
-            deletion_window_in_days=30,
+            deletion_window_in_days=args.key_deletion_window_days,
             tags={"Name": f"{args.name_prefix}-backup-copy", "purpose": "backup"},
             opts=there,
         )
         vault = aws.backup.Vault(
             f"{name}-copy-vault", name=f"{args.name_prefix}-copy", kms_key_arn=key.arn, opts=there
         )
-        same_provider = pulumi.ResourceOptions(parent=self, provider=provider)
-        aws.backup.VaultPolicy(
-            f"{name}-copy-vault-policy",
-            backup_vault_name=vault.name,
-            policy=json.dumps(NO_EARLY_DELETION),
-            opts=same_provider,
+        # The copies are as guarded as the originals: a region's loss is not a way around it.
+        self._guard(
+            f"{name}-copy-vault",
+            vault,
+            args,
+            pulumi.ResourceOptions(parent=self, provider=provider),
         )
-        # The copies are as locked as the originals: a region's loss is not a way around it.
-        self._lock(f"{name}-copy-vault-lock", vault, args, same_provider)
         return vault.arn
 
     def _rule(
@@ -230,38 +225,22 @@ class Backup(pulumi.ComponentResource):
             copy_actions=copies,
         )
 
-    def _service_role(
-        self, name: str, args: BackupArgs, child: pulumi.ResourceOptions
-    ) -> aws.iam.Role:
-        role = aws.iam.Role(
+    def _service_role(self, name: str, args: BackupArgs) -> tuple[aws.iam.Role, list[Any]]:
+        """The role AWS Backup takes recovery points and restores them as."""
+        return role_with_policies(
             f"{name}-role",
-            name=f"{args.name_prefix}-backup",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "backup.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-            opts=child,
+            description=f"AWS Backup of {args.name_prefix}: backups and restore tests",
+            assume_role_policy=service_trust_policy("backup.amazonaws.com"),
+            managed_policy_arns=[
+                f"arn:{args.partition}:iam::aws:policy/{policy}"
+                for policy in _SERVICE_ROLE_POLICIES
+            ],
+            parent=self,
         )
-        for policy in _SERVICE_ROLE_POLICIES:
-            aws.iam.RolePolicyAttachment(
-                f"{name}-role-{policy.rsplit('For', 1)[-1].lower()}",
-                role=role.name,
-                policy_arn=f"arn:{args.partition}:iam::aws:policy/{policy}",
-                opts=child,
-            )
-        return role
 
     def _restore_test(
         self, name: str, args: BackupArgs, test: RestoreTestArgs, vault: aws.backup.Vault,
-        role: aws.iam.Role,
+        role: aws.iam.Role, grants: list[Any],
     ) -> None:  # fmt: skip
         """AWS restores a recent recovery point of every tagged Aurora cluster on schedule,
         keeps it ``keep_hours`` for inspection, deletes it, and reports the outcome."""
@@ -293,7 +272,7 @@ class Backup(pulumi.ComponentResource):
                 ]
             ),
             validation_window_hours=test.keep_hours,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=grants),
         )
 
 

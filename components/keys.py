@@ -81,20 +81,21 @@ class EncryptionKeys(pulumi.ComponentResource):
         return self.key_arns[purpose]
 
 
+def account_administration(partition: str, account_id: str) -> dict[str, Any]:
+    """Without this statement a key becomes unmanageable; IAM policies in the account still
+    decide who may use it."""
+    return {
+        "Sid": "AccountAdministration",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+
+
 def key_policy(args: EncryptionKeysArgs, purpose: KeyPurpose) -> dict[str, Any]:
     """Account administration plus the one service that uses the key, and nothing for ``*``."""
-    account_root = f"arn:{args.partition}:iam::{args.account_id}:root"
-    statements: list[dict[str, Any]] = [
-        {
-            # Without this the key becomes unmanageable; IAM policies in the account still
-            # decide who may use it.
-            "Sid": "AccountAdministration",
-            "Effect": "Allow",
-            "Principal": {"AWS": account_root},
-            "Action": "kms:*",
-            "Resource": "*",
-        }
-    ]
+    statements = [account_administration(args.partition, args.account_id)]
     if purpose is KeyPurpose.LOGS:
         statements.append(
             {

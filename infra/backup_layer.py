@@ -32,6 +32,7 @@ def backup_layer(
                 for r in backup.rules()
             ],
             kms_key_arn=keys.arn(KeyPurpose.BACKUP),
+            key_deletion_window_days=settings.platform.kms_key_deletion_window_days,
             resource_arns=[database_arn],
             vault_lock=VaultLockArgs(
                 compliance=lock.mode == "compliance",

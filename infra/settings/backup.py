@@ -9,9 +9,9 @@ resource added later is covered without naming it here.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from infra.settings.base import Model, Number, Problem, reference, within
 from platform_common.aws_regions import REGION_ZONES
@@ -23,6 +23,16 @@ _COMPONENT = "components/backup.py"
 # AWS Backup's schedule expressions: cron(...) in UTC, six fields.
 _CRON = re.compile(r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)")
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
+
+
+def _cron(schedule: str) -> str:
+    if not _CRON.fullmatch(schedule):
+        raise ValueError("allowed: cron(minutes hours day month weekday year), in UTC")
+    return schedule
+
+
+# AWS Backup's schedule expressions, as the settings accept them.
+Schedule = Annotated[str, AfterValidator(_cron)]
 # The longest AWS Backup keeps a continuous (point-in-time) recovery point.
 CONTINUOUS_MAX_DAYS = 35
 
@@ -36,7 +46,7 @@ class BackupRule(Model):
         description="The rule's name in the plan.",
         json_schema_extra=reference(allowed="a lowercase letter, then up to 31 of a-z, 0-9, -"),
     )
-    schedule: str = Field(
+    schedule: Schedule = Field(
         description="When AWS Backup takes the recovery point, in UTC.",
         json_schema_extra=reference(allowed="cron(minutes hours day month weekday year)"),
     )
@@ -56,13 +66,6 @@ class BackupRule(Model):
         if not _NAME.fullmatch(name):
             raise ValueError("allowed: a lowercase letter, then up to 31 of a-z, 0-9, -")
         return name
-
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, schedule: str) -> str:
-        if not _CRON.fullmatch(schedule):
-            raise ValueError("allowed: cron(minutes hours day month weekday year), in UTC")
-        return schedule
 
     @field_validator("retention_days")
     @classmethod
@@ -132,7 +135,7 @@ class RestoreTesting(Model):
 
     READ_BY: ClassVar[tuple[str, ...]] = (_COMPONENT,)
 
-    schedule: str = Field(
+    schedule: Schedule = Field(
         default="cron(0 5 ? * SAT *)",
         description="When a restore test starts, in UTC.",
         json_schema_extra=reference(allowed="cron(minutes hours day month weekday year)"),
@@ -147,13 +150,6 @@ class RestoreTesting(Model):
         description="Hours the restored database is kept (to inspect it) before AWS deletes it.",
         json_schema_extra=reference(allowed="1 to 168"),
     )
-
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, schedule: str) -> str:
-        if not _CRON.fullmatch(schedule):
-            raise ValueError("allowed: cron(minutes hours day month weekday year), in UTC")
-        return schedule
 
     @field_validator("selection_window_days")
     @classmethod
