@@ -26,6 +26,7 @@ from platformctl.ledger import Control, Ledger
 from platformctl.ledger_location import pulumi_locks
 from platformctl.ports import DeployError
 from platformctl.record import Phase
+from platformctl.wiring import RealWorld
 from tests.conftest import REPOSITORY
 from tests.release_world import ledger_at, live_weights, release_world
 from tests.s3_ledger import S3_ENV, moto_s3, new_bucket, s3_ledger_url
@@ -293,18 +294,26 @@ def test_up_refuses_a_stack_file_that_disagrees_with_the_ledger_and_sync_rewrite
     assert printed.lines[-1] == "Pulumi.dev.yaml agrees with the ledger"
 
 
+def status(tmp_path: Path, ledger_url: str, *flags: str) -> int:
+    """`platformctl status dev --history` in this process (not main(): it would hand SIGPIPE
+    back to its default action, which a later test's closed pipe would turn into a kill)."""
+    args = cli.parse_args(["status", "dev", "--history", *flags, "--project-dir", str(tmp_path)])
+    environ = {**S3_ENV, "PLATFORM_LEDGER_URL": ledger_url}
+    out = cli.Output(args.json)
+    return cli.execute(args, out, RealWorld(tmp_path, environ, out.line))
+
+
 def test_status_history_shows_every_step_of_the_release_from_the_shared_ledger(
-    tmp_path, s3_endpoint, monkeypatch, capsys
+    tmp_path, s3_endpoint, capsys
 ):
     ledger_url = s3_ledger_url(s3_endpoint, new_bucket(s3_endpoint))
     world = release_world(tmp_path, ledger_url=ledger_url)
     record = world.driver().start("1.5.0")
-    monkeypatch.setenv("PLATFORM_LEDGER_URL", ledger_url)
-    assert cli.main(["status", "dev", "--history", "--project-dir", str(Path(tmp_path))]) == 0
+    assert status(tmp_path, ledger_url) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("dev/chat-api: Succeeded 1.5.0 (canary)")
     timeline = [line.split()[2:4] for line in printed[1:] if line.startswith("  r")]
     assert timeline[0] == ["Progressing", "1/8"] and timeline[-1][0] == "Succeeded"
-    assert cli.main(["status", "dev", "--history", "--json", "--project-dir", str(tmp_path)]) == 0
+    assert status(tmp_path, ledger_url, "--json") == 0
     [release] = json.loads(capsys.readouterr().out)["releases"]
     assert [r["revision"] for r in release["history"]] == list(range(1, record.revision + 1))
