@@ -49,6 +49,19 @@ class DataStore:
 
 
 @dataclass(frozen=True)
+class CacheAccess:
+    """The cache as its clients reach it: no secret, an IAM-authenticated user per service."""
+
+    host: pulumi.Input[str]
+    reader_host: pulumi.Input[str]
+    port: int
+    replication_group_id: str
+    arn: pulumi.Input[str]
+    user_ids: Mapping[str, str]
+    user_arns: Mapping[str, pulumi.Input[str]]
+
+
+@dataclass(frozen=True)
 class AppArgs:
     name_prefix: str
     region: str
@@ -62,7 +75,7 @@ class AppArgs:
     issuer: OidcIssuer
     database: DataStore
     database_name: str
-    cache: DataStore
+    cache: CacheAccess
     services: Sequence[ServiceArgs]
     provider: k8s.Provider
     tags: Mapping[str, str]  # put on the ALB and its target groups
@@ -186,23 +199,33 @@ class App(pulumi.ComponentResource):
             opts=self._k8s,
         )
 
-    def _stores(self, service: ServiceArgs) -> list[DataStore]:
-        by_source = {"database": self._args.database, "cache": self._args.cache}
-        return [by_source[source] for source in service.secret_sources]
+    def _role_policy(self, service: ServiceArgs) -> pulumi.Output[str] | None:
+        """The database's secret to read, and the cache to connect to as the service's own
+        user: what the service's sources name, nothing more."""
+        args = self._args
+        secrets = [args.database] if "database" in service.secret_sources else []
+        connect: list[pulumi.Input[str]] = (
+            [args.cache.arn, args.cache.user_arns[service.name]]
+            if "cache" in service.secret_sources
+            else []
+        )
+        if not secrets and not connect:
+            return None
+        return pulumi.Output.all(
+            [s.secret_arn for s in secrets], [s.kms_key_arn for s in secrets], connect
+        ).apply(lambda v: service_policy(v[0], v[1], v[2], args.region))
 
     def _service_account(self, service: ServiceArgs, ns: pulumi.Output[str]) -> None:
         annotations: dict[str, pulumi.Input[str]] = {}
-        stores = self._stores(service)
-        if stores:
+        policy = self._role_policy(service)
+        if policy is not None:
             role, _ = irsa_role(
                 f"{service.name}-role",
                 issuer=self._args.issuer,
                 namespace=service.name,
                 service_account=service.name,
-                description=f"IRSA role of {service.name}: reads its own secrets only",
-                inline_policy=pulumi.Output.all(
-                    [s.secret_arn for s in stores], [s.kms_key_arn for s in stores]
-                ).apply(lambda v: secret_reader_policy(v[0], v[1], self._args.region)),
+                description=f"IRSA role of {service.name}: its own secrets and cache user only",
+                inline_policy=policy,
                 parent=self,
             )
             annotations["eks.amazonaws.com/role-arn"] = role.arn
@@ -234,7 +257,9 @@ class App(pulumi.ComponentResource):
                 "CACHE_HOST": args.cache.host,
                 "CACHE_READER_HOST": args.cache.reader_host,
                 "CACHE_PORT": str(args.cache.port),
-                "CACHE_AUTH_SECRET_ARN": args.cache.secret_arn,
+                # IAM authentication: the client signs a token for this user and group.
+                "CACHE_USER": args.cache.user_ids[service.name],
+                "CACHE_REPLICATION_GROUP_ID": args.cache.replication_group_id,
             }
         k8s.core.v1.ConfigMap(
             f"{service.name}-settings",
@@ -254,7 +279,8 @@ class App(pulumi.ComponentResource):
             spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
             opts=self._k8s,
         )
-        store_ports = [s.port for s in self._stores(service)]
+        ports = {"database": args.database.port, "cache": args.cache.port}
+        store_ports = [ports[source] for source in service.secret_sources]
         # DNS, and HTTPS: AWS APIs (STS, Secrets Manager) and the model providers it calls.
         egress = [dns_egress(), https_egress()]
         if store_ports:
@@ -373,27 +399,38 @@ class App(pulumi.ComponentResource):
         )
 
 
-def secret_reader_policy(secret_arns: list[str], key_arns: list[str], region: str) -> str:
-    """Read these secrets, and decrypt with their keys only through Secrets Manager."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "ReadOwnSecrets",
-                    "Effect": "Allow",
-                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                    "Resource": sorted(secret_arns),
+def service_policy(
+    secret_arns: list[str], key_arns: list[str], cache_arns: list[str], region: str
+) -> str:
+    """Read these secrets (decrypting with their keys only through Secrets Manager), and
+    connect to the cache as one user: IAM authentication needs elasticache:Connect on both
+    the replication group and the user."""
+    statements: list[dict[str, object]] = []
+    if secret_arns:
+        statements += [
+            {
+                "Sid": "ReadOwnSecrets",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                "Resource": sorted(secret_arns),
+            },
+            {
+                "Sid": "DecryptOwnSecrets",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": sorted(set(key_arns)),
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
                 },
-                {
-                    "Sid": "DecryptOwnSecrets",
-                    "Effect": "Allow",
-                    "Action": "kms:Decrypt",
-                    "Resource": sorted(set(key_arns)),
-                    "Condition": {
-                        "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
-                    },
-                },
-            ],
-        }
-    )
+            },
+        ]
+    if cache_arns:
+        statements.append(
+            {
+                "Sid": "ConnectAsOwnCacheUser",
+                "Effect": "Allow",
+                "Action": "elasticache:Connect",
+                "Resource": sorted(cache_arns),
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from components.access_logs import AccessLogs, AccessLogsArgs
 from components.alarms import StackAlarms
-from components.app import App, AppArgs, DataStore
+from components.app import App, AppArgs, CacheAccess, DataStore
 from components.backup import Backup
 from components.cache import Cache, CacheArgs
 from components.ci_runner import CiRunner, CiRunnerArgs
@@ -236,6 +236,7 @@ def _cache(context: _Context, foundation: _Foundation) -> Cache:
             maxmemory_policy=cache.maxmemory_policy,
             final_snapshot=not cache.skip_final_snapshot,
             apply_immediately=cache.apply_immediately,
+            users=[s.name for s in context.settings.platform.app.services if "cache" in s.secrets],
             protect=context.protect,
         ),
     )
@@ -371,12 +372,14 @@ def _app(context: _Context, foundation: _Foundation, built: Platform) -> App:
                 kms_key_arn=keys.arn(KeyPurpose.DATABASE),
             ),
             database_name=settings.platform.database.database_name,
-            cache=DataStore(
+            cache=CacheAccess(
                 host=cache.primary_endpoint,
                 reader_host=cache.reader_endpoint,
                 port=cache.port,
-                secret_arn=cache.auth_secret_arn,
-                kms_key_arn=keys.arn(KeyPurpose.CACHE),
+                replication_group_id=cache.replication_group_id,
+                arn=cache.arn,
+                user_ids=cache.user_ids,
+                user_arns=cache.user_arns,
             ),
             services=[
                 _service_args(service, built.registry.repository_urls[service.repository])
@@ -506,7 +509,8 @@ def stack_outputs(platform: Platform) -> dict[str, Any]:
         "cachePrimaryEndpoint": cache.primary_endpoint,
         "cacheReaderEndpoint": cache.reader_endpoint,
         "cachePort": cache.port,
-        "cacheAuthSecretArn": cache.auth_secret_arn,
+        "cacheUserIds": cache.user_ids,
+        "cacheBreakGlassSecretArn": cache.break_glass_secret_arn,
         "cacheSecurityGroupId": cache.security_group_id,
         **({"webAclArn": platform.firewall.web_acl_arn} if platform.firewall else {}),
         "accessLogBucket": platform.access_logs.bucket_name,

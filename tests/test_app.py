@@ -327,13 +327,19 @@ def test_a_services_role_reads_only_its_own_secrets():
     [policy] = [
         p for p in result.of_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role.id
     ]
-    read, decrypt = json.loads(policy.inputs["policy"])["Statement"]
-    assert read["Resource"] == sorted(
-        [result.outputs["databaseSecretArn"], result.outputs["cacheAuthSecretArn"]]
-    )
-    assert decrypt["Resource"] == sorted(
-        [result.outputs["keyArns"]["database"], result.outputs["keyArns"]["cache"]]
-    )
+    read, decrypt, connect = json.loads(policy.inputs["policy"])["Statement"]
+    assert read["Resource"] == [result.outputs["databaseSecretArn"]]
+    assert decrypt["Resource"] == [result.outputs["keyArns"]["database"]]
+    # The cache as chat-api's own IAM user, never the break-glass secret.
+    [user] = [
+        u
+        for u in result.of_type("aws:elasticache/user:User")
+        if u.inputs["userId"] == "platform-staging-chat-api"
+    ]
+    [group] = result.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    assert connect["Action"] == "elasticache:Connect"
+    assert connect["Resource"] == sorted([group.state["arn"], user.state["arn"]])
+    assert result.outputs["cacheBreakGlassSecretArn"] not in json.dumps(policy.inputs)
     accounts = objects(result, "kubernetes:core/v1:ServiceAccount")
     annotation = accounts["chat-api"].inputs["metadata"]["annotations"][
         "eks.amazonaws.com/role-arn"
@@ -353,8 +359,14 @@ def test_the_config_map_holds_endpoints_and_settings_but_no_secret(stack_preview
     assert data["LOG_LEVEL"] in ("debug", "info", "warn")
     web = objects(stack_preview, "kubernetes:core/v1:ConfigMap", "chat-web")["chat-web-settings"]
     assert not any(key.startswith(("DATABASE_", "CACHE_")) for key in web.inputs["data"])
-    [auth_token] = stack_preview.of_type("aws:secretsmanager/secretVersion:SecretVersion")
-    secret_value = reveal(auth_token.inputs["secretString"])
+    assert data["CACHE_USER"] == f"platform-{stack_preview.stack}-chat-api"
+    assert data["CACHE_REPLICATION_GROUP_ID"] == f"platform-{stack_preview.stack}-cache"
+    [break_glass] = [
+        v
+        for v in stack_preview.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+        if v.name == "cache-break-glass"
+    ]
+    secret_value = reveal(break_glass.inputs["secretString"])
     assert len(secret_value) == 64
     for config_map in stack_preview.of_type("kubernetes:core/v1:ConfigMap"):
         assert secret_value not in json.dumps(config_map.inputs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from platform_common.pulumi_values import is_secret, reveal
-from tests.conftest import key_arn, preview, subnet_ids
+from tests.conftest import key_arn, preview, stack_setting, subnet_ids
 
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 CACHE = "platform:components:Cache"
@@ -46,22 +46,47 @@ def test_data_is_encrypted_at_rest_with_the_cache_key_and_tls_is_required(stack_
     assert group.inputs["transitEncryptionMode"] == "required"
 
 
-def test_the_auth_token_is_random_secret_and_stored_in_secrets_manager_under_the_cache_key(
+def test_services_authenticate_as_their_own_iam_users_and_only_break_glass_has_a_password(
     stack_preview,
 ):
-    [password] = stack_preview.of_type("random:index/randomPassword:RandomPassword")
-    assert password.inputs["length"] >= 32
     [group] = stack_preview.of_type(GROUP)
+    assert "authToken" not in group.inputs and "authTokenWo" not in group.inputs
+    [users] = stack_preview.of_type("aws:elasticache/userGroup:UserGroup")
+    assert group.inputs["userGroupIds"] == [users.inputs["userGroupId"]]
+    members = {
+        u.inputs["userId"]: u.inputs for u in stack_preview.of_type("aws:elasticache/user:User")
+    }
+    assert sorted(users.inputs["userIds"]) == sorted(members)
+    prefix = f"platform-{stack_preview.stack}"
+    [default] = [m for m in members.values() if m["userName"] == "default"]
+    assert default["accessString"].startswith("off")
+    services = {
+        s["name"]
+        for s in stack_setting(stack_preview.stack, "platform:app")["services"]
+        if "cache" in s.get("secrets", ["database", "cache"])
+    }
+    assert services, "some service uses the cache"
+    for service in services:
+        user = members[f"{prefix}-{service}"]
+        # IAM authentication: the user's name is its ID, and it has no password.
+        assert user["userName"] == f"{prefix}-{service}"
+        assert user["authenticationMode"] == {"type": "iam"}
+        assert "-@dangerous" in user["accessString"]
+    # The one password: break-glass, switched off, generated and kept in Secrets Manager.
+    break_glass = members[f"{prefix}-cache-breakglass"]
+    assert break_glass["accessString"].startswith("off")
+    assert is_secret(break_glass["authenticationMode"])
+    [password] = reveal(break_glass["authenticationMode"])["passwords"]
+    assert len(password) == 64 and password.isalnum()
     [secret] = stack_preview.of_type("aws:secretsmanager/secret:Secret", within=CACHE)
-    [version] = stack_preview.of_type("aws:secretsmanager/secretVersion:SecretVersion")
-    assert is_secret(group.inputs["authToken"])
-    assert is_secret(version.inputs["secretString"])
-    token = reveal(group.inputs["authToken"])
-    assert len(token) == 64 and token.isalnum()
-    assert reveal(version.inputs["secretString"]) == token
-    assert version.inputs["secretId"] == secret.id
     assert secret.inputs["kmsKeyId"] == key_arn(stack_preview, "cache")
-    assert password.urn in group.property_dependencies["authToken"]
+    [version] = [
+        v
+        for v in stack_preview.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+        if v.inputs["secretId"] == secret.id
+    ]
+    assert reveal(version.inputs["secretString"]) == password
+    assert len(members) == len(services) + 2
 
 
 def test_parameters_and_slow_log_delivery_to_a_vended_logs_group(stack_preview):
@@ -93,24 +118,22 @@ def test_the_cache_lives_in_the_isolated_subnets(stack_preview):
     assert group.inputs["subnetGroupName"] == subnet_group.id
 
 
-def test_only_prod_protects_the_cache_and_its_secret_and_keeps_a_final_snapshot():
+def test_only_prod_protects_the_cache_and_keeps_a_final_snapshot():
     for stack, protected in (("dev", False), ("staging", False), ("prod", True)):
         result = preview(stack)
         [group] = result.of_type(GROUP)
-        [secret] = result.of_type("aws:secretsmanager/secret:Secret", within=CACHE)
         assert group.options["protect"] is protected
-        assert secret.options["protect"] is protected
-        assert secret.inputs["recoveryWindowInDays"] == (30 if protected else 7)
         assert ("finalSnapshotIdentifier" in group.inputs) is (stack != "dev")
 
 
-def test_the_component_exposes_endpoints_port_secret_and_security_group():
+def test_the_component_exposes_endpoints_port_users_and_security_group():
     result = preview("prod")
     [component] = result.of_type(CACHE)
     outputs = component.outputs
     assert outputs["primaryEndpoint"].startswith("master.platform-prod-cache.")
     assert outputs["readerEndpoint"].startswith("replica.platform-prod-cache.")
     assert outputs["port"] == 6379
-    [secret] = result.of_type("aws:secretsmanager/secret:Secret", within=CACHE)
-    assert outputs["authSecretArn"] == secret.id
+    assert outputs["arn"] == result.of_type(GROUP)[0].state["arn"]
+    # chat-web uses no data store (secrets: []): only chat-api has a cache user.
+    assert outputs["userIds"] == {"chat-api": "platform-prod-chat-api"}
     assert outputs["securityGroupId"] == result.named("cache-sg").id

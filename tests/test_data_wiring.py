@@ -69,9 +69,13 @@ def _plain_strings(value: Any) -> Iterator[str]:
             yield from _plain_strings(item)
 
 
-def test_the_cache_token_never_appears_in_plain_text(stack_preview):
-    [redis] = stack_preview.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
-    token = reveal(redis.inputs["authToken"])
+def test_the_cache_break_glass_password_never_appears_in_plain_text(stack_preview):
+    [user] = [
+        u
+        for u in stack_preview.of_type("aws:elasticache/user:User")
+        if u.inputs["userName"] == "breakglass"
+    ]
+    [token] = reveal(user.inputs["authenticationMode"])["passwords"]
     assert isinstance(token, str) and len(token) == 64
     for resource in stack_preview.resources:
         for text in _plain_strings(resource.inputs):
@@ -92,7 +96,8 @@ def test_stack_outputs_carry_what_consumers_need_and_nothing_secret(stack_previe
         "cachePrimaryEndpoint",
         "cacheReaderEndpoint",
         "cachePort",
-        "cacheAuthSecretArn",
+        "cacheUserIds",
+        "cacheBreakGlassSecretArn",
         "cacheSecurityGroupId",
         "webAclArn",
         "repositoryUrls",

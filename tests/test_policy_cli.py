@@ -112,8 +112,10 @@ LEAKY_PACK = """
     from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
 
     def quote_the_token(args, report_violation):
-        if args.resource_type == "aws:elasticache/replicationGroup:ReplicationGroup":
-            report_violation("the token is " + str(args.props.get("authToken")))
+        if args.resource_type == "aws:elasticache/user:User" and (
+            args.props.get("userName") == "breakglass"
+        ):
+            report_violation("the token is " + args.props["authenticationMode"]["passwords"][0])
 
     PolicyPack(
         name="leaky",
@@ -136,8 +138,12 @@ def write_pack(directory: Path, program: str, virtualenv: str | None = None) -> 
 
 def test_any_pack_can_be_given_and_a_secret_it_quotes_prints_as_secret(tmp_path):
     pack = write_pack(tmp_path / "leaky", LEAKY_PACK)
-    [redis] = preview("dev").of_type("aws:elasticache/replicationGroup:ReplicationGroup")
-    token = reveal(redis.inputs["authToken"])
+    [user] = [
+        u
+        for u in preview("dev").of_type("aws:elasticache/user:User")
+        if u.inputs["userName"] == "breakglass"
+    ]
+    [token] = reveal(user.inputs["authenticationMode"])["passwords"]
     human = run_cli("dev", "--policy-pack", str(pack))
     as_json = run_cli("dev", "--policy-pack", str(pack), "--json")
     assert human.returncode == as_json.returncode == 0, human.stderr

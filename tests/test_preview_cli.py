@@ -208,13 +208,18 @@ def test_unknowns_mode_prints_unknown_outputs():
     assert "computed attributes left unknown" in result.stdout
 
 
-def test_the_cache_token_is_printed_only_as_secret_in_human_and_json_output():
-    [redis] = preview("dev").of_type("aws:elasticache/replicationGroup:ReplicationGroup")
-    token = reveal(redis.inputs["authToken"])
+def test_the_cache_break_glass_password_is_printed_only_as_secret_in_human_and_json_output():
+    [user] = [
+        u
+        for u in preview("dev").of_type("aws:elasticache/user:User")
+        if u.inputs["userName"] == "breakglass"
+    ]
+    [password] = reveal(user.inputs["authenticationMode"])["passwords"]
+    assert len(password) == 64
     human, document = run_cli("dev"), run_cli("dev", "--json")
     assert human.returncode == document.returncode == 0
     for output in (human.stdout, human.stderr, document.stdout, document.stderr):
-        assert token not in output
+        assert password not in output
     resources = json.loads(document.stdout)["resources"]
-    [printed] = [r for r in resources if r["type"] == redis.type]
-    assert printed["inputs"]["authToken"] == "[secret]"
+    [printed] = [r for r in resources if r["urn"] == user.urn]
+    assert printed["inputs"]["authenticationMode"] == "[secret]"
