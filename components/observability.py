@@ -166,6 +166,9 @@ class Observability(pulumi.ComponentResource):
             description=f"Chat webhook URL (holds its token) the {args.name_prefix} alerts go to",
             kms_key_id=args.kms_key_arn,
             recovery_window_in_days=30 if args.protect else 7,
+            # The chat service issues the URL: a person rotates it (a new webhook, then
+            # pulumi config set --secret alerts:chatWebhookUrl and an up).
+            tags={"rotation": "pulumi-config-set"},
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         aws.secretsmanager.SecretVersion(

@@ -340,6 +340,13 @@ MUTATIONS: list[tuple[str, str, Change, str, bool | None]] = [
      "backup-copy-other-region", None),
     ("backup vault on an AWS-managed key", "backup-vault",
      lambda inputs: inputs.pop("kmsKeyArn"), "backup-vault-cmk", None),
+    ("the cache back on a shared AUTH token", "cache-redis",
+     _set("userGroupIds", []), "elasticache-iam-authentication", None),
+    ("a service's cache user on a password", "cache-user-chat-api",
+     _set("authenticationMode", {"type": "password", "passwords": ["x" * 32]}),
+     "elasticache-iam-authentication", None),
+    ("the break-glass secret without its rotation procedure", "Secret:cache-break-glass",
+     _set("tags", {}), "secretsmanager-rotation", None),
 ]  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from policies.rules import (
     pods,
     rds,
     s3,
+    secrets,
     stack,
     vpc,
     waf,
@@ -48,6 +49,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *s3.RULES,
     *observability.RULES,
     *backup.RULES,
+    *secrets.RULES,
     *stack.RULES,
 )
 

@@ -10,12 +10,21 @@ from pulumi_policy import Severity
 from policies.framework import params
 from policies.framework.checks import AtLeast, Check, Equals, OneOf, Present, property_rule
 from policies.framework.resources import Resource, StackView
-from policies.framework.rule import Compliance, Finding, Pack, ResourceRule, StackRule
+from policies.framework.rule import (
+    Compliance,
+    Finding,
+    Pack,
+    ResourceRule,
+    StackRule,
+    stack_rule,
+)
 from policies.framework.values import MISSING, is_unknown, show, truthy, unknown
 from policies.rules.networking import SUBNET, is_public_subnet
 
 REPLICATION_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SUBNET_GROUP = "aws:elasticache/subnetGroup:SubnetGroup"
+USER_GROUP = "aws:elasticache/userGroup:UserGroup"
+USER = "aws:elasticache/user:User"
 
 _CUSTOMER_KEY = Check("kmsKeyId", Present("a customer-managed KMS key ARN"))
 
@@ -80,6 +89,42 @@ auth_token = ResourceRule(
     resource_types=(REPLICATION_GROUP,),
     compliance=Compliance(fsbp=("ElastiCache.6",), checkov=("CKV_AWS_31",)),
     evaluate=_auth,
+)
+
+
+def _iam_only(group: Resource, stack: StackView, _: Mapping[str, Any]) -> Iterator[str]:
+    if group.get("userGroupIds", None) in (None, MISSING, []):
+        yield (
+            f"{group.label} authenticates clients with an AUTH token (or not at all): a "
+            "long-lived password every client shares"
+        )
+        return
+    for user_group in group.sources("userGroupIds", USER_GROUP):
+        for user in user_group.sources("userIds", USER):
+            access = user.get("accessString", None)
+            mode = user.get("authenticationMode", None)
+            if is_unknown(access) or is_unknown(mode):
+                raise unknown(access if is_unknown(access) else mode, "authenticationMode")
+            enabled = isinstance(access, str) and access.split()[:1] == ["on"]
+            kind = mode.get("type") if isinstance(mode, Mapping) else None
+            if enabled and kind != "iam":
+                yield (
+                    f"{user.label} connects with {kind or 'no authentication'}; "
+                    "expected authenticationMode iam for every user that is switched on"
+                )
+
+
+iam_authentication = stack_rule(
+    over=(REPLICATION_GROUP,),
+    name="elasticache-iam-authentication",
+    description="Clients authenticate to the cache as IAM-authenticated users; any password "
+    "user (the group's default, break-glass) is switched off.",
+    remediation="Use userGroupIds with a user per client whose authenticationMode is iam "
+    "(components/cache.py), and keep password users' accessString starting with off.",
+    severity=Severity.MEDIUM,
+    pack=Pack.SECURITY,
+    resource_types=(REPLICATION_GROUP, USER_GROUP, USER),
+    judge=_iam_only,
 )
 
 
@@ -183,6 +228,7 @@ RULES = (
     encrypted_at_rest,
     encrypted_in_transit,
     auth_token,
+    iam_authentication,
     multi_az_failover,
     snapshot_retention,
     auto_minor_version_upgrade,

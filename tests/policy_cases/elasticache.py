@@ -16,6 +16,8 @@ from tests.policy_harness import UNKNOWN, Res
 
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 SUBNET_GROUP = "aws:elasticache/subnetGroup:SubnetGroup"
+USER_GROUP = "aws:elasticache/userGroup:UserGroup"
+USER = "aws:elasticache/user:User"
 VPC = "aws:ec2/vpc:Vpc"
 DEFAULT_ROUTE_TABLE = "aws:ec2/defaultRouteTable:DefaultRouteTable"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -48,6 +50,23 @@ def subnet_group(*subnets: str, **props: object) -> Res:
 
 
 ISOLATED = routed_subnet("isolated-a")
+
+
+def user(name: str, access: object, mode: object) -> Res:
+    return Res(USER, name, {"userId": name, "userName": name, "engine": "redis",
+                            "accessString": access, "authenticationMode": mode})  # fmt: skip
+
+
+def rbac(*users: Res) -> tuple[Res, ...]:
+    """A group whose user group holds ``users`` and a default user switched off."""
+    default = user("default", "off -@all", {"type": "no-password-required"})
+    members = (default, *users)
+    user_group = Res(USER_GROUP, "users", {"userGroupId": "x", "engine": "redis",
+                                           "userIds": [UNKNOWN] * len(members)},
+                     {"userIds": [m.name for m in members]})  # fmt: skip
+    cache = Res(GROUP, "cache", {**REDIS, "userGroupIds": [UNKNOWN]}, {"userGroupIds": ["users"]})
+    return (cache, user_group, *members)
+
 
 CASES = [
     violates(
@@ -374,4 +393,14 @@ CASES = [
         group_in(),
         subnet_group(subnetIds=UNKNOWN),
     ),
-]
+    violates("elasticache-iam-authentication", "a group on an AUTH token",
+             group(authToken=TOKEN), message="AUTH token", at="cache"),
+    violates("elasticache-iam-authentication", "a password user switched on",
+             *rbac(user("app", "on ~* +@all", {"type": "password", "passwords": ["x"]})),
+             message="connects with password"),
+    passes("elasticache-iam-authentication", "IAM users, and password users switched off",
+           *rbac(user("app", "on ~* +@all -@dangerous", {"type": "iam"}),
+                 user("breakglass", "off ~* +@all", {"type": "password", "passwords": ["x"]}))),
+    undecided("elasticache-iam-authentication", "a user's access is not known yet",
+              *rbac(user("app", UNKNOWN, {"type": "iam"}))),
+]  # fmt: skip
