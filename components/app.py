@@ -41,11 +41,13 @@ EDGE_NAMESPACE = "platform-edge"
 
 @dataclass(frozen=True)
 class DataStore:
+    """The database as its clients reach it: with IAM tokens, as a Postgres role per service
+    (``dbuser_arn_prefix``/<role> is what rds-db:connect names), never the master secret."""
+
     host: pulumi.Input[str]
     reader_host: pulumi.Input[str]
     port: int
-    secret_arn: pulumi.Input[str]
-    kms_key_arn: pulumi.Input[str]
+    dbuser_arn_prefix: pulumi.Input[str]  # arn:...:rds-db:<region>:<account>:dbuser:<id>
 
 
 @dataclass(frozen=True)
@@ -200,20 +202,26 @@ class App(pulumi.ComponentResource):
         )
 
     def _role_policy(self, service: ServiceArgs) -> pulumi.Output[str] | None:
-        """The database's secret to read, and the cache to connect to as the service's own
-        user: what the service's sources name, nothing more."""
+        """The database and the cache, each as the service's own user with IAM tokens:
+        what the service's sources name, nothing more, and no secret."""
         args = self._args
-        secrets = [args.database] if "database" in service.secret_sources else []
-        connect: list[pulumi.Input[str]] = (
+        database: list[pulumi.Input[str]] = (
+            [
+                pulumi.Output.concat(
+                    args.database.dbuser_arn_prefix, "/", database_user(service.name)
+                )
+            ]
+            if "database" in service.secret_sources
+            else []
+        )
+        cache: list[pulumi.Input[str]] = (
             [args.cache.arn, args.cache.user_arns[service.name]]
             if "cache" in service.secret_sources
             else []
         )
-        if not secrets and not connect:
+        if not database and not cache:
             return None
-        return pulumi.Output.all(
-            [s.secret_arn for s in secrets], [s.kms_key_arn for s in secrets], connect
-        ).apply(lambda v: service_policy(v[0], v[1], v[2], args.region))
+        return pulumi.Output.all(database, cache).apply(lambda v: service_policy(v[0], v[1]))
 
     def _service_account(self, service: ServiceArgs, ns: pulumi.Output[str]) -> None:
         annotations: dict[str, pulumi.Input[str]] = {}
@@ -250,7 +258,8 @@ class App(pulumi.ComponentResource):
                 "DATABASE_READER_HOST": args.database.reader_host,
                 "DATABASE_PORT": str(args.database.port),
                 "DATABASE_NAME": args.database_name,
-                "DATABASE_SECRET_ARN": args.database.secret_arn,
+                # IAM authentication: the client asks RDS for a token for this role.
+                "DATABASE_USER": database_user(service.name),
             }
         if "cache" in service.secret_sources:
             data |= {
@@ -399,31 +408,25 @@ class App(pulumi.ComponentResource):
         )
 
 
-def service_policy(
-    secret_arns: list[str], key_arns: list[str], cache_arns: list[str], region: str
-) -> str:
-    """Read these secrets (decrypting with their keys only through Secrets Manager), and
-    connect to the cache as one user: IAM authentication needs elasticache:Connect on both
-    the replication group and the user."""
+def database_user(service: str) -> str:
+    """The service's Postgres role: its name with underscores (no quoting needed in SQL)."""
+    return service.replace("-", "_")
+
+
+def service_policy(database_users: list[str], cache_arns: list[str]) -> str:
+    """Connect to the database as one Postgres role (rds-db:connect on that dbuser) and to
+    the cache as one user (IAM authentication needs elasticache:Connect on both the
+    replication group and the user): tokens signed with the role, no secret to read."""
     statements: list[dict[str, object]] = []
-    if secret_arns:
-        statements += [
+    if database_users:
+        statements.append(
             {
-                "Sid": "ReadOwnSecrets",
+                "Sid": "ConnectAsOwnDatabaseRole",
                 "Effect": "Allow",
-                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                "Resource": sorted(secret_arns),
-            },
-            {
-                "Sid": "DecryptOwnSecrets",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": sorted(set(key_arns)),
-                "Condition": {
-                    "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
-                },
-            },
-        ]
+                "Action": "rds-db:connect",
+                "Resource": sorted(database_users),
+            }
+        )
     if cache_arns:
         statements.append(
             {

@@ -115,6 +115,8 @@ class Database(pulumi.ComponentResource):
 
         self.cluster_identifier = identifier
         self.cluster_arn = cluster.arn
+        # What IAM database authentication names: arn:...:rds-db:<region>:<account>:dbuser:<id>
+        self.cluster_resource_id = cluster.cluster_resource_id
         self.endpoint = cluster.endpoint
         self.reader_endpoint = cluster.reader_endpoint
         self.port = PORT

@@ -348,7 +348,7 @@ def _app(context: _Context, foundation: _Foundation, built: Platform) -> App:
     """The app on the cluster, behind the firewall, reading the data stores."""
     settings = context.settings
     app = settings.platform.app
-    keys, database, cache = foundation.keys, built.database, built.cache
+    database, cache = built.database, built.cache
     provider = built.cluster.provider
     assert built.firewall is not None and provider is not None  # the complete phase only
     return App(
@@ -368,8 +368,12 @@ def _app(context: _Context, foundation: _Foundation, built: Platform) -> App:
                 host=database.endpoint,
                 reader_host=database.reader_endpoint,
                 port=database.port,
-                secret_arn=database.secret_arn,
-                kms_key_arn=keys.arn(KeyPurpose.DATABASE),
+                dbuser_arn_prefix=database.cluster_resource_id.apply(
+                    lambda resource_id: (
+                        f"arn:{context.partition}:rds-db:{settings.region}:"
+                        f"{context.account_id}:dbuser:{resource_id}"
+                    )
+                ),
             ),
             database_name=settings.platform.database.database_name,
             cache=CacheAccess(

@@ -315,7 +315,7 @@ def test_network_policies_deny_by_default_and_open_only_what_the_service_needs(s
                 assert all(not peer["ipBlock"]["cidr"].startswith("0.0.0.0") for peer in rule["to"])
 
 
-def test_a_services_role_reads_only_its_own_secrets():
+def test_a_services_role_connects_to_each_data_store_as_its_own_user_and_reads_no_secret():
     result = preview("staging")
     [role] = [r for r in result.of_type("aws:iam/role:Role") if r.name == "chat-api-role"]
     statement = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
@@ -327,9 +327,15 @@ def test_a_services_role_reads_only_its_own_secrets():
     [policy] = [
         p for p in result.of_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role.id
     ]
-    read, decrypt, connect = json.loads(policy.inputs["policy"])["Statement"]
-    assert read["Resource"] == [result.outputs["databaseSecretArn"]]
-    assert decrypt["Resource"] == [result.outputs["keyArns"]["database"]]
+    database, connect = json.loads(policy.inputs["policy"])["Statement"]
+    [cluster] = result.of_type("aws:rds/cluster:Cluster")
+    resource_id = cluster.state["clusterResourceId"]
+    assert database["Action"] == "rds-db:connect"
+    assert database["Resource"] == [
+        f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{resource_id}/chat_api"
+    ]
+    text = json.dumps(policy.inputs)
+    assert "secretsmanager:" not in text and result.outputs["databaseSecretArn"] not in text
     # The cache as chat-api's own IAM user, never the break-glass secret.
     [user] = [
         u
@@ -355,7 +361,9 @@ def test_the_config_map_holds_endpoints_and_settings_but_no_secret(stack_preview
     data = api.inputs["data"]
     assert data["DATABASE_HOST"] == stack_preview.outputs["databaseEndpoint"]
     assert data["CACHE_HOST"] == stack_preview.outputs["cachePrimaryEndpoint"]
-    assert data["DATABASE_SECRET_ARN"] == stack_preview.outputs["databaseSecretArn"]
+    assert data["DATABASE_USER"] == "chat_api"
+    # The master secret is for migrations and break-glass, never in a service's settings.
+    assert stack_preview.outputs["databaseSecretArn"] not in json.dumps(data)
     assert data["LOG_LEVEL"] in ("debug", "info", "warn")
     web = objects(stack_preview, "kubernetes:core/v1:ConfigMap", "chat-web")["chat-web-settings"]
     assert not any(key.startswith(("DATABASE_", "CACHE_")) for key in web.inputs["data"])

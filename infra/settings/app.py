@@ -28,7 +28,7 @@ SECRET_SOURCES: tuple[SecretSource, ...] = ("database", "cache")
 # Variables the platform sets in every service's ConfigMap (components/app.py).
 PLATFORM_ENV = (
     "AWS_REGION", "DATABASE_HOST", "DATABASE_READER_HOST", "DATABASE_PORT", "DATABASE_NAME",
-    "DATABASE_SECRET_ARN", "CACHE_HOST", "CACHE_READER_HOST", "CACHE_PORT", "CACHE_USER",
+    "DATABASE_USER", "CACHE_HOST", "CACHE_READER_HOST", "CACHE_PORT", "CACHE_USER",
     "CACHE_REPLICATION_GROUP_ID", "SERVICE_NAME", "SERVICE_PORT",
 )  # fmt: skip
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
@@ -347,9 +347,9 @@ class ServiceSettings(Model):
     )
     secrets: tuple[SecretSource, ...] = Field(
         default=SECRET_SOURCES,
-        description="The data stores the service uses: its role may read the database's "
-        "secret and connect to the cache as its own IAM user, and it gets their endpoints "
-        "and network access.",
+        description="The data stores the service uses: its role may connect to each as its "
+        "own user with IAM tokens (no secret), and it gets their endpoints and network "
+        "access.",
         json_schema_extra=reference(
             allowed=", ".join(f"`{s}`" for s in SECRET_SOURCES) + ", each at most once",
             read_by=("components/app.py",),
