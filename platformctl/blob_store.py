@@ -207,6 +207,7 @@ class S3Store:
     def _answered(self, key: str, action: str) -> Iterator[None]:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        key = key or "its top level"
         try:
             yield
         except ClientError as error:
