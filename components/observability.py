@@ -151,15 +151,9 @@ class Observability(pulumi.ComponentResource):
         )
         return topic
 
-    def _chat_relay(
-        self,
-        name: str,
-        args: ObservabilityArgs,
-        topic: aws.sns.Topic,
-        url: pulumi.Input[str],
-    ) -> None:
-        child = pulumi.ResourceOptions(parent=self)
-        function_name = f"{args.name_prefix}-chat-relay"
+    def _webhook_secret(
+        self, name: str, args: ObservabilityArgs, url: pulumi.Input[str]
+    ) -> aws.secretsmanager.Secret:
         secret = aws.secretsmanager.Secret(
             f"{name}-chat-webhook",
             name=f"{args.name_prefix}/alerts/chat-webhook",
@@ -175,8 +169,20 @@ class Observability(pulumi.ComponentResource):
             f"{name}-chat-webhook",
             secret_id=secret.id,
             secret_string=pulumi.Output.secret(url),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        return secret
+
+    def _chat_relay(
+        self,
+        name: str,
+        args: ObservabilityArgs,
+        topic: aws.sns.Topic,
+        url: pulumi.Input[str],
+    ) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        function_name = f"{args.name_prefix}-chat-relay"
+        secret = self._webhook_secret(name, args, url)
         logs = log_group(
             f"{name}-chat-relay-logs",
             name=f"/aws/lambda/{function_name}",
