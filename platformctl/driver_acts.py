@@ -40,8 +40,8 @@ class Interrupted(Exception):
 class DriverActs(DriverBase):
     def _up(self, why: str) -> UpOutcome:
         record = self._record()
-        with self._leased_up():
-            outcome = self.world.stack.up(self.world.progress, f"release {record.id}: {why}")
+        self._confirm_lease()
+        outcome = self.world.stack.up(self.world.progress, f"release {record.id}: {why}")
         changed = [c for c in outcome.changes if c.operation != "same"]
         self._event(up=why, changed=[f"{c.operation} {c.urn}" for c in changed])
         self._save()

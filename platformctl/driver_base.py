@@ -108,13 +108,9 @@ class DriverBase:
         assert self._lease is not None, "the stack's lease is taken by every entry point"
         return self._lease
 
-    @contextlib.contextmanager
-    def _leased_up(self) -> Iterator[None]:
-        """An `up` only under a lease confirmed now, and kept alive while it runs."""
-        lease = self._held()
-        lease.confirm()
-        with lease.kept_alive():
-            yield
+    def _confirm_lease(self) -> None:
+        """An `up` only under a lease confirmed now (the ledger keeps it alive meanwhile)."""
+        self._held().confirm()
 
     def _slot_service(self, slot: str) -> str:
         return slot_service_name(self.service, slot)

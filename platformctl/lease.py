@@ -129,7 +129,9 @@ class Lease:
 
     @contextlib.contextmanager
     def kept_alive(self) -> Iterator[None]:
-        """Renews from a thread while a long call (an `up`) blocks this one."""
+        """Renews from a thread while this one is busy (a preview, an `up`): a process
+        frozen as a whole (a suspended VM) stops renewing, a live one never loses its lease
+        to a slow call."""
         stop = threading.Event()
 
         def beat() -> None:

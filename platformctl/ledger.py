@@ -240,7 +240,10 @@ class Ledger:
         try:
             if abandoned is not None:
                 self._fence_out(stack, held, abandoned)
-            yield held
+            # Renewed from a thread for as long as it is held: a preview, a review or an
+            # `up` can each outlast the lease, and the holder is still alive through them.
+            with held.kept_alive():
+                yield held
         finally:
             held.release()
 

@@ -117,6 +117,18 @@ def test_a_lease_left_by_a_lost_runner_is_free_only_once_it_expires(ledger_url):
     assert vanished is not None
 
 
+def test_a_holder_busy_longer_than_its_lease_keeps_it(ledger_url):
+    # A preview or an `up` can outlast the lease: the holder renews from a thread meanwhile.
+    ledger = Ledger(ledger_at(ledger_url), lease_seconds=0.9)
+    other = Ledger(ledger_at(ledger_url), host="runner-2", lease_seconds=0.9)
+    with ledger.lease("prod", "up") as lease:
+        time.sleep(2.5)  # busy, not renewing from this thread: three lease periods
+        lease.confirm()
+        with pytest.raises(LeaseHeld), other.lease("prod", "resume"):
+            pass
+    assert lease.terms.renewed_at > lease.terms.acquired_at
+
+
 def test_a_holder_back_from_a_pause_longer_than_its_lease_refuses_to_apply(tmp_path):
     clock = SteppedClock()
     ledger = Ledger(tmp_path, clock=clock)
