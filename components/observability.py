@@ -298,29 +298,26 @@ def topic_policy(args: ObservabilityArgs, *, topic_arn: str, workspace_arn: str)
                     "StringEquals": {"aws:SourceAccount": args.account_id},
                 },
             },
-            {
-                "Sid": "CloudWatchAlarms",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {
-                    "ArnLike": {"aws:SourceArn": alarms},
-                    "StringEquals": {"aws:SourceAccount": args.account_id},
-                },
-            },
-            {
-                "Sid": "BackupVaultEvents",
-                "Effect": "Allow",
-                "Principal": {"Service": "backup.amazonaws.com"},
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {
-                    "ArnLike": {"aws:SourceArn": vaults},
-                    "StringEquals": {"aws:SourceAccount": args.account_id},
-                },
-            },
+            _publishes("CloudWatchAlarms", "cloudwatch", alarms, topic_arn, args.account_id),
+            _publishes("BackupVaultEvents", "backup", vaults, topic_arn, args.account_id),
         ],
+    }
+
+
+def _publishes(
+    sid: str, service: str, sources: str, topic_arn: str, account: str
+) -> dict[str, Any]:
+    """A service of this account may publish to the topic on behalf of ``sources`` only."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": f"{service}.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": topic_arn,
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": sources},
+            "StringEquals": {"aws:SourceAccount": account},
+        },
     }
 
 
